@@ -1,0 +1,268 @@
+"""Audio in and out: read, validate, resample, downmix and write (atomically).
+
+Everything here speaks one layout: ``(channels, samples)`` float32. Files are read with soundfile
+(libsndfile: WAV, FLAC, OGG/Vorbis, AIFF, CAF, ...), resampled with soxr, and written through a
+temporary file in the destination folder that is renamed into place only when complete, so an
+interrupted render never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioInputError, OutputError
+
+MIN_SAMPLE_RATE_HZ = 8_000
+MAX_SAMPLE_RATE_HZ = 192_000
+# More channels than this in a (channels, samples) array almost always means a transposed
+# (samples, channels) array: refuse it rather than guess.
+MAX_CHANNELS = 64
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, without reading its samples."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str  # libsndfile major format, e.g. "WAV", "FLAC"
+    subtype: str  # e.g. "PCM_16", "FLOAT"
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def as_channels_first(audio: object, name: str = "audio") -> np.ndarray:
+    """Check an array is ``(channels, samples)`` (or 1-D mono) and return it as float32 2-D.
+
+    Shape:
+        audio: ``(N,)`` or ``(C, N)``; returns ``(C, N)`` float32 (``(1, N)`` for 1-D input).
+
+    Raises:
+        AudioInputError: not an array of numbers, more than 2 dimensions, more than
+            :data:`MAX_CHANNELS` channels (likely ``(samples, channels)``), or non-finite samples.
+    """
+    array = np.asarray(audio)
+    if array.dtype.kind not in "fiu":
+        raise AudioInputError(f"{name}: expected an array of numbers, got dtype {array.dtype}")
+    if array.ndim == 1:
+        array = array[np.newaxis, :]
+    elif array.ndim != 2:
+        raise AudioInputError(
+            f"{name}: expected shape (channels, samples), got {array.ndim}-D shape {array.shape}"
+        )
+    if array.shape[0] > MAX_CHANNELS:
+        raise AudioInputError(
+            f"{name}: expected shape (channels, samples) with at most {MAX_CHANNELS} channels, "
+            f"got {array.shape}; if it is (samples, channels), pass audio.T"
+        )
+    if array.shape[0] == 0:
+        raise AudioInputError(f"{name}: expected at least one channel, got shape {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise AudioInputError(f"{name}: {bad} samples are NaN or infinite; expected finite samples")
+    return array
+
+
+def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
+    """Return ``sample_rate`` as an int in [8 kHz, 192 kHz], or raise AudioInputError."""
+    try:
+        rate = float(sample_rate)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AudioInputError(f"{name}: expected a number of Hz, got {sample_rate!r}") from None
+    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ) or rate != int(rate):
+        raise AudioInputError(
+            f"{name}: expected a whole number of Hz from {MIN_SAMPLE_RATE_HZ} to "
+            f"{MAX_SAMPLE_RATE_HZ}, got {sample_rate!r}"
+        )
+    return int(rate)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise AudioInputError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioInputError(f"{path}: is a folder; expected an audio file")
+    if path.stat().st_size == 0:
+        raise AudioInputError(f"{path}: the file is empty; expected audio")
+
+
+def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read a file's header: rate, channels, length, format and subtype."""
+    import soundfile
+
+    path = Path(path)
+    _check_readable(path)
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioInputError(f"{path}: not a readable audio file ({_short(error)})") from None
+    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
+
+
+def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Read a whole audio file.
+
+    Shape:
+        returns ``(audio, sample_rate)`` with ``audio`` shaped ``(channels, samples)`` float32.
+
+    Raises:
+        AudioInputError naming the file: missing, a folder, empty, not audio, truncated,
+        no samples, a rate outside 8-192 kHz, or NaN/Inf samples (refused: a render of them
+        would be noise or silence; repair the file first).
+    """
+    import soundfile
+
+    path = Path(path)
+    _check_readable(path)
+    try:
+        data, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise AudioInputError(f"{path}: not a readable audio file ({_short(error)})") from None
+    if data.shape[0] == 0:
+        raise AudioInputError(f"{path}: holds no samples; expected at least one")
+    try:
+        check_sample_rate(sample_rate)
+    except AudioInputError as error:
+        raise AudioInputError(f"{path}: {error}") from None
+    try:
+        audio = as_channels_first(data.T)
+    except AudioInputError as error:
+        raise AudioInputError(f"{path}: {error}") from None
+    return audio, int(sample_rate)
+
+
+def resample(audio: np.ndarray, from_rate_hz: int, to_rate_hz: int) -> np.ndarray:
+    """Resample with soxr (very high quality); returns the input itself when the rates match.
+
+    Shape:
+        audio: ``(C, N)``; returns ``(C, round(N * to / from))`` float32.
+    """
+    audio = as_channels_first(audio)
+    if from_rate_hz == to_rate_hz:
+        return audio
+    import soxr
+
+    out = soxr.resample(audio.T, from_rate_hz, to_rate_hz, quality="VHQ")
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).T.reshape(audio.shape[0], -1))
+
+
+def downmix_to_mono(audio: np.ndarray) -> np.ndarray:
+    """Average the channels (equal weights, so a centred source keeps its level).
+
+    Shape:
+        audio: ``(C, N)``; returns ``(1, N)`` float32.
+    """
+    audio = as_channels_first(audio)
+    if audio.shape[0] == 1:
+        return audio
+    return audio.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+
+
+def peak_dbfs(audio: np.ndarray) -> float:
+    """The largest absolute sample in dBFS (``-inf`` for silence)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
+
+
+def _format_for(path: Path) -> str:
+    import soundfile
+
+    extension = path.suffix.lower().lstrip(".")
+    aliases = {"aif": "AIFF", "aiff": "AIFF", "oga": "OGG", "opus": "OGG"}
+    major = aliases.get(extension, extension.upper())
+    if major not in soundfile.available_formats():
+        known = ", ".join(sorted(f".{f.lower()}" for f in ("WAV", "FLAC", "OGG", "AIFF", "CAF", "W64")))
+        raise OutputError(f"{path}: unknown audio extension {path.suffix!r}; expected one of {known}")
+    return major
+
+
+def choose_subtype(path: str | os.PathLike[str], preferred: str | None) -> str:
+    """The subtype to write ``path`` with: ``preferred`` when that format supports it, else the
+    format's default (e.g. a Vorbis input rendered to .wav is written as PCM_16)."""
+    import soundfile
+
+    major = _format_for(Path(path))
+    if preferred:
+        preferred = preferred.upper()
+        if preferred not in soundfile.available_subtypes():
+            known = ", ".join(sorted(soundfile.available_subtypes(major)))
+            raise OutputError(f"--subtype: unknown subtype {preferred!r}; for {major} expected one of {known}")
+        if soundfile.check_format(major, preferred):
+            return preferred
+    return soundfile.default_subtype(major)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The temporary file lives in the destination folder (same filesystem, so the rename is atomic)
+    under a hidden name, and is removed if anything fails, so ``path`` is either the old file,
+    absent, or the complete new one: never half-written.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{path}: the folder {str(folder)!r} is not writable")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; expected a file name")
+    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    os.close(handle)
+    temporary = Path(temporary_name)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+
+
+def write_audio(
+    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str | None = None
+) -> Path:
+    """Write ``(channels, samples)`` audio atomically; the format follows the extension.
+
+    ``subtype`` is kept when the format supports it (see :func:`choose_subtype`).
+    Returns the path written.
+    """
+    import soundfile
+
+    path = Path(path)
+    audio = as_channels_first(audio, name=str(path))
+    major = _format_for(path)
+    chosen = choose_subtype(path, subtype)
+    with atomic_output(path) as temporary:
+        try:
+            soundfile.write(str(temporary), audio.T, int(sample_rate), subtype=chosen, format=major)
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+            raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
+    return path
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when two paths name the same file (following links), so an input is never overwritten."""
+    a, b = Path(a), Path(b)
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[-1] if text else type(error).__name__

@@ -1,0 +1,394 @@
+"""The ``roomgate`` command. The only module that prints or exits.
+
+Errors a user can cause (a :class:`~roomgate.errors.RoomgateError`) become one line on stderr and
+exit code 2, with no output file left behind; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import AudioInputError, OutputError, RoomgateError, RoomgateWarning
+
+DEFAULT_PRESET = "heroes-1977"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2) instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _progress(message: str) -> None:
+    _say(f"roomgate: {message}")
+
+
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    if issubclass(category, RoomgateWarning):
+        _say(f"roomgate: note: {message}")
+    else:
+        _say(f"roomgate: warning: {message}")
+
+
+# -- shared options ----------------------------------------------------------------------------
+
+
+def _add_rig_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME|FILE",
+                        help=f"a built-in preset (see 'roomgate presets') or a TOML file (default: {DEFAULT_PRESET})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a preset key, mics by name: --set mics.far.distance_m=40ft "
+                             "--set room.rt60_s=2.0 (repeatable)")
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", metavar="JSON", help="write the gate timeline report (JSON)")
+    parser.add_argument("--plot", metavar="PNG", help="draw the room, the key level and the gates (PNG)")
+    parser.add_argument("--subtype", metavar="SUBTYPE",
+                        help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
+
+
+def _load_rig(args: argparse.Namespace) -> Any:
+    from .rig import load_preset
+
+    return load_preset(args.preset, args.overrides)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from .config import builtin_presets, load_config
+
+    for name, path in sorted(builtin_presets().items()):
+        config = load_config(path)
+        mics = ", ".join(
+            f"{m.name} {m.distance_m:.2f} m" + (" (gated)" if m.gate else "") if m.distance_m is not None else m.name
+            for m in config.mics
+        )
+        print(f"{name}\n  {config.description}\n  mics: {mics}\n")
+    return 0
+
+
+def _render_one(rig: Any, input_path: Path, output_path: Path, args: argparse.Namespace,
+                report_path: Path | None, plot_path: Path | None) -> dict[str, Any]:
+    from .audio import audio_info, downmix_to_mono, read_audio, write_audio
+
+    info = audio_info(input_path)
+    audio, sample_rate = read_audio(input_path)
+    if audio.shape[0] > 1:
+        _say(f"roomgate: note: {input_path}: {audio.shape[0]} channels downmixed to mono "
+             "(the rig takes one dry voice)")
+        audio = downmix_to_mono(audio)
+    started = time.perf_counter()
+    render = rig.render(audio, sample_rate, progress=_progress)
+    elapsed_s = time.perf_counter() - started
+    render.report["input"]["path"] = str(input_path)
+    _finish_outputs(render, output_path, args.subtype or info.subtype, report_path, plot_path)
+    _print_summary(render, output_path, elapsed_s)
+    return render.report
+
+
+def _finish_outputs(render: Any, output_path: Path, subtype: str | None,
+                    report_path: Path | None, plot_path: Path | None) -> None:
+    from .audio import write_audio
+    from .report import write_report
+
+    write_audio(output_path, render.audio, render.sample_rate, subtype)
+    if report_path is not None:
+        write_report(report_path, render.report)
+    if plot_path is not None:
+        from .plot import plot_report
+
+        plot_report(render.report, plot_path)
+
+
+def _print_summary(render: Any, output_path: Path, elapsed_s: float) -> None:
+    from .report import format_table, summary_rows
+
+    report = render.report
+    print(format_table(summary_rows(report), ("mic", "distance", "trim", "threshold", "open", "first open")))
+    normalization = report["output"]["normalization_db"]
+    note = ""
+    if normalization:
+        note = f", normalised {normalization:+.1f} dB to {report['output']['peak_db_before_normalization'] + normalization:.1f} dBFS peak"
+    elif report["output"]["peak_db_before_normalization"] is not None and report["output"]["peak_db_before_normalization"] > 0:
+        note = f", peak {report['output']['peak_db_before_normalization']:+.1f} dBFS: ABOVE FULL SCALE (set output.normalize=\"peak\")"
+    print(f"wrote {output_path} ({report['duration_s']:.1f} s of audio in {elapsed_s:.1f} s{note})")
+
+
+def _check_output_file(output_path: Path, inputs: Sequence[Path]) -> None:
+    from .audio import choose_subtype, same_file
+
+    for input_path in inputs:
+        if same_file(output_path, input_path) or output_path.resolve() == input_path.resolve():
+            raise OutputError(f"{output_path}: is an input; roomgate never overwrites its input")
+    folder = output_path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{output_path}: the folder {str(folder)!r} does not exist")
+    if output_path.is_dir():
+        raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file")
+    choose_subtype(output_path, None)  # the extension must be a format we can write
+
+
+def _check_side_file(path: str | None, suffix: str, option: str) -> Path | None:
+    if path is None:
+        return None
+    result = Path(path)
+    if not result.parent.is_dir():
+        raise OutputError(f"{option} {path}: the folder {str(result.parent)!r} does not exist")
+    if result.suffix.lower() != suffix:
+        raise OutputError(f"{option} {path}: expected a {suffix} file name")
+    return result
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    inputs = [Path(p) for p in args.inputs]
+    output = Path(args.output)
+    rig = _load_rig(args)
+    if len(inputs) == 1:
+        _check_output_file(output, inputs)
+        report = _check_side_file(args.report, ".json", "--report")
+        plot = _check_side_file(args.plot, ".png", "--plot")
+        _render_one(rig, inputs[0], output, args, report, plot)
+        return 0
+    # Several inputs: OUT is a folder; each output keeps its input's name (and format).
+    if not output.is_dir():
+        raise OutputError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
+    failures: list[str] = []
+    for input_path in inputs:
+        target = output / input_path.name
+        try:
+            _check_output_file(target, inputs)
+            report = output / f"{input_path.stem}.json" if args.report else None
+            plot = output / f"{input_path.stem}.png" if args.plot else None
+            _render_one(rig, input_path, target, args, report, plot)
+        except RoomgateError as error:
+            failures.append(str(error))
+            _say(f"roomgate: error: {error}")
+    if failures:
+        _say(f"roomgate: error: {len(failures)} of {len(inputs)} files failed")
+        return 2
+    return 0
+
+
+def _cmd_mix(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .audio import audio_info, read_audio, resample
+
+    rig = _load_rig(args)
+    paths = [Path(p) for p in args.inputs]
+    output = Path(args.output)
+    _check_output_file(output, paths)
+    report_path = _check_side_file(args.report, ".json", "--report")
+    plot_path = _check_side_file(args.plot, ".png", "--plot")
+    names = rig.mic_names
+    tracks: list[np.ndarray] = []
+    rate: int | None = None
+    subtype = args.subtype
+    for path in paths:
+        audio, path_rate = read_audio(path)
+        subtype = subtype or audio_info(path).subtype
+        if rate is None:
+            rate = path_rate
+        elif path_rate != rate:
+            _say(f"roomgate: note: {path}: resampled from {path_rate} Hz to {rate} Hz")
+            audio = resample(audio, path_rate, rate)
+        tracks.extend(audio)
+    assert rate is not None
+    if len(tracks) != len(names):
+        source = f"{paths[0]} holds {len(tracks)} channels" if len(paths) == 1 else f"got {len(paths)} files ({len(tracks)} channels)"
+        raise AudioInputError(
+            f"mix: the rig has {len(names)} mics ({', '.join(names)}): expected {len(names)} files "
+            f"or one {len(names)}-channel file; {source}"
+        )
+    longest = max(t.shape[0] for t in tracks)
+    for name, track, path in zip(names, tracks, paths if len(paths) == len(tracks) else [paths[0]] * len(tracks)):
+        if track.shape[0] < longest:
+            _say(f"roomgate: note: {path} ({name}): {(longest - track.shape[0]) / rate:.3f} s shorter; padded with silence")
+    multitrack = np.stack([np.pad(t, (0, longest - t.shape[0])) for t in tracks]).astype(np.float32)
+    started = time.perf_counter()
+    render = rig.render(multitrack, rate, progress=_progress)
+    elapsed_s = time.perf_counter() - started
+    render.report["input"]["paths"] = [str(p) for p in paths]
+    _finish_outputs(render, output, subtype, report_path, plot_path)
+    _print_summary(render, output, elapsed_s)
+    return 0
+
+
+def _cmd_ir(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .audio import check_sample_rate, write_audio
+
+    output = Path(args.output)
+    _check_output_file(output, [])
+    rate = check_sample_rate(args.sample_rate, "--sample-rate")
+    rig = _load_rig(args)
+    irs = rig.impulse_responses(rate, progress=_progress)
+    if args.normalize:
+        peak = float(np.max(np.abs(irs)))
+        if peak > 0:
+            irs = irs * np.float32(10 ** (-1 / 20) / peak)
+    write_audio(output, irs, rate, args.subtype or "FLOAT")
+    for name, distance, row in zip(rig.mic_names, rig.mic_distances_m(), irs):
+        peak_db = 20 * np.log10(max(float(np.max(np.abs(row))), 1e-12))
+        print(f"{name:>8}  {distance:6.2f} m  direct at {distance / _speed_of_sound(rig) * 1000:6.2f} ms  peak {peak_db:6.1f} dBFS")
+    print(f"wrote {output}: {irs.shape[0]} channels (one per mic), {irs.shape[1] / rate:.2f} s at {rate} Hz"
+          + (", normalised to -1 dBFS" if args.normalize else ", raw (no trims, no normalisation)"))
+    return 0
+
+
+def _speed_of_sound(rig: Any) -> float:
+    from .room import speed_of_sound_m_s
+
+    return speed_of_sound_m_s(rig.config.room.temperature_c, rig.config.room.humidity_pct)
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .room import cache_dir, clear_cache
+
+    folder = cache_dir()
+    if args.clear:
+        removed = clear_cache()
+        print(f"removed {removed} cached room(s) from {folder}")
+        return 0
+    files = list(folder.glob("*")) if folder.is_dir() else []
+    size_mb = sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+    print(f"{folder}: {len(files)} file(s), {size_mb:.1f} MB (roomgate cache --clear empties it)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .audio import write_audio
+    from .report import format_table
+    from .rig import load_preset
+    from .voice import sung_crescendo
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    sample_rate = 48_000
+    _progress("singing the demo phrase (a synthetic voice, soft to a shout)")
+    dry = sung_crescendo(sample_rate)
+    rig = load_preset(DEFAULT_PRESET, args.overrides)
+    started = time.perf_counter()
+    render = rig.render(dry, sample_rate, progress=_progress)
+    elapsed_s = time.perf_counter() - started
+    dry_path, wet_path = folder / "dry.wav", folder / "heroes.wav"
+    write_audio(dry_path, dry, sample_rate, "PCM_24")
+    _finish_outputs(render, wet_path, "PCM_24", folder / "report.json", folder / "plot.png")
+    report = render.report
+    print(f"roomgate demo: {report['duration_s']:.1f} s of a synthetic sung crescendo through {rig.config.name}\n")
+    rows = []
+    for mic in report["mics"]:
+        threshold = mic["threshold_db"]
+        spans = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in mic["intervals"][:6])
+        if len(mic["intervals"]) > 6:
+            spans += f", ... ({len(mic['intervals'])} in all)"
+        rows.append((mic["name"], f"{mic['distance_m']:.2f} m",
+                     "always" if threshold is None else f"{threshold:.1f} dBFS ({mic['threshold']})",
+                     f"{100 * mic['open_fraction']:.0f}%", "whole take" if threshold is None else (spans or "never")))
+    print(format_table(rows, ("mic", "distance", "opens above", "open", "open during (s)")))
+    print(f"\nrendered in {elapsed_s:.1f} s; normalised {report['output']['normalization_db']:+.1f} dB to "
+          f"{rig.config.output.peak_db:g} dBFS peak")
+    for path in (dry_path, wet_path, folder / "report.json", folder / "plot.png"):
+        print(f"wrote {path}")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="roomgate",
+        description="Tony Visconti's gated multi-microphone vocal rig from \"Heroes\" (Hansa, 1977): "
+                    "mics at several distances in a large room, the far ones gated to open only as "
+                    "the singer gets louder.",
+    )
+    parser.add_argument("--version", action="version", version=f"roomgate {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="render the built-in sung crescendo through heroes-1977",
+                               description="Render a built-in synthetic sung crescendo through the heroes-1977 "
+                                           "preset; write the dry and rendered WAVs, the report and the plot.")
+    demo.add_argument("-o", "--output", default="roomgate-demo", metavar="DIR", help="folder to write into (default: roomgate-demo)")
+    demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a key of the heroes-1977 preset (repeatable)")
+    demo.set_defaults(run=_cmd_demo)
+
+    render = commands.add_parser("render", help="a dry vocal through the modelled rig",
+                                 description="Render dry vocals through the rig: the room captured by each mic, "
+                                             "the room mics gated by the singer's level, all mixed. A multichannel "
+                                             "input is downmixed to mono first (with a notice).")
+    render.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file(s): WAV, FLAC, OGG, AIFF, ...")
+    render.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="output file (one input) or existing folder (several inputs)")
+    _add_rig_options(render)
+    _add_output_options(render)
+    render.set_defaults(run=_cmd_render)
+
+    mix = commands.add_parser("mix", help="gate and mix real recorded mics the same way",
+                              description="Gate and mix real recordings of the close mic and the room mics, in "
+                                          "the rig's mic order (or one multichannel file).")
+    mix.add_argument("inputs", nargs="+", metavar="CLOSE ROOM...", help="one file per mic in the rig's order, or one multichannel file")
+    mix.add_argument("-o", "--output", required=True, metavar="OUT", help="output file")
+    _add_rig_options(mix)
+    _add_output_options(mix)
+    mix.set_defaults(run=_cmd_mix)
+
+    ir = commands.add_parser("ir", help="export the rig's impulse responses for a DAW",
+                             description="Write the rig's raw physical impulse responses, one channel per mic, "
+                                         "time zero = the singer sings; no trims or normalisation unless --normalize.")
+    _add_rig_options(ir)
+    ir.add_argument("-o", "--output", required=True, metavar="IRS.wav", help="output file")
+    ir.add_argument("--sample-rate", type=int, default=48_000, metavar="HZ", help="default: 48000")
+    ir.add_argument("--normalize", action="store_true", help="scale so the loudest sample is -1 dBFS")
+    ir.add_argument("--subtype", default=None, metavar="SUBTYPE", help="default: FLOAT")
+    ir.set_defaults(run=_cmd_ir)
+
+    presets = commands.add_parser("presets", help="list the built-in presets", description="List and describe the built-in presets.")
+    presets.set_defaults(run=_cmd_presets)
+
+    cache = commands.add_parser("cache", help="show or clear the impulse-response cache",
+                                description="Show where simulated rooms are cached, or clear them.")
+    cache.add_argument("--clear", action="store_true", help="remove every cached room")
+    cache.set_defaults(run=_cmd_cache)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    warnings.showwarning = _show_warning  # type: ignore[assignment]
+    try:
+        return int(args.run(args))
+    except RoomgateError as error:
+        _say(f"roomgate {args.command}: error: {error}")
+        return 2
+    except KeyboardInterrupt:
+        _say("roomgate: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

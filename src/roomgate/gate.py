@@ -1,0 +1,717 @@
+"""A keyed noise gate and downward expander with explicit streaming state.
+
+Each room microphone of the rig goes through one of these, keyed by the singer's level (the close
+mic): it opens when the key rises above ``threshold_db`` and closes ``hysteresis_db`` below it,
+once ``hold_ms`` has passed. :func:`gate` is a one-block use of :class:`Gate`; a :class:`Gate`
+carries all its state from one ``process(..., reset=False)`` call to the next, so a signal processed
+in blocks of any sizes gives the one-block result.
+
+The algorithm, one step per line (the per-sample reference in ``tests/gate_reference.py`` is the
+same algorithm written as a plain Python loop):
+
+1. Key filter: optional 4th-order Butterworth high-pass and low-pass on each key channel.
+2. Detector, at the control rate (one frame of ``H = round(sample_rate / 3000)`` samples, 16 at
+   48 kHz): the frame's peak ``max |key|`` (or mean square) over samples and key channels (the
+   channels are linked by max), smoothed with the ``detector_ms`` time constant.
+3. State machine, at each frame end: open at or above the open threshold, re-arm the hold while at or
+   above the close threshold, close ``hold_ms`` after the level was first seen below it. With the
+   peak detector the gate also opens on the very sample whose ``|key|`` reaches the threshold.
+4. Target gain: 1 when open; when closed ``floor = 10 ** (range_db / 20)`` (a gate,
+   ``ratio=inf``) or the expansion curve of the level (finite ``ratio``), never below the floor.
+5. Gain, per sample: moves toward the target in a straight line (linear in amplitude) at the rate
+   that crosses the full range ``floor -> 1`` in ``attack_ms`` (up) or ``release_ms`` (down), then
+   ``y[n] = x[n - L] * gain[n]`` with ``L`` the lookahead (the key is not delayed).
+
+numba is imported the first time audio is processed, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import AudioInputError, ConfigError
+
+__all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate"]
+
+#: Decisions (detector, state machine, target gain) are taken this often; the gain ramp is per sample.
+CONTROL_RATE_HZ = 3000.0
+#: ``GateTrace.key_db`` of a silent key (instead of -inf, so reports stay valid JSON).
+KEY_DB_FLOOR = -200.0
+#: A 2-D array with more rows than this is refused: it is most likely ``(samples, channels)``.
+MAX_CHANNELS = 256
+#: Order of each Butterworth key filter (24 dB per octave), enough to keep 40 Hz rumble out at 100 Hz.
+KEY_FILTER_ORDER = 4
+
+_DETECTORS = ("peak", "rms")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def control_period(sample_rate: float) -> int:
+    """Samples per control frame at ``sample_rate`` (Hz): ``max(1, round(sample_rate / 3000))``."""
+    return max(1, int(round(float(sample_rate) / CONTROL_RATE_HZ)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _bad(name: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"{name}: expected {expected}, got {value!r}")
+
+
+def _number(name: str, value: Any, *, low: float | None = None, low_open: bool = False,
+            allow_inf: str = "", expected: str | None = None) -> float:
+    """Check one numeric setting and return it as a float; ``allow_inf`` is "", "+" or "-"."""
+    if expected is None:
+        bound = "" if low is None else f" {'>' if low_open else '>='} {low:g}"
+        inf_note = {"": "", "+": " (or inf)", "-": " (or -inf)"}[allow_inf]
+        expected = f"a number{bound}{inf_note}"
+    if not _is_number(value):
+        raise _bad(name, expected, value)
+    v = float(value)
+    if math.isnan(v):
+        raise _bad(name, expected, v)
+    if math.isinf(v) and not ((v > 0 and allow_inf == "+") or (v < 0 and allow_inf == "-")):
+        raise _bad(name, expected, v)
+    if low is not None and (v <= low if low_open else v < low):
+        raise _bad(name, expected, v)
+    return v
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The settings of a :class:`Gate`, validated on creation (also by :func:`dataclasses.replace`).
+
+    Every invalid value raises :class:`~roomgate.errors.ConfigError` naming the setting, e.g.
+    ``attack_ms: expected a number >= 0, got -3.0``.
+
+    Args:
+        threshold_db: open threshold, in dBFS of the key detector (a full-scale sine reads 0 dBFS on
+            the peak detector, -3 dBFS on the rms one). Default -40.
+        hysteresis_db: the gate closes this many dB below the open threshold, so a level wandering
+            around the threshold does not make it chatter. >= 0. Default 4.
+        attack_ms: time for the gain to rise in a straight line from the floor to 1 (a partial
+            opening takes proportionally less). 0 opens at once. Default 2.
+        hold_ms: the gate stays open this long after the key level was first seen below the close
+            threshold (rounded up to a whole control frame, at most 1/3 ms more). Default 80.
+        release_ms: time for the gain to fall in a straight line from 1 to the floor. Default 250.
+        range_db: gain of the closed gate, <= 0; ``-inf`` closes to silence. Default -inf.
+        ratio: ``inf`` makes a gate; a finite ratio >= 1 makes a downward expander: a closed gate's
+            gain is ``(level_db - threshold_db) * (ratio - 1)`` dB, never below ``range_db``.
+            Default inf.
+        knee_db: width of the soft knee of the expander, centred on the threshold (a quadratic
+            blend); with a soft knee the expander counts as open above ``threshold_db + knee_db / 2``,
+            where its curve reaches 0 dB. Ignored by a gate (``ratio=inf``). >= 0. Default 0.
+        lookahead_ms: the audio is delayed by this much while the key is not, so the gate is
+            already open when a transient arrives; the delay is reported as
+            :attr:`Gate.latency_samples`. Default 0.
+        detector: ``"peak"`` (frame peak of ``|key|``, instant attack, exponential release of time
+            constant ``detector_ms``; opens on the sample) or ``"rms"`` (frame mean square, averaged
+            with time constant ``detector_ms``; opens at a frame end). Default "peak".
+        detector_ms: detector time constant, >= 0 (0 = the bare frame peak or frame rms). Default 5.
+        key_highpass_hz: high-pass the key (4th-order Butterworth) so rumble and plosives do not
+            open the gate; None = off. Must stay below half the sample rate. Default None.
+        key_lowpass_hz: low-pass the key (4th-order Butterworth), None = off; must be above
+            ``key_highpass_hz`` and below half the sample rate. Default None.
+    """
+
+    threshold_db: float = -40.0
+    hysteresis_db: float = 4.0
+    attack_ms: float = 2.0
+    hold_ms: float = 80.0
+    release_ms: float = 250.0
+    range_db: float = -math.inf
+    ratio: float = math.inf
+    knee_db: float = 0.0
+    lookahead_ms: float = 0.0
+    detector: str = "peak"
+    detector_ms: float = 5.0
+    key_highpass_hz: float | None = None
+    key_lowpass_hz: float | None = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__  # frozen: normalise in place once (ints -> floats)
+        put(self, "threshold_db", _number("threshold_db", self.threshold_db))
+        put(self, "hysteresis_db", _number("hysteresis_db", self.hysteresis_db, low=0.0))
+        for name in ("attack_ms", "hold_ms", "release_ms", "lookahead_ms", "detector_ms", "knee_db"):
+            put(self, name, _number(name, getattr(self, name), low=0.0))
+        range_db = _number("range_db", self.range_db, allow_inf="-",
+                           expected="a number <= 0 (or -inf)")
+        if range_db > 0:
+            raise _bad("range_db", "a number <= 0 (or -inf)", range_db)
+        put(self, "range_db", range_db)
+        put(self, "ratio", _number("ratio", self.ratio, low=1.0, allow_inf="+"))
+        if self.detector not in _DETECTORS:
+            raise _bad("detector", "'peak' or 'rms'", self.detector)
+        for name in ("key_highpass_hz", "key_lowpass_hz"):
+            value = getattr(self, name)
+            if value is not None:
+                put(self, name, _number(name, value, low=0.0, low_open=True,
+                                        expected="None or a number > 0"))
+        if (self.key_highpass_hz is not None and self.key_lowpass_hz is not None
+                and self.key_lowpass_hz <= self.key_highpass_hz):
+            raise _bad("key_lowpass_hz", f"a number > key_highpass_hz ({self.key_highpass_hz:g})",
+                       self.key_lowpass_hz)
+
+    @classmethod
+    def from_dict(cls, settings: dict[str, Any]) -> GateSettings:
+        """Build from keyword settings; an unknown name is a ConfigError listing the known ones."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for name in settings:
+            if name not in known:
+                raise ConfigError(f"{name}: unknown gate setting; expected one of {', '.join(known)}")
+        return cls(**settings)
+
+    def replace(self, **changes: Any) -> GateSettings:
+        """A copy with ``changes`` applied and validated (unknown names raise ConfigError)."""
+        return GateSettings.from_dict({**dataclasses.asdict(self), **changes})
+
+    def check_sample_rate(self, sample_rate: float) -> None:
+        """Raise ConfigError if a key filter frequency is not below half of ``sample_rate`` (Hz)."""
+        nyquist = 0.5 * sample_rate
+        for name in ("key_highpass_hz", "key_lowpass_hz"):
+            value = getattr(self, name)
+            if value is not None and value >= nyquist:
+                raise _bad(name, f"a number below half the sample rate ({nyquist:g} Hz at "
+                                 f"{sample_rate:g} Hz)", value)
+
+
+@dataclass(frozen=True)
+class GateTrace:
+    """What the gate did, aligned with the output samples (lookahead included).
+
+    Attributes:
+        gain: gain applied to output sample ``n`` (linear, within ``[floor, 1]``).
+        is_open: the gate's state for output sample ``n``: True when open or holding.
+        key_db: the detector level in dB (dBFS, peak or rms) in effect for sample ``n``: updated at
+            each control frame end (and on the opening sample with the peak detector), floored at
+            -200 dB.
+
+    Shape:
+        each ``(N,)``: ``gain`` float32, ``is_open`` bool, ``key_db`` float32.
+    """
+
+    gain: np.ndarray
+    is_open: np.ndarray
+    key_db: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------------
+# Kernel. Written as plain Python, compiled by numba on first use (cache=True: once per machine).
+
+# fstate slots: gain, target gain, detector state (peak, or mean square), key level in dB
+_G, _TARGET, _ENV, _KEYDB = range(4)
+# istate slots: position in the frame, open flag, samples since seen below (-1: not), frame peak bits
+_POS, _OPEN, _BELOW, _FPEAK = range(4)
+
+_ABS_MASK = 0x7FFFFFFF  # float32 bits without the sign: |x| as an integer, same order as |x|
+_NON_FINITE = 0x7F800000  # |x| bits at or above this: Inf or NaN
+
+
+def _gate_kernel(x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_open, tr_db,
+                 H, L, is_rms, open_thr, open_bits, close_thr, decay, up, down, floor, hold,
+                 expand, slope, thr_db, knee_db, range_db, db_scale, trace, check_x):
+    """One block, one control frame (or the part of it in this block) at a time.
+
+    The per-sample loops have no recursion (the gain ramp is in closed form within a frame part of
+    constant target) and reduce |x| as integer bits, so they vectorise. Returns -1, or 0 when the
+    audio or the key holds a NaN or an Inf (then the caller discards the state).
+    """
+    C = x.shape[0]
+    K = key.shape[0]
+    N = x.shape[1]
+    if check_x:
+        worst = 0
+        for c in range(C):
+            for i in range(N):
+                worst = max(worst, xbits[c, i] & _ABS_MASK)
+        if worst >= _NON_FINITE:
+            return 0
+    g = fstate[_G]
+    target = fstate[_TARGET]
+    env = fstate[_ENV]
+    key_db = fstate[_KEYDB]
+    pos = istate[_POS]
+    is_open = istate[_OPEN]
+    below = istate[_BELOW]
+    fpeak = istate[_FPEAK]
+    n = 0
+    while n < N:
+        m = min(H - pos, N - n)
+        end = n + m
+        # Key: frame peak of |key| over samples and channels (linked by max), as bits.
+        pb = 0
+        for k in range(K):
+            for i in range(n, end):
+                pb = max(pb, kbits[k, i] & _ABS_MASK)
+        if pb >= _NON_FINITE:
+            return 0
+        fpeak = max(fpeak, pb)
+        if is_rms:
+            for k in range(K):
+                acc = sumsq[k]
+                for i in range(n, end):
+                    v = float(key[k, i])
+                    acc += v * v
+                sumsq[k] = acc
+        # The frame part is cut where the peak detector opens the gate (on that very sample).
+        cut = end
+        if is_open == 0 and not is_rms and pb >= open_bits:
+            for i in range(n, end):
+                b = 0
+                for k in range(K):
+                    b = max(b, kbits[k, i] & _ABS_MASK)
+                if b >= open_bits:
+                    cut = i
+                    break
+        start = n
+        while True:
+            # Gain ramp in closed form toward a constant target, times the delayed audio.
+            cnt = cut - start
+            if cnt > 0:
+                rate = up if target > g else -down
+                p = start
+                while p < cut:
+                    if p < L:
+                        src = dl
+                        off = 0
+                        q = min(cut, L)
+                    else:
+                        src = x
+                        off = L
+                        q = cut
+                    if g == target:
+                        for c in range(C):
+                            for i in range(p, q):
+                                y[c, i] = src[c, i - off] * g
+                    elif rate > 0.0:
+                        for c in range(C):
+                            for i in range(p, q):
+                                y[c, i] = src[c, i - off] * min(g + (i - start + 1) * rate, target)
+                    else:
+                        for c in range(C):
+                            for i in range(p, q):
+                                y[c, i] = src[c, i - off] * max(g + (i - start + 1) * rate, target)
+                    p = q
+                if trace:
+                    for i in range(start, cut):
+                        gi = g + (i - start + 1) * rate
+                        tr_gain[i] = min(gi, target) if rate > 0.0 else max(gi, target)
+                        if g == target:
+                            tr_gain[i] = g
+                        tr_open[i] = is_open != 0
+                        tr_db[i] = key_db
+                if g != target:
+                    gi = g + cnt * rate
+                    g = min(gi, target) if rate > 0.0 else max(gi, target)
+            if cut == end:
+                break
+            # The peak detector opens the gate here.
+            is_open = 1
+            below = -1
+            target = 1.0
+            if trace:
+                b = 0
+                for k in range(K):
+                    b = max(b, kbits[k, cut] & _ABS_MASK)
+                key_db = 20.0 * math.log10(_bits_to_float(b)) if b > 0 else KEY_DB_FLOOR
+            start = cut
+            cut = end
+        pos += m
+        n = end
+        if pos == H:
+            # Frame end: detector, state machine, target.
+            if is_rms:
+                ms = 0.0
+                for k in range(K):
+                    ms = max(ms, sumsq[k])
+                    sumsq[k] = 0.0
+                ms = ms / H
+                env = ms + decay * (env - ms)
+            else:
+                env = max(_bits_to_float(fpeak), env * decay)
+            fpeak = 0
+            pos = 0
+            if env >= open_thr:
+                is_open = 1
+                below = -1
+            elif is_open != 0:
+                if env >= close_thr:
+                    below = -1
+                else:
+                    below = 0 if below < 0 else below + H
+                    if below >= hold:
+                        is_open = 0
+                        below = -1
+            level_db = KEY_DB_FLOOR
+            if trace or (expand and is_open == 0):  # a log per frame only when it is used
+                level_db = db_scale * math.log10(env) if env > 0.0 else KEY_DB_FLOOR
+                key_db = level_db
+            if is_open != 0:
+                target = 1.0
+            elif expand and env > 0.0:
+                # Downward expansion below the threshold, quadratic soft knee centred on it.
+                over = level_db - thr_db
+                if over >= 0.5 * knee_db:
+                    gdb = 0.0
+                elif 2.0 * over > -knee_db:
+                    gdb = -slope * (over - 0.5 * knee_db) ** 2 / (2.0 * knee_db)
+                else:
+                    gdb = slope * over
+                target = max(10.0 ** (gdb / 20.0), floor) if gdb >= range_db else floor
+            else:
+                target = floor
+    fstate[_G] = g
+    fstate[_TARGET] = target
+    fstate[_ENV] = env
+    fstate[_KEYDB] = key_db
+    istate[_POS] = pos
+    istate[_OPEN] = is_open
+    istate[_BELOW] = below
+    istate[_FPEAK] = fpeak
+    return -1
+
+
+def _bits_to_float_py(b):
+    """The float32 whose bits are ``b`` (finite, non-negative), exactly, as a float."""
+    e = (b >> 23) & 0xFF
+    if e == 0:
+        return math.ldexp(float(b & 0x7FFFFF), -149)
+    return math.ldexp(float((b & 0x7FFFFF) | 0x800000), e - 150)
+
+
+def _float_bits_at_least(value: float) -> int:
+    """Bits of the smallest float32 >= ``value`` >= 0: ``|x| >= value`` iff ``bits(|x|) >=`` this."""
+    v32 = np.float32(min(value, _FLOAT32_MAX * 2.0))
+    if float(v32) < value:
+        v32 = np.nextafter(v32, np.float32(np.inf))
+    return int(np.array(v32, dtype=np.float32).view(np.uint32))
+
+
+_bits_to_float = _bits_to_float_py
+
+
+_compiled_kernel = None
+
+
+def _kernel():
+    global _compiled_kernel
+    if _compiled_kernel is None:
+        import numba  # lazily: `import roomgate` stays light
+
+        # The kernel calls the helper by its global name: rebind it to its compiled version first.
+        globals()["_bits_to_float"] = numba.njit(cache=True, inline="always")(_bits_to_float_py)
+        _compiled_kernel = numba.njit(cache=True, nogil=True)(_gate_kernel)
+    return _compiled_kernel
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _check_sample_rate(sample_rate: Any) -> float:
+    if not _is_number(sample_rate) or not math.isfinite(float(sample_rate)) or sample_rate <= 0:
+        raise AudioInputError(f"sample_rate: expected a positive finite number of Hz, "
+                              f"got {sample_rate!r}")
+    return float(sample_rate)
+
+
+def _as_2d(array: Any, name: str) -> tuple[np.ndarray, bool]:
+    """``(channels, samples)`` float32 C-contiguous view or copy, and whether the input was 1-D."""
+    arr = np.asarray(array)
+    if arr.dtype.kind != "f":
+        raise AudioInputError(f"{name}: expected a floating-point array (float32), "
+                              f"got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr2 = arr[np.newaxis, :]
+    elif arr.ndim == 2:
+        arr2 = arr
+    else:
+        raise AudioInputError(f"{name}: expected shape (samples,) or (channels, samples), "
+                              f"got shape {arr.shape}")
+    if arr2.shape[0] == 0:
+        raise AudioInputError(f"{name}: expected at least one channel, got shape {arr.shape}")
+    if arr2.shape[0] > MAX_CHANNELS:
+        raise AudioInputError(f"{name}: expected (channels, samples) with at most {MAX_CHANNELS} "
+                              f"channels, got shape {arr.shape}; is it (samples, channels)? "
+                              "Transpose it")
+    return np.ascontiguousarray(arr2, dtype=np.float32), arr.ndim == 1
+
+
+def _non_finite_error(name: str, arr: np.ndarray) -> AudioInputError:
+    where = np.argwhere(~np.isfinite(arr))
+    channel, sample = (int(where[0][0]), int(where[0][1])) if len(where) else (0, 0)
+    return AudioInputError(f"{name}: expected finite samples, got {arr[channel, sample]!r} at "
+                           f"channel {channel}, sample {sample} (shape {arr.shape})")
+
+
+# --------------------------------------------------------------------------------------------------
+# The gate
+
+
+class Gate:
+    """A keyed gate (or downward expander) with hysteresis, hold, range, lookahead and a key filter.
+
+    ``Gate(**settings)`` takes the keyword settings of :class:`GateSettings` (units in the names,
+    defaults there); an unknown or invalid one raises :class:`~roomgate.errors.ConfigError`.
+    Multi-channel audio gets one shared gain; key channels are linked by max.
+
+    Timing, exactly (``fs`` the sample rate, ``H`` the control frame, 16 samples at 48 kHz):
+
+    - attack: the gain rises in a straight line (linear in amplitude) from the floor to 1 in
+      ``attack_ms``; 10 %→90 % of that rise takes ``0.8 * attack_ms``. It starts on the sample the key
+      reaches the threshold (peak detector) or after the frame end that saw it (rms).
+    - release: the gain falls in a straight line from 1 to the floor in ``release_ms``, starting
+      ``hold_ms`` (rounded up to whole frames) after the first frame end whose level is below the
+      close threshold ``threshold_db - hysteresis_db``.
+    - lookahead: ``y[n] = x[n - L] * gain[n]``, ``L = round(lookahead_ms * fs / 1000)``; the gain
+      uses the key up to ``n``, so with ``lookahead_ms >= attack_ms`` the gate is fully open when a
+      transient reaches the output.
+
+    Compared with ``pedalboard.NoiseGate`` (JUCE's ``dsp::NoiseGate``), which it agrees with in the
+    broad sense (0 dB above the threshold, a ``ratio - 1`` slope below it):
+
+    - JUCE detects the level with an rms-like ballistics filter (squared input, instant attack,
+      50 ms "release" whose time constant is ``50 / (2 pi)`` ms), close to the peak for a sustained
+      tone; here the detector is an explicit peak or rms one with its own time constant.
+    - JUCE's attack and release are one-pole time constants ``t / (2 pi)`` applied to the detected
+      *level*, so how fast the gain moves depends on the ratio and on how far the level moved, and it
+      never quite finishes; here they are the exact times the *gain* takes to cross its range.
+    - JUCE computes the gain from each sample's smoothed level (the gain ripples with the waveform on
+      low notes); here the target gain changes once per control frame and is ramped per sample.
+    - JUCE has no hysteresis, hold, range, lookahead, external key, key filter or channel linking
+      (each channel is gated on its own).
+
+    Shape:
+        - audio: ``(channels, samples)`` or ``(samples,)`` (mono), any float dtype.
+        - key: None (the audio keys itself), ``(key_channels, samples)`` or ``(samples,)``, with the
+          same number of samples as the audio.
+        - output: the shape of the audio, float32; trace arrays ``(samples,)``.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        self._settings = GateSettings.from_dict(settings)
+        self._last_sample_rate: float | None = None
+        self.reset()
+
+    @classmethod
+    def from_settings(cls, settings: GateSettings) -> Gate:
+        """A gate from a :class:`GateSettings` (e.g. one loaded from a preset)."""
+        if not isinstance(settings, GateSettings):
+            raise ConfigError(f"settings: expected a GateSettings, got {type(settings).__name__}")
+        return cls(**dataclasses.asdict(settings))
+
+    def __repr__(self) -> str:
+        changed = [f"{f.name}={getattr(self._settings, f.name)!r}"
+                   for f in dataclasses.fields(GateSettings)
+                   if getattr(self._settings, f.name) != f.default]
+        return f"Gate({', '.join(changed)})"
+
+    @property
+    def settings(self) -> GateSettings:
+        """The settings (frozen); change them with ``gate.settings = gate.settings.replace(...)``.
+
+        A new value takes effect at the next call and keeps the streaming state, except that a
+        change of key filter or of lookahead resets the gate.
+        """
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: GateSettings) -> None:
+        if not isinstance(value, GateSettings):
+            raise ConfigError(f"settings: expected a GateSettings, got {type(value).__name__}")
+        old, self._settings = self._settings, value
+        if (old.key_highpass_hz, old.key_lowpass_hz, old.lookahead_ms) != (
+                value.key_highpass_hz, value.key_lowpass_hz, value.lookahead_ms):
+            self.reset()
+
+    # -- latency ------------------------------------------------------------------------------------
+
+    def latency_samples_at(self, sample_rate: float) -> int:
+        """The lookahead delay in samples at ``sample_rate`` (Hz)."""
+        fs = _check_sample_rate(sample_rate)
+        return int(round(self._settings.lookahead_ms * fs / 1000.0))
+
+    @property
+    def latency_samples(self) -> int:
+        """Lookahead delay in samples at the sample rate of the last call (0 before any call)."""
+        if self._last_sample_rate is None:
+            return 0
+        return self.latency_samples_at(self._last_sample_rate)
+
+    # -- state --------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the past: closed gate, silent detector, empty delay line and key filter."""
+        self._state: dict[str, Any] | None = None
+
+    def _fresh_state(self, sample_rate: float, channels: int, key_channels: int,
+                     sos: np.ndarray | None) -> dict[str, Any]:
+        floor = self._floor()
+        fstate = np.zeros(4, dtype=np.float64)
+        fstate[_G] = floor
+        fstate[_TARGET] = floor
+        fstate[_KEYDB] = KEY_DB_FLOOR
+        istate = np.zeros(4, dtype=np.int64)
+        istate[_BELOW] = -1
+        return {
+            "sample_rate": sample_rate,
+            "channels": channels,
+            "key_channels": key_channels,
+            "fstate": fstate,
+            "istate": istate,
+            "sumsq": np.zeros(key_channels, dtype=np.float64),
+            "delay": np.zeros((channels, self.latency_samples_at(sample_rate)), dtype=np.float32),
+            "zi": None if sos is None else np.zeros((sos.shape[0], key_channels, 2), np.float64),
+        }
+
+    def _floor(self) -> float:
+        r = self._settings.range_db
+        return 0.0 if math.isinf(r) else 10.0 ** (r / 20.0)
+
+    def _key_sos(self, sample_rate: float) -> np.ndarray | None:
+        s = self._settings
+        if s.key_highpass_hz is None and s.key_lowpass_hz is None:
+            return None
+        from scipy import signal  # lazily: only a filtered key needs scipy.signal
+
+        sections = []
+        if s.key_highpass_hz is not None:
+            sections.append(signal.butter(KEY_FILTER_ORDER, s.key_highpass_hz, "highpass",
+                                          fs=sample_rate, output="sos"))
+        if s.key_lowpass_hz is not None:
+            sections.append(signal.butter(KEY_FILTER_ORDER, s.key_lowpass_hz, "lowpass",
+                                          fs=sample_rate, output="sos"))
+        return np.concatenate(sections, axis=0)
+
+    # -- processing ---------------------------------------------------------------------------------
+
+    def process(self, audio: Any, sample_rate: float, key: Any = None,
+                reset: bool = True) -> np.ndarray:
+        """Gate ``audio`` keyed by ``key`` (or by itself); ``reset=False`` continues the stream.
+
+        Shape:
+            audio ``(C, N)`` or ``(N,)``; key None, ``(K, N)`` or ``(N,)``; returns the shape of
+            the audio, float32.
+        """
+        return self._run(audio, sample_rate, key, reset, trace=False)[0]
+
+    def process_with_trace(self, audio: Any, sample_rate: float, key: Any = None,
+                           reset: bool = True) -> tuple[np.ndarray, GateTrace]:
+        """Like :meth:`process`, also returning the :class:`GateTrace` aligned with the output.
+
+        Shape:
+            as :meth:`process`; each trace array ``(N,)``.
+        """
+        return self._run(audio, sample_rate, key, reset, trace=True)
+
+    __call__ = process
+
+    def _run(self, audio: Any, sample_rate: float, key: Any, reset: bool,
+             trace: bool) -> tuple[np.ndarray, GateTrace | None]:
+        s = self._settings
+        fs = _check_sample_rate(sample_rate)
+        s.check_sample_rate(fs)
+        x, mono = _as_2d(audio, "audio")
+        channels, n = x.shape
+        if key is None:
+            k, check_x = x, False
+        else:
+            k, _ = _as_2d(key, "key")
+            if k.shape[1] != n:
+                raise AudioInputError(f"key: expected {n} samples like the audio, got key shape "
+                                      f"{np.shape(key)} for audio shape {np.shape(audio)}")
+            check_x = True
+        if reset:
+            self.reset()
+        st = self._state
+        sos = self._key_sos(fs)
+        if st is not None and (st["sample_rate"], st["channels"], st["key_channels"]) != (
+                fs, channels, k.shape[0]):
+            raise AudioInputError(
+                "audio: cannot continue the stream (reset=False) with a different layout: expected "
+                f"{st['channels']} channel(s) keyed by {st['key_channels']} at "
+                f"{st['sample_rate']:g} Hz, got {channels} keyed by {k.shape[0]} at {fs:g} Hz")
+        if st is None:
+            st = self._fresh_state(fs, channels, k.shape[0], sos)
+        self._last_sample_rate = fs
+
+        y = np.empty((channels, n), dtype=np.float32)
+        tr = (np.empty(n, np.float32), np.empty(n, np.bool_), np.empty(n, np.float32)) if trace \
+            else (np.empty(0, np.float32), np.empty(0, np.bool_), np.empty(0, np.float32))
+        if n == 0:
+            return self._shape_out(y, mono), (GateTrace(*tr) if trace else None)
+
+        zi_new = None
+        if sos is not None:
+            from scipy import signal
+
+            with np.errstate(all="ignore"):  # a NaN key is reported below, by the kernel
+                kf, zi_new = signal.sosfilt(sos, k, axis=-1, zi=st["zi"])
+            kf = kf.astype(np.float32)  # the detector works on float32, like an unfiltered key
+        else:
+            kf = k
+
+        delay = st["delay"]
+        L = delay.shape[1]
+        floor = self._floor()
+        H = control_period(fs)
+        is_rms = s.detector == "rms"
+        expand = not math.isinf(s.ratio)
+        open_db = s.threshold_db + (0.5 * s.knee_db if expand else 0.0)
+        close_db = open_db - s.hysteresis_db
+        db_scale = 10.0 if is_rms else 20.0  # the rms detector tracks the mean square
+        open_thr = 10.0 ** (open_db / db_scale)
+        tau = s.detector_ms * fs / 1000.0
+        attack = s.attack_ms * fs / 1000.0
+        release = s.release_ms * fs / 1000.0
+        fstate, istate, sumsq = st["fstate"].copy(), st["istate"].copy(), st["sumsq"].copy()
+        bad = _kernel()(
+            x, x.view(np.uint32), kf, kf.view(np.uint32), y, delay, fstate, istate, sumsq,
+            tr[0], tr[1], tr[2],
+            H, L, is_rms, open_thr, _float_bits_at_least(open_thr),
+            10.0 ** (close_db / db_scale),
+            math.exp(-H / tau) if tau > 0 else 0.0,
+            (1.0 - floor) / attack if attack > 0 else 2.0,
+            (1.0 - floor) / release if release > 0 else 2.0,
+            floor, s.hold_ms * fs / 1000.0,
+            expand, (s.ratio - 1.0) if expand else 0.0, s.threshold_db, s.knee_db,
+            s.range_db, db_scale, trace, check_x)
+        if bad >= 0:
+            if key is not None and not np.isfinite(k).all():
+                raise _non_finite_error("key", k)
+            raise _non_finite_error("audio", x)
+
+        # Commit the new state only now that the block is known good.
+        if L:
+            delay = np.concatenate([delay, x], axis=1)[:, -L:] if n < L else x[:, n - L:].copy()
+        self._state = {**st, "fstate": fstate, "istate": istate, "sumsq": sumsq, "delay": delay,
+                       "zi": zi_new}
+        return self._shape_out(y, mono), (GateTrace(*tr) if trace else None)
+
+    @staticmethod
+    def _shape_out(y: np.ndarray, mono: bool) -> np.ndarray:
+        return y[0] if mono else y
+
+
+def gate(audio: Any, sample_rate: float, key: Any = None, **settings: Any) -> np.ndarray:
+    """Gate ``audio`` keyed by ``key``: exactly ``Gate(**settings).process(audio, sample_rate, key=key)``.
+
+    See :class:`GateSettings` for the settings (with units and defaults) and :class:`Gate` for the
+    timing definitions.
+
+    Shape:
+        audio ``(C, N)`` or ``(N,)``; key None, ``(K, N)`` or ``(N,)``; returns the shape of the
+        audio, float32.
+    """
+    return Gate(**settings).process(audio, sample_rate, key=key)

@@ -1,0 +1,491 @@
+"""The rig: microphones in a room, a gate on each room mic, all mixed, as Visconti did.
+
+Data flows one way::
+
+    dry (1, N) --capture--> mic signals (M, N) --gates--> gated (M, N) --trims, pans--> out (C, N)
+    recorded mics (M, N) --------^
+
+:meth:`Rig.process` is the streaming engine: with ``reset=False`` every piece of state (the
+convolution tails, the gates' detectors and hold counters, the alignment delays) carries over, so
+a take processed in blocks of any sizes gives the one-call result to float32 rounding. It keeps
+the input's length; :meth:`Rig.render` is the offline job built on it: it calibrates relative
+thresholds on the whole take, appends the room's tail, normalises and records the timeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import as_channels_first, check_sample_rate
+from .calibrate import KeyStatistics, key_statistics, resolve_threshold
+from .config import MicConfig, RigConfig, load_config, mic_position_m
+from .errors import AudioInputError, ConfigError
+from .report import TimelineRecorder, build_report
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The absolute values chosen for one take."""
+
+    thresholds_db: dict[str, float]  # gated mic name -> threshold, dBFS of its key detector
+    key_statistics: dict[str, KeyStatistics] = field(repr=False, default_factory=dict)
+
+
+@dataclass
+class Render:
+    """What :meth:`Rig.render` made: the audio, and what the gates did."""
+
+    audio: np.ndarray  # (C, N + tail) float32
+    sample_rate: int
+    input_samples: int
+    normalization_db: float  # gain applied to reach the output peak (0 when not normalising)
+    peak_db_before: float  # the mix's peak before normalisation, dBFS
+    report: dict[str, Any]
+
+
+class _Delay:
+    """A streaming integer delay for a (C, n) signal."""
+
+    def __init__(self, channels: int, delay_samples: int):
+        self.delay_samples = delay_samples
+        self.memory = np.zeros((channels, delay_samples), dtype=np.float32)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if self.delay_samples == 0:
+            return block
+        joined = np.concatenate([self.memory, block], axis=1)
+        self.memory = joined[:, -self.delay_samples:].copy()
+        return joined[:, : block.shape[1]]
+
+    def reset(self) -> None:
+        self.memory[:] = 0
+
+
+class Rig:
+    """Tony Visconti's multi-mic gated vocal system, configured by a preset.
+
+    Args:
+        config: a validated :class:`~roomgate.config.RigConfig` (see :func:`load_preset`).
+
+    The mics are in the preset's order; a multitrack input gives one track per mic in that order.
+    """
+
+    def __init__(self, config: RigConfig):
+        self.config = config
+        self.calibration: Calibration | None = None
+        self._irs: dict[int, np.ndarray] = {}
+        self._state_rate: int | None = None
+        self._stream: _StreamState | None = None
+
+    # -- description ---------------------------------------------------------------------------
+
+    @property
+    def mic_names(self) -> list[str]:
+        return [m.name for m in self.config.mics]
+
+    @property
+    def gated_mics(self) -> list[MicConfig]:
+        return [m for m in self.config.mics if m.gate is not None]
+
+    def mic_positions_m(self) -> np.ndarray:
+        """Shape: ``(M, 3)`` metres."""
+        room, singer = self.config.room, self.config.singer
+        return np.array([mic_position_m(singer, room.size_m, m.distance_m, m.position_m) for m in self.config.mics])
+
+    def mic_distances_m(self) -> np.ndarray:
+        """Shape: ``(M,)`` metres from the singer."""
+        return np.linalg.norm(self.mic_positions_m() - np.asarray(self.config.singer.position_m), axis=1)
+
+    @property
+    def output_channels(self) -> int:
+        return self.config.output.channels
+
+    def with_overrides(self, overrides: Sequence[str]) -> "Rig":
+        """A new rig with ``KEY=VALUE`` overrides applied to this rig's preset file."""
+        return load_preset(self.config.source, overrides)
+
+    # -- the room ------------------------------------------------------------------------------
+
+    def impulse_responses(self, sample_rate: int, progress: Progress | None = None) -> np.ndarray:
+        """The raw physical IRs, one row per mic: time zero = the singer sings; no trims.
+
+        Shape: ``(M, L)`` float32. Simulated (or read from ``ir`` files) once per sample rate.
+        """
+        sample_rate = check_sample_rate(sample_rate)
+        if sample_rate not in self._irs:
+            from .room import Microphone, Room, impulse_responses
+
+            room = self.config.room
+            positions = self.mic_positions_m()
+            mics = [
+                Microphone(
+                    name=m.name,
+                    position_m=tuple(float(v) for v in p),
+                    pattern=m.pattern,
+                    aim_m=m.aim_m,
+                    ir_path=self._resolve_ir_path(m.ir),
+                )
+                for m, p in zip(self.config.mics, positions)
+            ]
+            model = Room(
+                size_m=room.size_m,
+                rt60_s=room.rt60_s,
+                materials=room.materials,
+                air_absorption=room.air_absorption,
+                temperature_c=room.temperature_c,
+                humidity_pct=room.humidity_pct,
+            )
+            irs = impulse_responses(model, self.config.singer.position_m, mics, sample_rate, progress=progress)
+            self._irs[sample_rate] = np.ascontiguousarray(irs, dtype=np.float32)
+        return self._irs[sample_rate]
+
+    def _resolve_ir_path(self, ir: str | None) -> str | None:
+        if ir is None:
+            return None
+        path = Path(ir).expanduser()
+        if not path.is_absolute() and self.config.source not in ("<memory>", ""):
+            path = Path(self.config.source).parent / path  # relative to the preset file
+        return str(path)
+
+    def tail_samples(self, sample_rate: int) -> int:
+        """How many samples of room tail :meth:`render` keeps after the input ends."""
+        tail_s = self.config.output.tail_s
+        if tail_s is not None:
+            return int(round(tail_s * sample_rate))
+        return self.impulse_responses(sample_rate).shape[1] - 1
+
+    # -- calibration ---------------------------------------------------------------------------
+
+    def calibrate(self, audio: np.ndarray, sample_rate: int, progress: Progress | None = None) -> Calibration:
+        """Fix the relative thresholds (``"p60"``, ``"-6 dB re peak"``) on this performance.
+
+        Shape:
+            audio: ``(1, N)`` a dry vocal, or ``(M, N)`` recorded mics in the rig's order.
+
+        Returns the :class:`Calibration` (also kept on the rig and used by :meth:`process`).
+        Absolute thresholds pass through unchanged.
+        """
+        sample_rate = check_sample_rate(sample_rate)
+        audio = self._check_input(audio)
+        mics = self._capture_offline(audio, sample_rate, progress)
+        self.calibration = self._calibrate_from(audio, mics, sample_rate)
+        self._stream = None  # gates must be rebuilt with the new thresholds
+        return self.calibration
+
+    def _calibrate_from(self, audio: np.ndarray, mics: np.ndarray, sample_rate: int) -> Calibration:
+        from .gate import Gate
+
+        thresholds: dict[str, float] = {}
+        statistics: dict[str, KeyStatistics] = {}
+        for index, mic in enumerate(self.config.mics):
+            if mic.gate is None:
+                continue
+            if not isinstance(mic.gate.threshold, str):
+                thresholds[mic.name] = float(mic.gate.threshold)
+                continue
+            key = self._key_signal(mic, index, audio, mics)
+            # The gate's own detector (filters, peak/rms, time constant) measures the key.
+            probe = Gate(**{**mic.gate.settings, "threshold_db": 0.0, "lookahead_ms": 0.0})
+            _, trace = probe.process_with_trace(key, sample_rate, key=key)
+            stats = key_statistics(np.asarray(trace.key_db), sample_rate)
+            statistics[mic.name] = stats
+            thresholds[mic.name] = resolve_threshold(mic.gate.threshold, stats, f"mics.{mic.name}.gate.threshold")
+        return Calibration(thresholds, statistics)
+
+    def threshold_db(self, mic_name: str) -> float | None:
+        """The absolute threshold a mic's gate uses now (``None`` when ungated or not calibrated)."""
+        mic = self.config.mic(mic_name)
+        if mic.gate is None:
+            return None
+        if not isinstance(mic.gate.threshold, str):
+            return float(mic.gate.threshold)
+        return None if self.calibration is None else self.calibration.thresholds_db.get(mic_name)
+
+    @property
+    def needs_calibration(self) -> bool:
+        return self.calibration is None and any(isinstance(m.gate.threshold, str) for m in self.gated_mics if m.gate)
+
+    # -- processing ----------------------------------------------------------------------------
+
+    def process(self, audio: np.ndarray, sample_rate: int, reset: bool = True) -> np.ndarray:
+        """Run the rig on a block: capture (or take the recorded mics), gate, mix.
+
+        Shape:
+            audio: ``(1, N)`` a dry vocal, or ``(M, N)`` recorded mics in the rig's order;
+            returns ``(C, N)`` float32, ``C`` = the output's channels. The length is kept: feed
+            silence (or use :meth:`render`) to hear the room's tail.
+
+        With ``reset=True`` the state starts fresh, and relative thresholds not yet calibrated are
+        calibrated on this block (the offline case). With ``reset=False`` the state carries over
+        from the previous call; relative thresholds must be calibrated first.
+        """
+        output, _ = self._process(audio, sample_rate, reset, record=None)
+        return output
+
+    def reset(self) -> None:
+        """Forget all streaming state (tails, detectors, delays)."""
+        self._stream = None
+
+    def _process(
+        self, audio: np.ndarray, sample_rate: int, reset: bool, record: TimelineRecorder | None
+    ) -> tuple[np.ndarray, list[Any]]:
+        sample_rate = check_sample_rate(sample_rate)
+        audio = self._check_input(audio)
+        if reset:
+            self._stream = None
+        elif self._stream is not None and self._state_rate != sample_rate:
+            raise AudioInputError(
+                f"sample_rate: the rig is streaming at {self._state_rate} Hz, got {sample_rate} Hz; "
+                "pass reset=True to start again"
+            )
+        fresh = self._stream is None
+        if fresh:
+            if reset and self.needs_calibration:
+                self.calibration = self._calibrate_from(audio, self._capture_offline(audio, sample_rate), sample_rate)
+            elif self.needs_calibration:
+                names = ", ".join(m.name for m in self.gated_mics if m.gate and isinstance(m.gate.threshold, str))
+                raise ConfigError(
+                    f"mics {names}: relative thresholds need Rig.calibrate(audio, sample_rate) before "
+                    "streaming with reset=False"
+                )
+            self._stream = _StreamState(self, sample_rate)
+            self._state_rate = sample_rate
+        assert self._stream is not None
+        return self._stream.process(audio, record, offline=fresh and reset)
+
+    def render(self, audio: np.ndarray, sample_rate: int, progress: Progress | None = None) -> Render:
+        """The offline job: calibrate on the take, process it with the room's tail, normalise.
+
+        Shape:
+            audio: ``(1, N)`` dry or ``(M, N)`` recorded; ``Render.audio`` is ``(C, N + tail)``.
+        """
+        sample_rate = check_sample_rate(sample_rate)
+        audio = self._check_input(audio)
+        is_dry = audio.shape[0] == 1
+        if is_dry:
+            self.impulse_responses(sample_rate, progress)
+        self.calibration = None
+        tail = self.tail_samples(sample_rate) if is_dry else 0
+        n = audio.shape[1]
+        # One offline capture serves both the calibration and the render.
+        mics = self._capture_offline(audio, sample_rate, progress, length=n + tail)
+        if self.needs_calibration:
+            self.calibration = self._calibrate_from(audio, mics[:, :n], sample_rate)
+        padded = np.pad(audio, ((0, 0), (0, tail))) if tail else audio
+        recorder = TimelineRecorder(sample_rate, self.mic_names, [m.gate is not None for m in self.config.mics])
+        stream = _StreamState(self, sample_rate)
+        mixed, _ = stream.process(padded, recorder, offline=True, captured=mics)
+        self._stream = None
+        peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
+        peak_db_before = 20 * math.log10(peak) if peak > 0 else -math.inf
+        normalization_db = 0.0
+        out = self.config.output
+        if out.normalize == "peak" and peak > 0:
+            normalization_db = out.peak_db - peak_db_before
+            mixed = (mixed * np.float32(10 ** (normalization_db / 20))).astype(np.float32)
+        report = build_report(
+            recorder,
+            self._report_mics(),
+            preset=self.config.name,
+            extra={
+                "input": {"samples": int(audio.shape[1]), "channels": int(audio.shape[0]),
+                          "mode": "dry" if is_dry else "multitrack"},
+                "output": {"channels": out.channels, "normalization_db": round(normalization_db, 3),
+                           "peak_db_before_normalization": round(peak_db_before, 3)},
+                "room": {"size_m": list(self.config.room.size_m), "rt60_s": self.config.room.rt60_s},
+                "singer": {"position_m": list(self.config.singer.position_m)},
+            },
+        )
+        return Render(mixed, sample_rate, int(audio.shape[1]), normalization_db, peak_db_before, report)
+
+    def _report_mics(self) -> list[dict[str, Any]]:
+        entries = []
+        for mic, position, distance in zip(self.config.mics, self.mic_positions_m(), self.mic_distances_m()):
+            entry: dict[str, Any] = {
+                "name": mic.name,
+                "distance_m": round(float(distance), 4),
+                "position_m": [round(float(v), 4) for v in position],
+                "pattern": mic.pattern,
+                "gain_db": mic.gain_db,
+                "threshold_db": None if mic.gate is None else _round(self.threshold_db(mic.name)),
+            }
+            if mic.gate is not None:
+                entry["threshold"] = mic.gate.threshold
+                entry["key"] = mic.gate.key
+            entries.append(entry)
+        return entries
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _check_input(self, audio: np.ndarray) -> np.ndarray:
+        audio = as_channels_first(audio)
+        count = len(self.config.mics)
+        if audio.shape[0] not in (1, count):
+            raise AudioInputError(
+                f"audio: expected (1, samples) for a dry vocal or ({count}, samples) for the "
+                f"{count} recorded mics ({', '.join(self.mic_names)}), got shape {audio.shape}"
+            )
+        return audio
+
+    def _capture_offline(
+        self, audio: np.ndarray, sample_rate: int, progress: Progress | None = None, length: int | None = None
+    ) -> np.ndarray:
+        """The mic signals for a whole take, without touching the streaming state.
+
+        Shape: ``(M, length)``, ``length`` defaulting to the input's (zeros past the room's tail).
+        """
+        length = audio.shape[1] if length is None else length
+        if audio.shape[0] != 1:
+            return audio if length == audio.shape[1] else np.pad(audio, ((0, 0), (0, length - audio.shape[1])))
+        from .convolve import convolve_offline
+
+        full = convolve_offline(audio, self.impulse_responses(sample_rate, progress))
+        if full.shape[1] < length:
+            full = np.pad(full, ((0, 0), (0, length - full.shape[1])))
+        return np.ascontiguousarray(full[:, :length])
+
+    def _key_signal(self, mic: MicConfig, index: int, audio: np.ndarray, mics: np.ndarray) -> np.ndarray:
+        assert mic.gate is not None
+        key = mic.gate.key
+        if key == "self":
+            return mics[index : index + 1]
+        if key == "dry":
+            return audio[:1]
+        return mics[self.mic_names.index(key)][np.newaxis]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+class _StreamState:
+    """Everything :meth:`Rig.process` carries from one block to the next."""
+
+    def __init__(self, rig: Rig, sample_rate: int):
+        from .gate import Gate
+
+        self.rig = rig
+        self.sample_rate = sample_rate
+        config = rig.config
+        self.gates: list[Any] = []
+        for mic in config.mics:
+            if mic.gate is None:
+                self.gates.append(None)
+                continue
+            threshold = rig.threshold_db(mic.name)
+            assert threshold is not None, "calibrated before streaming"
+            self.gates.append(Gate(**{**mic.gate.settings, "threshold_db": threshold}))
+        # Gates with lookahead delay their mic; the others wait for the longest so all stay aligned.
+        latencies = [0 if g is None else g.latency_samples_at(sample_rate) for g in self.gates]
+        self.latency_samples = max(latencies, default=0)
+        self.alignment = [_Delay(1, self.latency_samples - lat) for lat in latencies]
+        self.key_alignment = _Delay(1, self.latency_samples)
+        self.convolver: Any = None
+        self.pending_tail: np.ndarray | None = None  # the offline pass's convolution tail, still to come
+        self.trims = np.array(
+            [10 ** (m.gain_db / 20) * (-1.0 if m.invert_polarity else 1.0) for m in config.mics], dtype=np.float32
+        )
+        self.pan_matrix = _pan_matrix([m.pan for m in config.mics], config.output.channels)
+        distances = rig.mic_distances_m()
+        # Ducking: while a farther gated mic is open, each nearer gated mic is lowered by its duck_db.
+        self.ducks: list[tuple[int, int, float]] = []  # (nearer index, farther index, duck gain)
+        gated = [i for i, m in enumerate(config.mics) if m.gate is not None]
+        for far in gated:
+            duck_db = config.mics[far].gate.duck_db  # type: ignore[union-attr]
+            if duck_db < 0:
+                for near in gated:
+                    if distances[near] < distances[far]:
+                        self.ducks.append((near, far, 10 ** (duck_db / 20)))
+
+    def capture(self, audio: np.ndarray, offline: bool) -> np.ndarray:
+        if audio.shape[0] != 1:  # recorded mics: already captured
+            return audio
+        irs = self.rig.impulse_responses(self.sample_rate)
+        n = audio.shape[1]
+        if offline and self.convolver is None:
+            from .convolve import convolve_offline
+
+            full = convolve_offline(audio, irs)
+            self.pending_tail = full[:, n:]
+            return np.ascontiguousarray(full[:, :n])
+        if self.convolver is None:
+            from .convolve import Convolver
+
+            self.convolver = Convolver(irs)
+        mics = self.convolver.process(audio)
+        if self.pending_tail is not None and self.pending_tail.shape[1]:
+            # Linearity: the earlier block's tail adds onto what the fresh convolver makes now.
+            used = min(n, self.pending_tail.shape[1])
+            mics = mics.copy()
+            mics[:, :used] += self.pending_tail[:, :used]
+            self.pending_tail = self.pending_tail[:, used:]
+        return mics
+
+    def process(
+        self, audio: np.ndarray, record: TimelineRecorder | None, offline: bool, captured: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[Any]]:
+        """One block through the gates and the mix; ``captured`` (M, n) skips the capture."""
+        rig = self.rig
+        mics = self.capture(audio, offline) if captured is None else captured
+        n = mics.shape[1]
+        gains: list[np.ndarray | None] = []
+        opened: list[np.ndarray | None] = []
+        gated_signals: list[np.ndarray] = []
+        key_db: np.ndarray | None = None
+        for index, (mic, gate) in enumerate(zip(rig.config.mics, self.gates)):
+            if gate is None:
+                gated_signals.append(mics[index : index + 1])
+                gains.append(None)
+                opened.append(None)
+                continue
+            key = rig._key_signal(mic, index, audio, mics)
+            signal, trace = gate.process_with_trace(mics[index : index + 1], self.sample_rate, key=key, reset=False)
+            gated_signals.append(signal)
+            gains.append(np.asarray(trace.gain, dtype=np.float32))
+            opened.append(np.asarray(trace.is_open, dtype=bool))
+            if key_db is None:
+                key_db = np.asarray(trace.key_db, dtype=np.float32)
+        for near, far, duck_gain in self.ducks:
+            far_gain = gains[far]
+            assert far_gain is not None and gains[near] is not None
+            floor = _gate_floor(self.gates[far])
+            openness = np.clip((far_gain - floor) / max(1e-12, 1.0 - floor), 0.0, 1.0)
+            duck = 1.0 - (1.0 - duck_gain) * openness
+            gated_signals[near] = gated_signals[near] * duck.astype(np.float32)
+            gains[near] = gains[near] * duck.astype(np.float32)
+        out = np.zeros((self.pan_matrix.shape[0], n), dtype=np.float32)
+        for index, signal in enumerate(gated_signals):
+            aligned = self.alignment[index].process(signal)
+            out += self.pan_matrix[:, index : index + 1] * (self.trims[index] * aligned)
+        if record is not None:
+            if key_db is None:  # no gates: the key level is the first mic's peak level
+                key_db = 20 * np.log10(np.maximum(np.abs(mics[0]), 1e-6)).astype(np.float32)
+            record.add(key_db, gains, opened)
+        return out, gains
+
+
+def _gate_floor(gate: Any) -> float:
+    range_db = gate.settings.range_db
+    return 0.0 if math.isinf(range_db) else 10 ** (range_db / 20)
+
+
+def _pan_matrix(pans: Sequence[float], channels: int) -> np.ndarray:
+    """Shape ``(C, M)``: mono sums; stereo uses a constant-power (-3 dB centre) pan law."""
+    if channels == 1:
+        return np.ones((1, len(pans)), dtype=np.float32)
+    angles = (np.asarray(pans, dtype=np.float64) + 1) * math.pi / 4
+    return np.stack([np.cos(angles), np.sin(angles)]).astype(np.float32)
+
+
+def load_preset(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Rig:
+    """A :class:`Rig` from a built-in preset name (``"heroes-1977"``) or a TOML file,
+    with ``KEY=VALUE`` overrides (``"mics.far.distance_m=40ft"``)."""
+    return Rig(load_config(name_or_path, overrides))
