@@ -203,12 +203,17 @@ def apply_overrides(table: Mapping[str, Any], overrides: Iterable[str]) -> dict[
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])} is a value, not a table")
         node[parts[-1]] = value
+        # Two spellings of one setting: setting one replaces the other.
+        if parts[-1] in _ONE_OF:
+            node.pop(_ONE_OF[parts[-1]], None)
     return result
 
 
 # -- validation --------------------------------------------------------------------------------
 
 _TOP_LEVEL_TABLES = ("room", "singer", "output")
+_ONE_OF = {"threshold": "threshold_db", "threshold_db": "threshold", "distance_m": "position_m",
+           "position_m": "distance_m"}
 _TOP_LEVEL_KEYS = ("name", "description", "room", "singer", "mics", "output")
 _ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c", "humidity_pct")
 _SINGER_KEYS = ("position_m", "toward_m")
@@ -239,7 +244,7 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
         rt60_s=rt60,
         materials=materials,
         air_absorption=_bool(room_table.get("air_absorption", True), "room.air_absorption"),
-        temperature_c=_number(room_table.get("temperature_c", 20.0), "room.temperature_c", -30.0, 50.0),
+        temperature_c=_number(room_table.get("temperature_c", 20.0), "room.temperature_c", -20.0, 50.0),
         humidity_pct=_number(room_table.get("humidity_pct", 50.0), "room.humidity_pct", 0.0, 100.0),
     )
 

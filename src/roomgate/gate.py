@@ -10,7 +10,7 @@ The algorithm, one step per line (the per-sample reference in ``tests/gate_refer
 same algorithm written as a plain Python loop):
 
 1. Key filter: optional 4th-order Butterworth high-pass and low-pass on each key channel.
-2. Detector, at the control rate (one frame of ``H = round(sample_rate / 3000)`` samples, 16 at
+2. Detector, at the control rate (one frame of ``H = round(sample_rate / 1500)`` samples, 32 at
    48 kHz): the frame's peak ``max |key|`` (or mean square) over samples and key channels (the
    channels are linked by max), smoothed with the ``detector_ms`` time constant.
 3. State machine, at each frame end: open at or above the open threshold, re-arm the hold while at or
@@ -40,7 +40,7 @@ from .errors import AudioInputError, ConfigError
 __all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate"]
 
 #: Decisions (detector, state machine, target gain) are taken this often; the gain ramp is per sample.
-CONTROL_RATE_HZ = 3000.0
+CONTROL_RATE_HZ = 1500.0
 #: ``GateTrace.key_db`` of a silent key (instead of -inf, so reports stay valid JSON).
 KEY_DB_FLOOR = -200.0
 #: A 2-D array with more rows than this is refused: it is most likely ``(samples, channels)``.
@@ -53,7 +53,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def control_period(sample_rate: float) -> int:
-    """Samples per control frame at ``sample_rate`` (Hz): ``max(1, round(sample_rate / 3000))``."""
+    """Samples per control frame at ``sample_rate`` (Hz): ``max(1, round(sample_rate / 1500))``."""
     return max(1, int(round(float(sample_rate) / CONTROL_RATE_HZ)))
 
 
@@ -103,7 +103,7 @@ class GateSettings:
         attack_ms: time for the gain to rise in a straight line from the floor to 1 (a partial
             opening takes proportionally less). 0 opens at once. Default 2.
         hold_ms: the gate stays open this long after the key level was first seen below the close
-            threshold (rounded up to a whole control frame, at most 1/3 ms more). Default 80.
+            threshold (rounded up to a whole control frame, at most 2/3 ms more). Default 80.
         release_ms: time for the gain to fall in a straight line from 1 to the floor. Default 250.
         range_db: gain of the closed gate, <= 0; ``-inf`` closes to silence. Default -inf.
         ratio: ``inf`` makes a gate; a finite ratio >= 1 makes a downward expander: a closed gate's
@@ -207,35 +207,78 @@ class GateTrace:
 
 
 # --------------------------------------------------------------------------------------------------
-# Kernel. Written as plain Python, compiled by numba on first use (cache=True: once per machine).
+# Kernel. Plain Python, compiled by numba on first use (cache=True: compiled once per machine).
+# The per-sample loops carry no recursion (within a frame part of constant target the gain ramp is
+# in closed form) and reduce |x| as integer bits, so they vectorise; the rest runs once per frame.
 
 # fstate slots: gain, target gain, detector state (peak, or mean square), key level in dB
 _G, _TARGET, _ENV, _KEYDB = range(4)
 # istate slots: position in the frame, open flag, samples since seen below (-1: not), frame peak bits
 _POS, _OPEN, _BELOW, _FPEAK = range(4)
 
-_ABS_MASK = 0x7FFFFFFF  # float32 bits without the sign: |x| as an integer, same order as |x|
+_ABS_MASK = 0x7FFFFFFF  # float32 bits without the sign: |x| as an integer, ordered like |x|
 _NON_FINITE = 0x7F800000  # |x| bits at or above this: Inf or NaN
 
 
-def _gate_kernel(x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_open, tr_db,
-                 H, L, is_rms, open_thr, open_bits, close_thr, decay, up, down, floor, hold,
-                 expand, slope, thr_db, knee_db, range_db, db_scale, trace, check_x):
-    """One block, one control frame (or the part of it in this block) at a time.
+def _peak_bits_py(bits, rows, stride, start, count):
+    """Largest ``|x|`` over ``rows`` rows of ``stride`` samples, samples ``start:start + count``.
 
-    The per-sample loops have no recursion (the gain ramp is in closed form within a frame part of
-    constant target) and reduce |x| as integer bits, so they vectorise. Returns -1, or 0 when the
-    audio or the key holds a NaN or an Inf (then the caller discards the state).
+    ``bits`` is the flat (row-major) float32 array seen as uint32; the result is float32 bits,
+    ``>= _NON_FINITE`` if an Inf or a NaN is there. Flat arrays: no views made per frame.
     """
-    C = x.shape[0]
-    K = key.shape[0]
-    N = x.shape[1]
+    mask = np.uint32(_ABS_MASK)
+    peak = np.uint32(0)
+    for k in range(rows):
+        base = k * stride + start
+        for i in range(count):
+            peak = max(peak, bits[base + i] & mask)
+    return np.int64(peak)
+
+
+def _ramp_py(out, o0, src, s0, count, g, k0, rate, target):
+    """``out[o0 + i] = src[s0 + i] * gain``, ``gain = g + (k0 + i) * rate`` stopped at ``target``."""
+    o0 = np.uint64(o0)
+    s0 = np.uint64(s0)
+    if rate >= 0.0:
+        for i in range(np.uint64(count)):
+            out[o0 + i] = src[s0 + i] * min(g + (k0 + i) * rate, target)
+    else:
+        for i in range(np.uint64(count)):
+            out[o0 + i] = src[s0 + i] * max(g + (k0 + i) * rate, target)
+
+
+# 2 ** (exponent - 150) for each float32 exponent field (0: subnormal, scale 2 ** -149).
+_POW2 = np.array([2.0 ** -149] + [2.0 ** (e - 150) for e in range(1, 256)])
+
+
+def _bits_to_float_py(b):
+    """The float32 whose bits are ``b`` (finite, non-negative), exactly, as a float."""
+    e = b >> 23
+    mantissa = (b & 0x7FFFFF) | (0x800000 if e > 0 else 0)
+    return float(mantissa) * _POW2[e]
+
+
+_peak_bits, _ramp, _bits_to_float = _peak_bits_py, _ramp_py, _bits_to_float_py
+
+
+def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_open,
+                 tr_db, H, L, is_rms, open_thr, open_bits, close_thr, decay, up, down, floor, hold,
+                 expand, slope, thr_db, knee_db, range_db, db_scale, trace, check_x):
+    """Gate one block, a control frame (or the part of it inside this block) at a time.
+
+    Every array is flat, row-major: x, xbits, y (C * N), key, kbits (K * N), dl (C * L); flat
+    arrays with plain offsets keep numba from making views, or checking indices, per frame.
+    Returns -1, or 0 when the audio or the key holds a NaN or an Inf (the caller then drops the
+    state it passed in, which this function has partly updated).
+    """
+    N = y.shape[0] // C
+    mask = np.uint32(_ABS_MASK)
     if check_x:
-        worst = 0
-        for c in range(C):
-            for i in range(N):
-                worst = max(worst, xbits[c, i] & _ABS_MASK)
-        if worst >= _NON_FINITE:
+        exponent = np.uint32(_NON_FINITE)
+        non_finite = 0
+        for i in range(np.uint64(C * N)):
+            non_finite += (xbits[i] & exponent) == exponent
+        if non_finite:
             return 0
     g = fstate[_G]
     target = fstate[_TARGET]
@@ -249,128 +292,126 @@ def _gate_kernel(x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr
     while n < N:
         m = min(H - pos, N - n)
         end = n + m
-        # Key: frame peak of |key| over samples and channels (linked by max), as bits.
-        pb = 0
+        # Detector input: the peak of |key| over this frame part, channels linked by max.
+        pb = np.uint32(0)
         for k in range(K):
-            for i in range(n, end):
-                pb = max(pb, kbits[k, i] & _ABS_MASK)
+            base = np.uint64(k * N + n)
+            for i in range(np.uint64(m)):
+                pb = max(pb, kbits[base + i] & mask)
         if pb >= _NON_FINITE:
             return 0
-        fpeak = max(fpeak, pb)
+        fpeak = max(fpeak, np.int64(pb))
         if is_rms:
             for k in range(K):
                 acc = sumsq[k]
-                for i in range(n, end):
-                    v = float(key[k, i])
+                for i in range(k * N + n, k * N + end):
+                    v = float(key[i])
                     acc += v * v
                 sumsq[k] = acc
-        # The frame part is cut where the peak detector opens the gate (on that very sample).
+        # The peak detector opens the gate on the very sample reaching the threshold: cut there.
         cut = end
         if is_open == 0 and not is_rms and pb >= open_bits:
             for i in range(n, end):
-                b = 0
-                for k in range(K):
-                    b = max(b, kbits[k, i] & _ABS_MASK)
-                if b >= open_bits:
+                if _peak_bits(kbits, K, N, i, 1) >= open_bits:
                     cut = i
                     break
         start = n
         while True:
-            # Gain ramp in closed form toward a constant target, times the delayed audio.
-            cnt = cut - start
-            if cnt > 0:
-                rate = up if target > g else -down
+            # Output: the delayed audio times the gain ramp toward a constant target.
+            rate = up if target > g else (-down if target < g else 0.0)
+            if start >= L:  # the common case, kept simple so that it vectorises
+                cnt = np.uint64(cut - start)
+                for c in range(C):
+                    # Unsigned offsets: numba then skips its negative-index wraparound, which
+                    # would otherwise stop LLVM from vectorising these loops (2-3x slower).
+                    o = np.uint64(c * N + start)
+                    s = np.uint64(c * N + start - L)
+                    if rate == 0.0:  # steady: open, or closed
+                        g32 = np.float32(g)
+                        for i in range(cnt):
+                            y[o + i] = x[s + i] * g32
+                    elif rate > 0.0:
+                        for i in range(cnt):
+                            y[o + i] = x[s + i] * min(g + (i + 1) * rate, target)
+                    else:
+                        for i in range(cnt):
+                            y[o + i] = x[s + i] * max(g + (i + 1) * rate, target)
+            else:  # partly or wholly from the delay line
                 p = start
                 while p < cut:
                     if p < L:
-                        src = dl
-                        off = 0
                         q = min(cut, L)
+                        for c in range(C):
+                            _ramp(y, c * N + p, dl, c * L + p, q - p, g, p - start + 1, rate, target)
                     else:
-                        src = x
-                        off = L
                         q = cut
-                    if g == target:
                         for c in range(C):
-                            for i in range(p, q):
-                                y[c, i] = src[c, i - off] * g
-                    elif rate > 0.0:
-                        for c in range(C):
-                            for i in range(p, q):
-                                y[c, i] = src[c, i - off] * min(g + (i - start + 1) * rate, target)
-                    else:
-                        for c in range(C):
-                            for i in range(p, q):
-                                y[c, i] = src[c, i - off] * max(g + (i - start + 1) * rate, target)
+                            _ramp(y, c * N + p, x, c * N + p - L, q - p, g, p - start + 1, rate, target)
                     p = q
-                if trace:
-                    for i in range(start, cut):
-                        gi = g + (i - start + 1) * rate
-                        tr_gain[i] = min(gi, target) if rate > 0.0 else max(gi, target)
-                        if g == target:
-                            tr_gain[i] = g
-                        tr_open[i] = is_open != 0
-                        tr_db[i] = key_db
-                if g != target:
-                    gi = g + cnt * rate
-                    g = min(gi, target) if rate > 0.0 else max(gi, target)
+            if trace:
+                for i in range(start, cut):
+                    gi = g + (i - start + 1) * rate
+                    tr_gain[i] = min(gi, target) if rate >= 0.0 else max(gi, target)
+                    tr_open[i] = is_open != 0
+                    tr_db[i] = key_db
+            if cut > start:
+                gi = g + (cut - start) * rate
+                g = min(gi, target) if rate >= 0.0 else max(gi, target)
             if cut == end:
                 break
-            # The peak detector opens the gate here.
             is_open = 1
             below = -1
             target = 1.0
             if trace:
-                b = 0
-                for k in range(K):
-                    b = max(b, kbits[k, cut] & _ABS_MASK)
+                b = _peak_bits(kbits, K, N, cut, 1)
                 key_db = 20.0 * math.log10(_bits_to_float(b)) if b > 0 else KEY_DB_FLOOR
             start = cut
             cut = end
         pos += m
         n = end
-        if pos == H:
-            # Frame end: detector, state machine, target.
-            if is_rms:
-                ms = 0.0
-                for k in range(K):
-                    ms = max(ms, sumsq[k])
-                    sumsq[k] = 0.0
-                ms = ms / H
-                env = ms + decay * (env - ms)
-            else:
-                env = max(_bits_to_float(fpeak), env * decay)
-            fpeak = 0
-            pos = 0
-            if env >= open_thr:
-                is_open = 1
+        if pos < H:
+            continue
+        # Frame end: detector, state machine, target.
+        if is_rms:
+            ms = 0.0
+            for k in range(K):
+                ms = max(ms, sumsq[k])
+                sumsq[k] = 0.0
+            ms = ms / H
+            env = ms + decay * (env - ms)
+        else:
+            env = max(_bits_to_float(fpeak), env * decay)
+        fpeak = 0
+        pos = 0
+        if env >= open_thr:
+            is_open = 1
+            below = -1
+        elif is_open != 0:
+            if env >= close_thr:
                 below = -1
-            elif is_open != 0:
-                if env >= close_thr:
-                    below = -1
-                else:
-                    below = 0 if below < 0 else below + H
-                    if below >= hold:
-                        is_open = 0
-                        below = -1
-            level_db = KEY_DB_FLOOR
-            if trace or (expand and is_open == 0):  # a log per frame only when it is used
-                level_db = db_scale * math.log10(env) if env > 0.0 else KEY_DB_FLOOR
-                key_db = level_db
-            if is_open != 0:
-                target = 1.0
-            elif expand and env > 0.0:
-                # Downward expansion below the threshold, quadratic soft knee centred on it.
-                over = level_db - thr_db
-                if over >= 0.5 * knee_db:
-                    gdb = 0.0
-                elif 2.0 * over > -knee_db:
-                    gdb = -slope * (over - 0.5 * knee_db) ** 2 / (2.0 * knee_db)
-                else:
-                    gdb = slope * over
-                target = max(10.0 ** (gdb / 20.0), floor) if gdb >= range_db else floor
             else:
-                target = floor
+                below = 0 if below < 0 else below + H
+                if below >= hold:
+                    is_open = 0
+                    below = -1
+        level_db = KEY_DB_FLOOR
+        if trace or (expand and is_open == 0):  # a log per frame only where it is used
+            level_db = db_scale * math.log10(env) if env > 0.0 else KEY_DB_FLOOR
+            key_db = level_db
+        if is_open != 0:
+            target = 1.0
+        elif expand and env > 0.0:
+            # Downward expansion below the threshold, quadratic soft knee centred on it.
+            over = level_db - thr_db
+            if over >= 0.5 * knee_db:
+                gdb = 0.0
+            elif 2.0 * over > -knee_db:
+                gdb = -slope * (over - 0.5 * knee_db) ** 2 / (2.0 * knee_db)
+            else:
+                gdb = slope * over
+            target = max(10.0 ** (gdb / 20.0), floor) if gdb >= range_db else floor
+        else:
+            target = floor
     fstate[_G] = g
     fstate[_TARGET] = target
     fstate[_ENV] = env
@@ -382,14 +423,6 @@ def _gate_kernel(x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr
     return -1
 
 
-def _bits_to_float_py(b):
-    """The float32 whose bits are ``b`` (finite, non-negative), exactly, as a float."""
-    e = (b >> 23) & 0xFF
-    if e == 0:
-        return math.ldexp(float(b & 0x7FFFFF), -149)
-    return math.ldexp(float((b & 0x7FFFFF) | 0x800000), e - 150)
-
-
 def _float_bits_at_least(value: float) -> int:
     """Bits of the smallest float32 >= ``value`` >= 0: ``|x| >= value`` iff ``bits(|x|) >=`` this."""
     v32 = np.float32(min(value, _FLOAT32_MAX * 2.0))
@@ -398,19 +431,19 @@ def _float_bits_at_least(value: float) -> int:
     return int(np.array(v32, dtype=np.float32).view(np.uint32))
 
 
-_bits_to_float = _bits_to_float_py
-
-
 _compiled_kernel = None
 
 
 def _kernel():
-    global _compiled_kernel
+    global _compiled_kernel, _peak_bits, _ramp, _bits_to_float
     if _compiled_kernel is None:
         import numba  # lazily: `import roomgate` stays light
 
-        # The kernel calls the helper by its global name: rebind it to its compiled version first.
-        globals()["_bits_to_float"] = numba.njit(cache=True, inline="always")(_bits_to_float_py)
+        # The kernel calls the helpers by their global names: bind those to compiled versions first.
+        jit_inline = numba.njit(cache=True)
+        _peak_bits = jit_inline(_peak_bits_py)
+        _ramp = jit_inline(_ramp_py)
+        _bits_to_float = jit_inline(_bits_to_float_py)
         _compiled_kernel = numba.njit(cache=True, nogil=True)(_gate_kernel)
     return _compiled_kernel
 
@@ -466,7 +499,7 @@ class Gate:
     defaults there); an unknown or invalid one raises :class:`~roomgate.errors.ConfigError`.
     Multi-channel audio gets one shared gain; key channels are linked by max.
 
-    Timing, exactly (``fs`` the sample rate, ``H`` the control frame, 16 samples at 48 kHz):
+    Timing, exactly (``fs`` the sample rate, ``H`` the control frame, 32 samples at 48 kHz):
 
     - attack: the gain rises in a straight line (linear in amplitude) from the floor to 1 in
       ``attack_ms``; 10 %→90 % of that rise takes ``0.8 * attack_ms``. It starts on the sample the key
@@ -658,7 +691,10 @@ class Gate:
 
             with np.errstate(all="ignore"):  # a NaN key is reported below, by the kernel
                 kf, zi_new = signal.sosfilt(sos, k, axis=-1, zi=st["zi"])
-            kf = kf.astype(np.float32)  # the detector works on float32, like an unfiltered key
+            # The detector works on float32, like an unfiltered key; clip so that a filter's
+            # overshoot on huge (finite) input does not read as an Inf.
+            np.clip(kf, -_FLOAT32_MAX, _FLOAT32_MAX, out=kf)
+            kf = np.ascontiguousarray(kf, dtype=np.float32)
         else:
             kf = k
 
@@ -677,7 +713,8 @@ class Gate:
         release = s.release_ms * fs / 1000.0
         fstate, istate, sumsq = st["fstate"].copy(), st["istate"].copy(), st["sumsq"].copy()
         bad = _kernel()(
-            x, x.view(np.uint32), kf, kf.view(np.uint32), y, delay, fstate, istate, sumsq,
+            channels, kf.shape[0], x.reshape(-1), x.reshape(-1).view(np.uint32), kf.reshape(-1),
+            kf.reshape(-1).view(np.uint32), y.reshape(-1), delay.reshape(-1), fstate, istate, sumsq,
             tr[0], tr[1], tr[2],
             H, L, is_rms, open_thr, _float_bits_at_least(open_thr),
             10.0 ** (close_db / db_scale),

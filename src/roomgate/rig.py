@@ -81,7 +81,8 @@ class Rig:
     def __init__(self, config: RigConfig):
         self.config = config
         self.calibration: Calibration | None = None
-        self._irs: dict[int, np.ndarray] = {}
+        self._irs: dict[int, np.ndarray] = {}  # physical IRs by sample rate
+        self._capture_irs: dict[int, np.ndarray] = {}
         self._state_rate: int | None = None
         self._stream: _StreamState | None = None
 
@@ -146,6 +147,19 @@ class Rig:
             irs = impulse_responses(model, self.config.singer.position_m, mics, sample_rate, progress=progress)
             self._irs[sample_rate] = np.ascontiguousarray(irs, dtype=np.float32)
         return self._irs[sample_rate]
+
+    def capture_irs(self, sample_rate: int, progress: Progress | None = None) -> np.ndarray:
+        """The IRs the rig captures with: the physical IRs scaled so that the nearest mic hears the
+        dry vocal at its own level (a dry recording *is* what a close mic heard), and the other mics
+        by the inverse-distance law relative to it. Keys and thresholds then read in the input's dBFS.
+
+        Shape: ``(M, L)`` float32.
+        """
+        if sample_rate not in self._capture_irs:
+            reference_m = float(self.mic_distances_m().min())
+            physical = self.impulse_responses(sample_rate, progress)
+            self._capture_irs[sample_rate] = (physical * np.float32(reference_m)).astype(np.float32)
+        return self._capture_irs[sample_rate]
 
     def _resolve_ir_path(self, ir: str | None) -> str | None:
         if ir is None:
@@ -271,7 +285,7 @@ class Rig:
         audio = self._check_input(audio)
         is_dry = audio.shape[0] == 1
         if is_dry:
-            self.impulse_responses(sample_rate, progress)
+            self.capture_irs(sample_rate, progress)
         self.calibration = None
         tail = self.tail_samples(sample_rate) if is_dry else 0
         n = audio.shape[1]
@@ -347,7 +361,7 @@ class Rig:
             return audio if length == audio.shape[1] else np.pad(audio, ((0, 0), (0, length - audio.shape[1])))
         from .convolve import convolve_offline
 
-        full = convolve_offline(audio, self.impulse_responses(sample_rate, progress))
+        full = convolve_offline(audio, self.capture_irs(sample_rate, progress))
         if full.shape[1] < length:
             full = np.pad(full, ((0, 0), (0, length - full.shape[1])))
         return np.ascontiguousarray(full[:, :length])
@@ -408,7 +422,7 @@ class _StreamState:
     def capture(self, audio: np.ndarray, offline: bool) -> np.ndarray:
         if audio.shape[0] != 1:  # recorded mics: already captured
             return audio
-        irs = self.rig.impulse_responses(self.sample_rate)
+        irs = self.rig.capture_irs(self.sample_rate)
         n = audio.shape[1]
         if offline and self.convolver is None:
             from .convolve import convolve_offline

@@ -1,0 +1,926 @@
+"""Convolution of one dry signal with the room impulse responses of several microphones.
+
+Two engines that give the same numbers (to float32 rounding):
+
+- :func:`convolve_offline` renders a whole signal at once: overlap-save with large FFT frames, ONE
+  forward FFT of the signal per frame shared by all M impulse responses, the IR spectra cached
+  between calls (so re-rendering with the same room skips them), float32 FFTs on ``workers`` threads.
+- :class:`Convolver` streams it with zero latency: the output for input sample ``n`` already
+  contains ``h[0] * x[n]``. The head of each IR is a direct FIR (numba); the rest is a non-uniform
+  partitioned convolution whose large tail partitions spread their FFT work over the blocks before
+  their deadline, so every block costs about the same. Any sequence of block sizes gives the
+  one-call result.
+
+Partition scheme of :class:`Convolver` (``head_size=B``, sizes growing 4x, capped at
+``max_partition``)::
+
+    taps [0, B)              direct FIR, sample by sample                      (no latency)
+    taps [B, 8B)             7 partitions of B,   FFT 2B,  all work in the block's own event
+    taps [8B, 32B)           6 partitions of 4B,  FFT 8B,  work spread over 4 base blocks
+    taps [32B, 128B)         6 partitions of 16B, FFT 32B, work spread over 16 base blocks
+    ...                      the last level (capped size) takes the rest of the IR
+
+A level of block size ``Bk`` starts at tap ``2 Bk``, so its newest input block is complete ``Bk``
+samples before its first output is due: that slack is where its FFTs run, one unit of work per
+base block (Gardner 1995; Garcia 2002 for the choice of sizes).
+
+Arrays are ``(channels, samples)`` float32 as everywhere in roomgate; sample counts in samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from .errors import AudioInputError
+
+__all__ = [
+    "Convolver",
+    "Partition",
+    "clear_ir_spectrum_cache",
+    "convolve_offline",
+    "ir_spectrum_cache_info",
+    "plan_partitions",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# validation at the door
+# ----------------------------------------------------------------------------------------------
+
+
+def _as_irs(irs: object) -> np.ndarray:
+    """Impulse responses as a C-contiguous float32 ``(M, L)`` array, or an AudioInputError."""
+    a = np.asarray(irs)
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise AudioInputError(
+            f"impulse responses must be shaped (mics, taps) with at least one of each, "
+            f"got shape {a.shape!r}"
+        )
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise AudioInputError(f"impulse responses must be real numbers, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.all(np.isfinite(a)):
+        raise AudioInputError("impulse responses contain NaN or infinity")
+    return a
+
+
+def _check_signal(x: object, n_irs: int, what: str = "signal") -> np.ndarray:
+    """``(1, N)`` or ``(n_irs, N)`` real array (not yet converted), or an AudioInputError."""
+    a = np.asarray(x)
+    if a.ndim != 2:
+        raise AudioInputError(
+            f"{what} must be shaped (channels, samples): (1, N) for one input or ({n_irs}, N) "
+            f"for one input per impulse response; got shape {a.shape!r}"
+        )
+    if a.shape[0] not in (1, n_irs):
+        raise AudioInputError(
+            f"{what} has {a.shape[0]} channels; expected 1 (one input for all {n_irs} impulse "
+            f"responses) or {n_irs} (one per impulse response); got shape {a.shape!r}"
+        )
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise AudioInputError(f"{what} must be real numbers, got dtype {a.dtype}")
+    return a
+
+
+# ----------------------------------------------------------------------------------------------
+# offline: overlap-save with shared forward FFTs and cached IR spectra
+# ----------------------------------------------------------------------------------------------
+
+
+class _SpectrumCache:
+    """LRU cache of IR spectra keyed by (content digest, shape, FFT size); bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20, max_entries: int = 16) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._d: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, irs: np.ndarray, fft_size: int, workers: int) -> np.ndarray:
+        # A content digest, not id(): an IR array edited in place, or a new array at a recycled
+        # address, must not pick up stale spectra. blake2b of 1 MB of taps costs ~1 ms.
+        digest = hashlib.blake2b(memoryview(irs).cast("B"), digest_size=16).hexdigest()
+        key = (digest, irs.shape, fft_size)
+        with self._lock:
+            spec = self._d.get(key)
+            if spec is not None:
+                self._d.move_to_end(key)
+                self.hits += 1
+                return spec
+            self.misses += 1
+        import scipy.fft
+
+        # float64 transform, stored complex64: the IR side costs nothing per render once cached.
+        spec = scipy.fft.rfft(irs.astype(np.float64), n=fft_size, axis=-1, workers=workers)
+        spec = spec.astype(np.complex64)
+        spec.flags.writeable = False
+        with self._lock:
+            self._d[key] = spec
+            while self._d and (
+                len(self._d) > self.max_entries
+                or sum(v.nbytes for v in self._d.values()) > self.max_bytes
+            ):
+                if len(self._d) == 1:
+                    break  # keep the one just computed even if it is over budget
+                self._d.popitem(last=False)
+        return spec
+
+    def info(self) -> dict:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "entries": len(self._d),
+                "bytes": sum(v.nbytes for v in self._d.values()),
+                "max_bytes": self.max_bytes,
+            }
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+            self.hits = 0
+            self.misses = 0
+
+
+_SPECTRA = _SpectrumCache()
+
+
+def ir_spectrum_cache_info() -> dict:
+    """Counters of the offline IR-spectrum cache: ``hits``, ``misses``, ``entries``, ``bytes``."""
+    return _SPECTRA.info()
+
+
+def clear_ir_spectrum_cache() -> None:
+    """Empty the offline IR-spectrum cache and zero its counters."""
+    _SPECTRA.clear()
+
+
+def _fast_sizes(lo: int, hi: int) -> list[int]:
+    """FFT sizes 2^a * 3^b * 5^c (b, c <= 1) in [lo, hi]: pocketfft's fastest real lengths."""
+    out = set()
+    for mult in (1, 3, 5, 15):
+        k = 1
+        while k * mult <= hi:
+            if k * mult >= lo:
+                out.add(k * mult)
+            k *= 2
+    return sorted(out)
+
+
+def _choose_fft_size(n: int, taps: int, n_in: int, n_out: int) -> int:
+    """Overlap-save frame size for a signal of ``n`` samples and IRs of ``taps`` taps.
+
+    Cost model: frames * (forward + inverse FFTs) * F log2 F, with F capped near 4 L (and at
+    2^20) because on this class of machine FFTs beyond ~2^19 points fall out of cache and
+    measured slower per point (bench/convolve.py sweeps the sizes). A signal shorter than that
+    gets one frame of the full output length.
+    """
+    total = n + taps - 1
+    lo = max(2 * taps, 64)
+    hi = max(lo, min(2**20, 1 << (4 * taps - 1).bit_length()))
+    best = None
+    for f in _fast_sizes(lo, hi) + _fast_sizes(total, 2 * total)[:1]:
+        step = f - taps + 1
+        frames = -(-total // step)
+        cost = frames * (n_in + n_out) * f * (math.log2(f) + 2.0)
+        if best is None or cost < best[0]:
+            best = (cost, f)
+    return best[1]
+
+
+def convolve_offline(
+    signal: np.ndarray,
+    irs: np.ndarray,
+    *,
+    workers: int | None = None,
+    fft_size: int | None = None,
+) -> np.ndarray:
+    """Full linear convolution of one signal with each of M impulse responses.
+
+    Overlap-save in float32 (complex64 spectra): the signal's frames are transformed once and
+    shared by all M IRs; the IR spectra come from a cache keyed by the IRs' content and the FFT
+    size, so a second render with the same room skips them (see :func:`ir_spectrum_cache_info`).
+    Agrees with :class:`Convolver` fed the same signal and then :meth:`Convolver.tail`, to float32
+    rounding (relative error ~1e-6 of the output peak).
+
+    Args:
+        signal: the dry input, float (converted to float32).
+        irs: impulse responses, one row per microphone.
+        workers: FFT threads (scipy.fft ``workers``); None = all CPU cores.
+        fft_size: overlap-save frame length in samples (must exceed ``L - 1``); None = chosen
+            from the signal and IR lengths.
+
+    Shape:
+        - signal: ``(1, N)`` (one input for all IRs) or ``(M, N)`` (input m with IR m)
+        - irs: ``(M, L)``
+        - returns: ``(M, N + L - 1)`` float32
+
+    Raises:
+        AudioInputError: (also a ValueError) for a wrong shape or dtype, shown in the message.
+    """
+    import scipy.fft
+
+    h = _as_irs(irs)
+    x = _check_signal(signal, h.shape[0])
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n_ir, taps = h.shape
+    n_in, n = x.shape
+    total = n + taps - 1
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if n == 0:
+        return np.zeros((n_ir, total), np.float32)
+    if fft_size is None:
+        fft_size = _choose_fft_size(n, taps, n_in, n_ir)
+    elif fft_size < taps:
+        raise AudioInputError(f"fft_size must be at least the IR length {taps}, got {fft_size}")
+    f = int(fft_size)
+    step = f - taps + 1  # valid output samples per frame
+    n_frames = -(-total // step)
+    spec = _SPECTRA.get(h, f, workers)  # (M, F/2 + 1) complex64
+
+    # Frame f reads padded input [f*step, f*step + F): taps-1 zeros of history in front.
+    xp = np.zeros((n_in, (n_frames - 1) * step + f), np.float32)
+    xp[:, taps - 1 : taps - 1 + n] = x
+    frames = np.lib.stride_tricks.sliding_window_view(xp, f, axis=-1)[:, ::step]
+
+    out = np.empty((n_ir, total), np.float32)
+    # Frames per chunk bound the memory (about (M + 2) * 2^22 * 4 bytes per chunk) while leaving
+    # enough rows for the FFT threads to share.
+    chunk = max(2, (2**22) // f)
+    bins = f // 2 + 1
+    for g0 in range(0, n_frames, chunk):
+        g1 = min(n_frames, g0 + chunk)
+        spec_x = scipy.fft.rfft(frames[:, g0:g1], axis=-1, workers=workers)  # (Cin, G, bins)
+        prod = np.empty((n_ir, g1 - g0, bins), np.complex64)
+        # one input: broadcast its spectrum over the M IRs; M inputs: row m times IR m
+        np.multiply(spec_x, spec[:, None, :], out=prod)
+        y = scipy.fft.irfft(prod, n=f, axis=-1, workers=workers, overwrite_x=True)
+        del prod, spec_x
+        s0 = g0 * step
+        s1 = min(total, g1 * step)
+        out[:, s0:s1] = y[:, :, taps - 1 :].reshape(n_ir, -1)[:, : s1 - s0]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# streaming: partition plan
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One level of the non-uniform partition: ``count`` partitions of ``block_size`` taps.
+
+    Covers taps ``[offset, offset + count * block_size)`` of each IR with FFTs of
+    ``2 * block_size`` points. Its work runs in events every ``head_size`` samples; ``period``
+    of those make one of its blocks (all in samples except ``period``, in base blocks).
+    """
+
+    offset: int
+    block_size: int
+    count: int
+    period: int
+
+    @property
+    def fft_size(self) -> int:
+        return 2 * self.block_size
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.count * self.block_size
+
+
+def plan_partitions(
+    ir_length: int, head_size: int = 128, max_partition: int = 8192, growth: int = 4
+) -> tuple[int, list[Partition]]:
+    """The partition scheme for IRs of ``ir_length`` taps: ``(direct_taps, levels)``.
+
+    The first ``head_size`` taps are a direct FIR; level 0 has partitions of ``head_size`` from
+    tap ``head_size``; each next level is ``growth`` times larger and starts at twice its own
+    block size, so it has one block of slack to spread its FFTs over; the level whose successor
+    would exceed ``max_partition`` (or the IR) takes the rest. ``head_size``, ``max_partition``
+    must be powers of two with ``max_partition >= head_size``.
+    """
+    for name, v in (("head_size", head_size), ("max_partition", max_partition)):
+        if v < 1 or v & (v - 1):
+            raise ValueError(f"{name} must be a power of two, got {v}")
+    if max_partition < head_size:
+        raise ValueError(f"max_partition ({max_partition}) must be >= head_size ({head_size})")
+    if growth < 2 or growth & (growth - 1):
+        raise ValueError(f"growth must be a power of two >= 2, got {growth}")
+    if ir_length <= head_size:
+        return ir_length, []
+    levels: list[Partition] = []
+    offset, block = head_size, head_size
+    while offset < ir_length:
+        nxt = min(block * growth, max_partition)
+        if nxt == block or 2 * nxt >= ir_length:
+            end = ir_length  # this level takes the rest
+        else:
+            end = 2 * nxt  # the next level starts at twice its block size
+        count = -(-(end - offset) // block)
+        levels.append(Partition(offset, block, count, block // head_size))
+        offset, block = offset + count * block, nxt
+    return head_size, levels
+
+
+# ----------------------------------------------------------------------------------------------
+# streaming: numba kernels (compiled on first use, cached on disk)
+# ----------------------------------------------------------------------------------------------
+# The kernels are plain Python functions here; _kernels() compiles them the first time a
+# Convolver is made, so `import roomgate` never imports numba. Compiled callers reach their
+# callees through these module globals, which _kernels() fills before compiling the callers.
+
+_stage_nb = _cfft_nb = _rfft_nb = _irfft_add_nb = _mac_nb = None
+
+
+# Hot loops index through unsigned ints: numba then drops its negative-index (wraparound)
+# branch, which otherwise stops LLVM from vectorising them (measured 3-4x on the FIR).
+_U = np.uint64
+
+
+def _stage_py(l, s, st, xr, xi, yr, yi, twr, twi):  # pragma: no cover - runs compiled
+    """One radix-2 Stockham decimation-in-frequency stage, x -> y (split re/im, float32).
+
+    Sub-transforms of length l at stride s (l * s = n); twiddle W_l^p = tw[p * st]. Stockham
+    ordering needs no bit reversal: after the last stage the result is in natural order.
+    """
+    h = l // 2
+    if s >= 4:  # inner loop over q is contiguous: vectorised
+        for p in range(h):
+            wr = twr[_U(p * st)]
+            wi = twi[_U(p * st)]
+            i0 = s * p
+            i1 = i0 + s * h
+            o0 = 2 * s * p
+            o1 = o0 + s
+            for q in range(s):
+                ar = xr[_U(i0 + q)]
+                ai = xi[_U(i0 + q)]
+                br = xr[_U(i1 + q)]
+                bi = xi[_U(i1 + q)]
+                yr[_U(o0 + q)] = ar + br
+                yi[_U(o0 + q)] = ai + bi
+                dr = ar - br
+                di = ai - bi
+                yr[_U(o1 + q)] = dr * wr - di * wi
+                yi[_U(o1 + q)] = dr * wi + di * wr
+    else:  # first stages: few q, long loop over p
+        for q in range(s):
+            for p in range(h):
+                wr = twr[_U(p * st)]
+                wi = twi[_U(p * st)]
+                i0 = s * p + q
+                i1 = i0 + s * h
+                o0 = 2 * s * p + q
+                o1 = o0 + s
+                ar = xr[_U(i0)]
+                ai = xi[_U(i0)]
+                br = xr[_U(i1)]
+                bi = xi[_U(i1)]
+                yr[_U(o0)] = ar + br
+                yi[_U(o0)] = ai + bi
+                dr = ar - br
+                di = ai - bi
+                yr[_U(o1)] = dr * wr - di * wi
+                yi[_U(o1)] = dr * wi + di * wr
+
+
+def _cfft_py(n, work, twr, twi, tstride):  # pragma: no cover - runs compiled
+    """Forward complex DFT of work[0] + i work[1] (first n entries, n a power of 2), in place.
+
+    work rows 2 and 3 are scratch; the twiddle W_n^j is tw[j * tstride].
+    """
+    l = n
+    s = 1
+    src = 0
+    while l > 1:
+        dst = 2 - src
+        _stage_nb(l, s, tstride * s, work[src], work[src + 1], work[dst], work[dst + 1], twr, twi)
+        src = dst
+        l //= 2
+        s *= 2
+    if src != 0:
+        for i in range(n):
+            work[0, _U(i)] = work[2, _U(i)]
+            work[1, _U(i)] = work[3, _U(i)]
+
+
+def _rfft_py(src, a, nreal, work, twr, twi, nt, dst, off_re, off_im):  # pragma: no cover
+    """Real DFT of src[a : a + nreal] into dst[off_re + k], dst[off_im + k], k <= nreal/2.
+
+    The classic half-length trick: even samples as real part, odd as imaginary, one complex
+    FFT of nreal/2 points, then split with W_nreal^k = tw[k * nt / nreal] (nt = table size).
+    """
+    nc = nreal // 2
+    ts = nt // nreal
+    half = np.float32(0.5)
+    zr = work[0]
+    zi = work[1]
+    for j in range(nc):
+        zr[_U(j)] = src[_U(a + 2 * j)]
+        zi[_U(j)] = src[_U(a + 2 * j + 1)]
+    _cfft_nb(nc, work, twr, twi, 2 * ts)
+    # bins 0 and nc: Z[0] pairs with itself
+    dst[_U(off_re)] = zr[0] + zi[0]
+    dst[_U(off_im)] = 0.0
+    dst[_U(off_re + nc)] = zr[0] - zi[0]
+    dst[_U(off_im + nc)] = 0.0
+    for k in range(1, nc):
+        ar = zr[_U(k)]
+        ai = zi[_U(k)]
+        br = zr[_U(nc - k)]
+        bi = -zi[_U(nc - k)]
+        er = half * (ar + br)  # spectrum of the even samples
+        ei = half * (ai + bi)
+        orr = half * (ai - bi)  # spectrum of the odd samples: -i (A - B) / 2
+        oi = half * (br - ar)
+        wr = twr[_U(k * ts)]
+        wi = twi[_U(k * ts)]
+        dst[_U(off_re + k)] = er + orr * wr - oi * wi
+        dst[_U(off_im + k)] = ei + orr * wi + oi * wr
+
+
+def _irfft_add_py(spec, off_re, off_im, nreal, work, twr, twi, nt, dst, pos):  # pragma: no cover
+    """dst[pos + i] += irfft(spectrum)[nreal/2 + i] for i < nreal/2 (overlap-save's valid half).
+
+    The spectrum (nreal/2 + 1 bins) is at spec[off_re + k], spec[off_im + k]. Inverse of the
+    half-length trick; the inverse complex FFT is a forward one on the conjugate.
+    """
+    nc = nreal // 2
+    ts = nt // nreal
+    zr = work[0]
+    zi = work[1]
+    for k in range(nc):
+        xr = spec[_U(off_re + k)]
+        xi = spec[_U(off_im + k)]
+        yr = spec[_U(off_re + nc - k)]
+        yi = -spec[_U(off_im + nc - k)]
+        er = xr + yr
+        ei = xi + yi
+        dr = xr - yr
+        di = xi - yi
+        wr = twr[_U(k * ts)]
+        wi = -twi[_U(k * ts)]
+        orr = dr * wr - di * wi
+        oi = dr * wi + di * wr
+        zr[_U(k)] = er - oi  # conj(E + i O): the inverse FFT as a forward one
+        zi[_U(k)] = -(ei + orr)
+    _cfft_nb(nc, work, twr, twi, 2 * ts)
+    g = np.float32(1.0 / nreal)  # 1/nc of the inverse FFT and the 1/2 of E, O, together
+    h = nc // 2
+    for j in range(h):
+        dst[_U(pos + 2 * j)] += g * zr[_U(h + j)]
+        dst[_U(pos + 2 * j + 1)] -= g * zi[_U(h + j)]
+
+
+def _mac_py(xspec, hspec, accs, lv, base, p0, p1, m0, m1, n_in, cin_max):  # pragma: no cover
+    """acc[m] += sum_{p0 <= p < p1} X[(base - p) mod P, input of m] * H[m, p], m0 <= m < m1.
+
+    lv is the level's row of the level table (offsets into the flat spectrum buffers).
+    """
+    bins = lv[0] + 1
+    cnt = lv[1]
+    for m in range(m0, m1):
+        c = 0 if n_in == 1 else m
+        ar0 = lv[8] + m * bins
+        ai0 = lv[9] + m * bins
+        for p in range(p0, p1):
+            sl = (base - p) % cnt
+            xr0 = lv[4] + (sl * cin_max + c) * bins
+            xi0 = lv[5] + (sl * cin_max + c) * bins
+            hr0 = lv[6] + (m * cnt + p) * bins
+            hi0 = lv[7] + (m * cnt + p) * bins
+            for b in range(bins):
+                xr = xspec[_U(xr0 + b)]
+                xi = xspec[_U(xi0 + b)]
+                hr = hspec[_U(hr0 + b)]
+                hi = hspec[_U(hi0 + b)]
+                accs[_U(ar0 + b)] += xr * hr - xi * hi
+                accs[_U(ai0 + b)] += xr * hi + xi * hr
+
+
+# Columns of the level table (int64, one row per level).
+_LV_BLOCK, _LV_COUNT, _LV_DELAY, _LV_SLOT = 0, 1, 2, 3  # then offsets: X re/im, H re/im, acc re/im
+# Entries of the state vector (int64).
+_ST_T, _ST_FILL, _ST_EVENTS, _ST_NIN, _ST_RING, _ST_HEAD, _ST_HYPER, _ST_NT, _ST_CIN = range(9)
+# Kinds of scheduled work units.
+_OP_FFT, _OP_OUT, _OP_OLD = 0, 1, 2
+
+
+def _stream_py(x, n, out, st, hist, fut, taps_rev, xspec, hspec, accs, work, tw, lv, plan_ptr,
+               plan_ops):  # pragma: no cover - runs compiled
+    """Process x[:, :n] into out[:, :n]: the whole streaming convolution of one block.
+
+    Per chunk (never crossing a base block of `head` samples): store the input in the history
+    ring, write the direct-FIR head plus the tail contributions waiting in `fut`. Each time a
+    base block completes, run the work units scheduled for that event (plan_ptr/plan_ops):
+    forward FFTs into the levels' spectrum rings, multiply-accumulates, inverse FFTs whose valid
+    halves are added into `fut` before their samples are due.
+    """
+    t = st[0]
+    fill = st[1]
+    events = st[2]
+    n_in = st[3]
+    ring = st[4]
+    head = st[5]
+    hyper = st[6]
+    nt = st[7]
+    cin_max = st[8]
+    n_ir, taps = taps_rev.shape
+    twr = tw[0]
+    twi = tw[1]
+    i = 0
+    while i < n:
+        k = min(n - i, head - fill)
+        for c in range(n_in):  # each sample twice, so any window of <= ring is contiguous
+            xc = x[c]
+            hc = hist[c]
+            for j in range(k):
+                v = xc[_U(i + j)]
+                hc[_U(t + j)] = v
+                hc[_U(t + j + ring)] = v
+        for m in range(n_ir):
+            o = out[m]
+            f = fut[m]
+            h = taps_rev[m]
+            xs = hist[0 if n_in == 1 else m]
+            for j in range(k):  # tail first (already summed), then consume it
+                o[_U(i + j)] = f[_U(t + j)]
+                f[_U(t + j)] = 0.0
+            b = ring + t - taps + 1
+            for kk in range(taps):  # outputs in the inner loop: vectorised, no reduction
+                hk = h[kk]
+                for j in range(k):
+                    o[_U(i + j)] += hk * xs[_U(b + kk + j)]
+        i += k
+        fill += k
+        t = (t + k) % ring
+        if fill < head:
+            continue
+        fill = 0
+        events = (events + 1) % hyper
+        for op in range(plan_ptr[events], plan_ptr[events + 1]):
+            kind = plan_ops[op, 0]
+            row = lv[plan_ops[op, 1]]
+            bk = row[0]
+            # the level's newest complete block ended `phase` base blocks ago
+            done = (t - plan_ops[op, 2] * head) % ring
+            if kind == 0:  # forward FFT of [done - 2 bk, done) for each input
+                slot = (row[3] + 1) % row[1]
+                row[3] = slot
+                for c in range(n_in):
+                    off = (slot * cin_max + c) * (bk + 1)
+                    _rfft_nb(hist[c], ring + done - 2 * bk, 2 * bk, work, twr, twi, nt, xspec,
+                             row[4] + off, row[5] + off)
+            elif kind == 1:  # newest partitions, inverse FFT into fut, clear the accumulator
+                m0 = plan_ops[op, 3]
+                m1 = plan_ops[op, 4]
+                _mac_nb(xspec, hspec, accs, row, row[3], 0, plan_ops[op, 5], m0, m1, n_in, cin_max)
+                pos = (done + (row[2] - 1) * bk) % ring
+                for m in range(m0, m1):
+                    a0 = row[8] + m * (bk + 1)
+                    a1 = row[9] + m * (bk + 1)
+                    _irfft_add_nb(accs, a0, a1, 2 * bk, work, twr, twi, nt, fut[m], pos)
+                    for b in range(bk + 1):
+                        accs[_U(a0 + b)] = 0.0
+                        accs[_U(a1 + b)] = 0.0
+            else:  # older partitions for the next block: their input spectra are known now
+                _mac_nb(xspec, hspec, accs, row, row[3] + 1, plan_ops[op, 3], plan_ops[op, 4],
+                        0, n_ir, n_in, cin_max)
+    st[0] = t
+    st[1] = fill
+    st[2] = events
+
+
+_KERNELS: SimpleNamespace | None = None
+_KERNELS_LOCK = threading.Lock()
+
+
+def _kernels() -> SimpleNamespace:
+    """Compile (or load from numba's disk cache) the streaming kernels, once per process."""
+    global _KERNELS, _stage_nb, _cfft_nb, _rfft_nb, _irfft_add_nb, _mac_nb
+    with _KERNELS_LOCK:
+        if _KERNELS is None:
+            import numba
+
+            # 'reassoc'/'contract' let LLVM vectorise and fuse; no nnan/ninf, so a NaN in the
+            # input stays a NaN instead of undefined behaviour. nogil: the live thread holds no GIL.
+            # error_model="numpy": no zero-division branches in integer // and %.
+            opts = dict(
+                cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"}
+            )
+            _stage_nb = numba.njit(**opts)(_stage_py)
+            _cfft_nb = numba.njit(**opts)(_cfft_py)
+            _rfft_nb = numba.njit(**opts)(_rfft_py)
+            _irfft_add_nb = numba.njit(**opts)(_irfft_add_py)
+            _mac_nb = numba.njit(**opts)(_mac_py)
+            f2 = "float32[:, ::1]"
+            sig = (
+                f"void({f2}, int64, {f2}, int64[::1], {f2}, {f2}, {f2}, float32[::1], "
+                f"float32[::1], float32[::1], {f2}, {f2}, int64[:, ::1], int64[::1], "
+                f"int64[:, ::1])"
+            )
+            _KERNELS = SimpleNamespace(stream=numba.njit(sig, **opts)(_stream_py))
+        return _KERNELS
+
+
+# ----------------------------------------------------------------------------------------------
+# streaming: the convolver
+# ----------------------------------------------------------------------------------------------
+
+
+def _fft_cost_us(nreal: int) -> float:
+    """Rough cost in microseconds of one real FFT of nreal points here (for the scheduler)."""
+    return 0.5 + 0.0005 * nreal * math.log2(max(nreal, 2))
+
+
+class Convolver:
+    """One input signal (or M inputs) against M impulse responses, streaming, zero latency.
+
+    ``process(block)`` returns the next ``n`` output samples of the full convolution; the output
+    for input sample ``n`` contains ``h[0] * x[n]`` (no latency). State (input history, pending
+    tail contributions) carries across calls, so any sequence of block sizes gives the one-call
+    result to float32 rounding, and ``process(x)`` then :meth:`tail` equals
+    :func:`convolve_offline` ``(x, irs)``.
+
+    Real time: all of a block's work is one compiled call that holds no GIL, and
+    :meth:`process_into` allocates no arrays: every buffer is made in ``__init__``, where the
+    kernels are also compiled and run once. Blocks and outputs that are float32 and
+    C-contiguous are used in place; others (e.g. sounddevice's ``indata.T``) are copied through
+    preallocated staging buffers. :meth:`process` allocates its return array. The cost per base
+    block of ``head_size`` samples is about even: the tail partitions' FFTs are scheduled one
+    unit per base block (see :func:`plan_partitions`).
+
+    Args:
+        irs: impulse responses, one row per microphone (converted to float32).
+        max_block_size: size in samples of the staging buffers (for blocks that are not
+            C-contiguous float32); larger such blocks are split. Any block size works.
+        head_size: taps done by direct FIR, and the base block of the FFT levels, in samples
+            (a power of 2 >= 2).
+        max_partition: largest FFT partition in taps (a power of 2): larger means fewer FFTs
+            per sample but longer single units of work.
+        n_inputs: 1 or M to fix the input mode now; None = set by the first non-empty block
+            after construction or :meth:`reset`.
+
+    Shape:
+        - irs: ``(M, L)``
+        - block: ``(1, n)`` (one input, convolved with each IR) or ``(M, n)`` (input m with IR m)
+        - returns: ``(M, n)`` float32
+
+    Raises:
+        AudioInputError: (also a ValueError) for a block whose shape does not fit, shown in the
+            message; a stream may not change its input mode until :meth:`reset`.
+    """
+
+    def __init__(
+        self,
+        irs: np.ndarray,
+        *,
+        max_block_size: int = 8192,
+        head_size: int = 128,
+        max_partition: int = 8192,
+        n_inputs: int | None = None,
+    ) -> None:
+        h = _as_irs(irs)
+        if max_block_size < 1:
+            raise ValueError(f"max_block_size must be >= 1, got {max_block_size}")
+        if head_size < 2:
+            raise ValueError(f"head_size must be a power of two >= 2, got {head_size}")
+        self.irs = h
+        self.n_irs, self.ir_length = h.shape
+        if n_inputs not in (None, 1, self.n_irs):
+            raise ValueError(f"n_inputs must be None, 1 or {self.n_irs}, got {n_inputs}")
+        self.max_block_size = int(max_block_size)
+        self.head_size = int(head_size)
+        direct, parts = plan_partitions(self.ir_length, self.head_size, max_partition)
+        self.direct_taps = direct
+        self.partitions: tuple[Partition, ...] = tuple(parts)
+        self._fixed_inputs = n_inputs
+        self._n_in = n_inputs  # input mode in use; None until the first block
+        m, cin = self.n_irs, self.n_irs  # buffers always hold M inputs: the mode may change
+        b = self.head_size
+        biggest = max([p.block_size for p in parts], default=b)
+        # Ring length in samples of the input history and of the pending output: a multiple of
+        # every block size (no block wraps) and > 3x the largest (the 2 Bk window a level
+        # transforms, plus up to Bk of scheduling delay).
+        ring = 4 * biggest
+        nt = 2 * biggest  # largest real FFT: the twiddle table serves every size below it
+        self._hist = np.zeros((cin, 2 * ring), np.float32)
+        self._fut = np.zeros((m, ring), np.float32)
+        self._taps_rev = np.ascontiguousarray(h[:, :direct][:, ::-1])
+        j = np.arange(nt // 2)
+        self._tw = np.ascontiguousarray(
+            np.stack([np.cos(2 * np.pi * j / nt), -np.sin(2 * np.pi * j / nt)]).astype(np.float32)
+        )
+        self._work = np.zeros((4, max(1, biggest)), np.float32)
+
+        # Flat spectrum buffers (split re/im float32) and the table of where each level lives.
+        lv = np.zeros((max(1, len(parts)), 10), np.int64)
+        x_size = h_size = a_size = 0
+        for i, p in enumerate(parts):
+            bins = p.block_size + 1
+            n_x, n_h, n_a = p.count * cin * bins, m * p.count * bins, m * bins
+            lv[i, :4] = (p.block_size, p.count, p.offset // p.block_size, 0)
+            lv[i, 4:] = (x_size, x_size + n_x, h_size, h_size + n_h, a_size, a_size + n_a)
+            x_size, h_size, a_size = x_size + 2 * n_x, h_size + 2 * n_h, a_size + 2 * n_a
+        self._lv = lv
+        self._xspec = np.zeros(max(1, x_size), np.float32)
+        self._hspec = np.zeros(max(1, h_size), np.float32)
+        self._accs = np.zeros(max(1, a_size), np.float32)
+        for i, p in enumerate(parts):
+            # IR partitions zero-padded to 2 Bk, transformed in float64, stored float32.
+            seg = np.zeros((m, p.count * p.block_size), np.float64)
+            avail = h[:, p.offset : p.end]
+            seg[:, : avail.shape[1]] = avail
+            spec = np.fft.rfft(seg.reshape(m, p.count, p.block_size), n=2 * p.block_size, axis=-1)
+            n_h = spec.size
+            self._hspec[lv[i, 6] : lv[i, 6] + n_h] = spec.real.ravel()
+            self._hspec[lv[i, 7] : lv[i, 7] + n_h] = spec.imag.ravel()
+
+        self._hyper = max([p.period for p in parts], default=1)
+        self._plan_ptr, self._plan_ops, self._load_us = self._schedule()
+        self._st = np.array([0, 0, 0, 1, ring, b, self._hyper, nt, cin], np.int64)
+        stage = min(self.max_block_size, 1 << 16)
+        self._stage_in = np.zeros((cin, stage), np.float32)
+        self._stage_out = np.zeros((m, stage), np.float32)
+        self._stream = _kernels().stream
+        self._warm_up()
+
+    # -- public -------------------------------------------------------------------------------
+
+    @property
+    def latency_samples(self) -> int:
+        """Added latency in samples: always 0."""
+        return 0
+
+    @property
+    def n_inputs(self) -> int | None:
+        """The input mode in use (1 or M), or None before the first block."""
+        return self._n_in
+
+    def reset(self) -> None:
+        """Forget all input: the next block starts a new convolution from silence."""
+        self._hist[...] = 0
+        self._fut[...] = 0
+        self._xspec[...] = 0
+        self._accs[...] = 0
+        self._lv[:, _LV_SLOT] = 0
+        self._st[[_ST_T, _ST_FILL, _ST_EVENTS]] = 0
+        self._n_in = self._fixed_inputs
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Convolve the next block; returns a new ``(M, n)`` float32 array (allocates it).
+
+        Shape:
+            - block: ``(1, n)`` or ``(M, n)``, any real dtype, n >= 0
+            - returns: ``(M, n)`` float32
+        """
+        a = _check_signal(block, self.n_irs, "block")
+        out = np.empty((self.n_irs, a.shape[1]), np.float32)
+        self.process_into(a, out)
+        return out
+
+    def process_into(self, block: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Convolve the next block into ``out`` (the live path: allocates no arrays).
+
+        Shape:
+            - block: ``(1, n)`` or ``(M, n)``, real; float32 C-contiguous is used in place
+            - out: ``(M, n)`` float32, writable; C-contiguous is written in place
+            - returns: ``out``
+        """
+        if not isinstance(block, np.ndarray) or block.ndim != 2 or (
+            block.shape[0] != 1 and block.shape[0] != self.n_irs
+        ):
+            block = _check_signal(block, self.n_irs, "block")  # raises, showing the shape
+        c, n = block.shape
+        if (
+            not isinstance(out, np.ndarray)
+            or out.shape != (self.n_irs, n)
+            or out.dtype != np.float32
+            or not out.flags.writeable
+        ):
+            raise AudioInputError(
+                f"out must be a writable float32 array shaped ({self.n_irs}, {n}); got "
+                f"{getattr(out, 'shape', None)!r} {getattr(out, 'dtype', type(out).__name__)}"
+            )
+        if n == 0:
+            return out
+        if self._n_in is None:
+            self._n_in = c
+        elif c != self._n_in:
+            raise AudioInputError(
+                f"block has {c} channels but this stream was started with {self._n_in}; "
+                f"call reset() to change the input mode (block shape {block.shape!r})"
+            )
+        self._st[_ST_NIN] = c
+        if block.dtype == np.float32 and block.flags.c_contiguous and out.flags.c_contiguous:
+            self._call(block, n, out)
+            return out
+        if block.dtype.kind not in "fiu":
+            _check_signal(block, self.n_irs, "block")  # raises for the dtype
+        step = self._stage_in.shape[1]
+        x_in = self._stage_in[:c]
+        for s in range(0, n, step):
+            k = min(step, n - s)
+            np.copyto(x_in[:, :k], block[:, s : s + k], casting="unsafe")
+            self._call(x_in, k, self._stage_out)
+            out[:, s : s + k] = self._stage_out[:, :k]
+        return out
+
+    def tail(self) -> np.ndarray:
+        """Flush: the ``(M, L - 1)`` remaining output if the input ended now.
+
+        Equivalent to (and implemented as) processing ``L - 1`` zeros, so it advances the
+        stream; afterwards the convolver holds only silence.
+        """
+        mode = self._n_in
+        y = self.process(np.zeros((mode or 1, self.ir_length - 1), np.float32))
+        self._n_in = mode  # silence does not choose the input mode
+        return y
+
+    def describe(self) -> str:
+        """The partition scheme, one line per level (for reports and benchmarks)."""
+        lines = [f"taps [0, {self.direct_taps}): direct FIR, sample by sample"]
+        for p in self.partitions:
+            lines.append(
+                f"taps [{p.offset}, {p.end}): {p.count} x {p.block_size} (FFT {p.fft_size}), "
+                f"work spread over {p.period} base block(s) of {self.head_size}"
+            )
+        return "\n".join(lines)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _call(self, x: np.ndarray, n: int, out: np.ndarray) -> None:
+        self._stream(x, n, out, self._st, self._hist, self._fut, self._taps_rev, self._xspec,
+                     self._hspec, self._accs, self._work, self._tw, self._lv, self._plan_ptr,
+                     self._plan_ops)
+
+    def _schedule(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Assign each level's units of work to base-block events, evening out the load.
+
+        A level of period r base blocks runs, in order within each period: its forward FFT; per
+        group of IRs the newest partition's MAC, inverse FFT and add into the pending output;
+        then the older partitions' MACs for the next block. Greedy, largest levels first: each
+        unit goes to the phase (>= the previous unit's) whose busiest repetition over the
+        hyper-period is least loaded. Returns (plan_ptr, plan_ops, estimated load per event).
+        """
+        hyper = self._hyper
+        load = np.zeros(hyper)
+        slots: list[list[tuple[int, ...]]] = [[] for _ in range(hyper)]
+        m = self.n_irs
+        order = sorted(range(len(self.partitions)), key=lambda i: -self.partitions[i].block_size)
+        for li in order:
+            p = self.partitions[li]
+            r, n, bins = p.period, p.fft_size, p.block_size + 1
+            units: list[tuple[float, tuple[int, ...]]] = [
+                (m * _fft_cost_us(n), (_OP_FFT, li, 0, 0, 0))
+            ]
+            if r == 1:  # level 0: every partition at once, nothing to spread
+                units.append((m * (_fft_cost_us(n) + 0.001 * bins * p.count),
+                              (_OP_OUT, li, 0, m, p.count)))
+            else:
+                groups = m if r >= 2 + m else 1
+                for g in range(groups):
+                    m0, m1 = g * m // groups, (g + 1) * m // groups
+                    units.append(((m1 - m0) * _fft_cost_us(n), (_OP_OUT, li, m0, m1, 1)))
+                n_old = p.count - 1
+                if n_old:
+                    chunks = max(1, min(n_old, r - 1 - groups))
+                    for ch in range(chunks):
+                        p0, p1 = 1 + ch * n_old // chunks, 1 + (ch + 1) * n_old // chunks
+                        units.append((0.001 * bins * m * (p1 - p0), (_OP_OLD, li, p0, p1, 0)))
+            phase = 0
+            for cost, (kind, lvl, a, b, c) in units:
+                best_ph, best_v = phase, math.inf
+                for ph in range(phase, r):
+                    v = load[ph::r].max() + cost
+                    if v < best_v - 1e-9:
+                        best_ph, best_v = ph, v
+                load[best_ph::r] += cost
+                for e in range(best_ph, hyper, r):
+                    slots[e].append((kind, lvl, best_ph, a, b, c))
+                phase = best_ph
+        ptr = np.zeros(hyper + 1, np.int64)
+        ptr[1:] = np.cumsum([len(s) for s in slots])
+        ops = np.array([op for s in slots for op in s] or [(0,) * 6], np.int64).reshape(-1, 6)
+        return ptr, np.ascontiguousarray(ops), load
+
+    def _warm_up(self) -> None:
+        """Run one hyper-period of silence (every unit once, compiled code loaded), then reset."""
+        modes = {1, self.n_irs} if self._fixed_inputs is None else {self._fixed_inputs}
+        for c in sorted(modes):
+            x = np.zeros((c, self.head_size * self._hyper), np.float32)
+            self.process_into(x, np.empty((self.n_irs, x.shape[1]), np.float32))
+            self.reset()

@@ -1,0 +1,131 @@
+"""The rig end to end: contracts, streaming in any block size, and the staging on real singing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import roomgate
+from roomgate import AudioInputError, ConfigError, load_preset
+
+# The heroes rig at a low rate keeps these tests quick; the room's physics is tested in test_room.
+RATE = 16_000
+
+
+def _crescendo(sample_rate: int = RATE, seconds: float = 3.0, seed: int = 0) -> np.ndarray:
+    """A voice-like tone whose phrases rise from -40 to -6 dBFS."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    phrase = (t * 3).astype(int)  # three phrases a second... nine in all
+    level_db = -40 + 34 * phrase / phrase.max()
+    gap = ((t * 3) % 1) > 0.8
+    carrier = np.sin(2 * np.pi * 160 * t) + 0.4 * np.sin(2 * np.pi * 320 * t) + 0.05 * rng.standard_normal(t.size)
+    return (10 ** (level_db / 20) * carrier * ~gap).astype(np.float32)[np.newaxis]
+
+
+def test_load_preset_gives_a_rig() -> None:
+    rig = load_preset("heroes-1977")
+    assert isinstance(rig, roomgate.Rig)
+    assert rig.mic_names == ["close", "mid", "far"]
+    assert [m.name for m in rig.gated_mics] == ["mid", "far"]
+
+
+def test_process_shapes_and_errors() -> None:
+    rig = load_preset("heroes-1977")
+    dry = _crescendo(seconds=1.0)
+    out = rig.process(dry, RATE)
+    assert out.shape == dry.shape and out.dtype == np.float32
+    assert rig.process(np.repeat(dry, 3, axis=0), RATE).shape == dry.shape  # multitrack
+    with pytest.raises(AudioInputError, match=r"\(2, 16000\)"):
+        rig.process(np.repeat(dry, 2, axis=0), RATE)
+    with pytest.raises(AudioInputError, match="sample_rate"):
+        rig.process(dry, 1000)
+
+
+def test_stereo_output_pans() -> None:
+    rig = load_preset("heroes-1977", ["output.channels=2", "mics.mid.pan=-1", "mics.far.pan=1"])
+    out = rig.process(_crescendo(seconds=1.0), RATE)
+    assert out.shape == (2, RATE)
+
+
+def test_silence_in_silence_out() -> None:
+    rig = load_preset("heroes-1977", ["mics.mid.gate.threshold_db=-30", "mics.far.gate.threshold_db=-20"])
+    assert not np.any(rig.process(np.zeros((1, RATE), np.float32), RATE))
+
+
+@pytest.mark.parametrize("block_sizes", [[1], [7], [128], [4096], [1, 7, 128, 4096, 333, 8192]])
+def test_streaming_in_any_block_size_equals_one_block(block_sizes: list[int]) -> None:
+    dry = _crescendo(seconds=1.2 if block_sizes == [1] else 3.0)
+    rig = load_preset("heroes-1977")
+    rig.calibrate(dry, RATE)
+    whole = rig.process(dry, RATE, reset=True)
+    pieces, start, turn = [], 0, 0
+    rig.reset()
+    while start < dry.shape[1]:
+        size = block_sizes[turn % len(block_sizes)]
+        pieces.append(rig.process(dry[:, start : start + size], RATE, reset=False))
+        start, turn = start + size, turn + 1
+    streamed = np.concatenate(pieces, axis=1)
+    np.testing.assert_allclose(streamed, whole, atol=2e-5 * np.abs(whole).max(), err_msg=repr(block_sizes))
+
+
+def test_offline_then_streaming_continues_the_tail() -> None:
+    dry = _crescendo(seconds=2.0)
+    rig = load_preset("heroes-1977", ["mics.mid.gate.threshold_db=-30", "mics.far.gate.threshold_db=-20"])
+    silence = np.zeros((1, RATE), np.float32)
+    whole = rig.process(np.concatenate([dry, silence], axis=1), RATE)
+    first = rig.process(dry, RATE, reset=True)
+    second = rig.process(silence, RATE, reset=False)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=2e-5 * np.abs(whole).max())
+
+
+def test_relative_thresholds_must_be_calibrated_before_streaming() -> None:
+    rig = load_preset("heroes-1977")
+    with pytest.raises(ConfigError, match="calibrate"):
+        rig.process(_crescendo(seconds=0.5), RATE, reset=False)
+
+
+def test_calibration_follows_the_level() -> None:
+    dry = _crescendo()
+    loud = load_preset("heroes-1977").calibrate(dry, RATE).thresholds_db
+    quiet = load_preset("heroes-1977").calibrate(dry * 10 ** (-12 / 20), RATE).thresholds_db
+    for name in ("mid", "far"):
+        assert quiet[name] == pytest.approx(loud[name] - 12, abs=0.2)
+    assert loud["far"] > loud["mid"]
+
+
+def test_render_report_contract() -> None:
+    dry = _crescendo()
+    render = load_preset("heroes-1977").render(dry, RATE)
+    report = render.report
+    assert report["sample_rate"] == RATE
+    assert report["duration_s"] == pytest.approx(render.audio.shape[1] / RATE)
+    assert render.audio.shape[1] > dry.shape[1]  # the tail
+    for mic in report["mics"]:
+        assert {"name", "distance_m", "gain_db", "threshold_db", "open_fraction", "intervals"} <= set(mic)
+    close, mid, far = report["mics"]
+    assert close["threshold_db"] is None and close["open_fraction"] == 1.0
+    assert far["threshold_db"] > mid["threshold_db"]
+    assert 0 < far["open_fraction"] < mid["open_fraction"] < 1
+    timeline = report["timeline"]
+    assert timeline["hop_s"] <= 0.02
+    frames = len(timeline["key_db"])
+    assert frames == pytest.approx(report["duration_s"] / timeline["hop_s"], abs=1)
+    assert set(timeline["gain"]) == {"close", "mid", "far"}
+    assert all(len(g) == frames for g in timeline["gain"].values())
+    assert np.max(np.abs(render.audio)) == pytest.approx(10 ** (-1 / 20), rel=1e-3)
+
+
+def _inside(inner: list[list[float]], outer: list[list[float]], slack_s: float = 0.0) -> bool:
+    return all(any(a >= s - slack_s and b <= e + slack_s for s, e in outer) for a, b in inner)
+
+
+def test_vocadito_staging(vocadito) -> None:
+    """Real singing through heroes-1977: the mid mic opens more than the far one, the far one at
+    least once, and only while the mid one is open."""
+    audio, rate = vocadito
+    report = load_preset("heroes-1977").render(audio, rate).report
+    close, mid, far = report["mics"]
+    assert mid["open_fraction"] > far["open_fraction"] > 0
+    assert far["intervals"]
+    assert _inside(far["intervals"], mid["intervals"]), (far["intervals"], mid["intervals"])
