@@ -24,7 +24,7 @@ def _biquad_cascade(sos: np.ndarray, row: np.ndarray) -> list[float]:
         z1 = z2 = 0.0
         for n, v in enumerate(out):
             w = b0 * v + z1
-            z1 = b1 * v - a1 * w + z2
+            z1 = (b1 * v + z2) - a1 * w
             z2 = b2 * v - a2 * w
             out[n] = w
     return out
