@@ -39,18 +39,25 @@ def synthetic_irs(n_mics: int = 3, seconds: float = 1.8, rt60_s: float = 1.5, se
     return irs.astype(np.float32)
 
 
-def run_once(irs: np.ndarray, block: int, n_blocks: int, warmup: int, seed: int, **kw) -> dict:
+def run_once(
+    irs: np.ndarray, block: int, n_blocks: int, warmup: int, seed: int, inputs: int, allocate: bool, **kw
+) -> dict:
     conv = Convolver(irs, **kw)
     rng = np.random.default_rng(seed)
-    x = (0.1 * rng.standard_normal((1, block * (n_blocks + warmup)))).astype(np.float32)
+    # one row per input, blocks contiguous: what a live callback hands over after indata.T copy
+    x = (0.1 * rng.standard_normal((n_blocks + warmup, inputs, block))).astype(np.float32)
     out = np.empty((irs.shape[0], block), np.float32)
     times = np.empty(n_blocks)
     for i in range(warmup):
-        conv.process_into(x[:, i * block : (i + 1) * block], out)
+        conv.process_into(x[i], out)
     for i in range(n_blocks):
-        blk = x[:, (warmup + i) * block : (warmup + i + 1) * block]
-        t0 = time.perf_counter()
-        conv.process_into(blk, out)
+        blk = x[warmup + i]
+        if allocate:
+            t0 = time.perf_counter()
+            conv.process(blk)
+        else:
+            t0 = time.perf_counter()
+            conv.process_into(blk, out)
         times[i] = time.perf_counter() - t0
     period = block / SR
     frac = times / period
@@ -71,20 +78,26 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=500, help="untimed blocks first")
     ap.add_argument("--runs", type=int, default=3, help="runs per size; medians are printed")
     ap.add_argument("--head-size", type=int, default=128)
-    ap.add_argument("--max-partition", type=int, default=8192)
+    ap.add_argument("--max-partition", type=int, default=2048)
+    ap.add_argument("--inputs", type=int, choices=[1, 3], default=1, help="1 dry input or 3 (one per IR)")
+    ap.add_argument("--allocate", action="store_true", help="time process() (allocates) not process_into()")
     args = ap.parse_args()
 
     irs = synthetic_irs()
     kw = {"head_size": args.head_size, "max_partition": args.max_partition}
-    print(f"3 IRs x {irs.shape[1]} taps ({irs.shape[1] / SR:.1f} s) at {SR} Hz, one input")
+    mode = "one input" if args.inputs == 1 else "3 inputs (one per IR)"
+    print(f"3 IRs x {irs.shape[1]} taps ({irs.shape[1] / SR:.1f} s) at {SR} Hz, {mode}")
     print(Convolver(irs, **kw).describe())
     print(f"{args.runs} runs x {args.blocks} blocks after {args.warmup} warm-up; median over runs;")
-    print("time per process_into call as a fraction of the block period\n")
+    call = "process" if args.allocate else "process_into"
+    print(f"time per {call} call as a fraction of the block period\n")
     head = f"{'block':>6} {'period':>9} {'mean':>7} {'median':>7} {'p99':>7} {'max':>7} {'over':>5} {'mean us':>8}"
     print(head)
     print("-" * len(head))
     for b in args.sizes:
-        runs = [run_once(irs, b, args.blocks, args.warmup, seed=r, **kw) for r in range(args.runs)]
+        runs = [
+            run_once(irs, b, args.blocks, args.warmup, r, args.inputs, args.allocate, **kw) for r in range(args.runs)
+        ]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(
             f"{b:>6} {b / SR * 1e3:>6.2f} ms {med['mean']:>7.1%} {med['median']:>7.1%} "

@@ -11,18 +11,22 @@ Two engines that give the same numbers (to float32 rounding):
   their deadline, so every block costs about the same. Any sequence of block sizes gives the
   one-call result.
 
-Partition scheme of :class:`Convolver` (``head_size=B``, sizes growing 4x, capped at
-``max_partition``)::
+Partition scheme of :class:`Convolver` (defaults ``head_size=128``, ``max_partition=2048``;
+sizes grow 4x per level up to the cap; see :func:`plan_partitions`), for a 1.8 s IR at 48 kHz::
 
-    taps [0, B)              direct FIR, sample by sample                      (no latency)
-    taps [B, 8B)             7 partitions of B,   FFT 2B,  all work in the block's own event
-    taps [8B, 32B)           6 partitions of 4B,  FFT 8B,  work spread over 4 base blocks
-    taps [32B, 128B)         6 partitions of 16B, FFT 32B, work spread over 16 base blocks
-    ...                      the last level (capped size) takes the rest of the IR
+    taps [0, 128)            direct FIR, sample by sample                        (no latency)
+    taps [128, 1024)         7 partitions of 128,  FFT 256:  all work when its block completes
+    taps [1024, 4096)        6 partitions of 512,  FFT 1024: work spread over 4 base blocks
+    taps [4096, 88064)       41 partitions of 2048, FFT 4096: work spread over 16 base blocks
 
-A level of block size ``Bk`` starts at tap ``2 Bk``, so its newest input block is complete ``Bk``
-samples before its first output is due: that slack is where its FFTs run, one unit of work per
-base block (Gardner 1995; Garcia 2002 for the choice of sizes).
+The direct FIR covers the first ``head_size`` taps, so the first FFT level may deliver one base
+block late; each further level of block size ``Bk`` starts at tap ``2 Bk``, so its newest input
+block is complete ``Bk`` samples before its first output is due: in that slack its forward FFT,
+its inverse FFTs (one per IR) and its multiply-accumulates run as separate units, one or a few
+per base block, placed by a greedy scheduler that evens out the load (Gardner 1995; Garcia 2002).
+Everything a block needs is one compiled numba call that releases the GIL: the FFTs are a
+radix-2 Stockham FFT in split real/imaginary float32 (as fast here as numpy's pocketfft at these
+sizes, without its ~5 us per-call overhead).
 
 Arrays are ``(channels, samples)`` float32 as everywhere in roomgate; sample counts in samples.
 """
@@ -178,22 +182,23 @@ def _fast_sizes(lo: int, hi: int) -> list[int]:
 
 
 def _choose_fft_size(n: int, taps: int, n_in: int, n_out: int) -> int:
-    """Overlap-save frame size for a signal of ``n`` samples and IRs of ``taps`` taps.
+    """Overlap-save frame size in samples for a signal of ``n`` samples and IRs of ``taps``.
 
-    Cost model: frames * (forward + inverse FFTs) * F log2 F, with F capped near 4 L (and at
-    2^20) because on this class of machine FFTs beyond ~2^19 points fall out of cache and
-    measured slower per point (bench/convolve.py sweeps the sizes). A signal shorter than that
-    gets one frame of the full output length.
+    Cost model: frames * (forward + inverse FFTs) * F log2 F, times a penalty for frames past
+    2^18.5 points, which fall out of cache and measured slower per point (bench/convolve.py
+    --sweep: for 60 s against 1.8 s IRs, F = 393216 took 0.16 s, 2^19 0.18 s, one 3M-point
+    frame 0.29 s). A short signal may get one frame of the whole output length.
     """
     total = n + taps - 1
-    lo = max(2 * taps, 64)
-    hi = max(lo, min(2**20, 1 << (4 * taps - 1).bit_length()))
-    best = None
-    for f in _fast_sizes(lo, hi) + _fast_sizes(total, 2 * total)[:1]:
+    lo = max(2 * taps, 1024)  # tiny frames: per-frame overhead dominates
+    hi = max(lo, min(2**20, 16 * taps, max(2**16, 2 * total)))
+    best = (math.inf, lo)
+    for f in _fast_sizes(lo, hi) + _fast_sizes(total + taps - 1, 2 * (total + taps))[:1]:
         step = f - taps + 1
         frames = -(-total // step)
-        cost = frames * (n_in + n_out) * f * (math.log2(f) + 2.0)
-        if best is None or cost < best[0]:
+        log_f = math.log2(f)
+        cost = frames * (n_in + n_out) * f * log_f * (1.0 + 0.5 * max(0.0, log_f - 18.5))
+        if cost < best[0]:
             best = (cost, f)
     return best[1]
 
@@ -302,7 +307,7 @@ class Partition:
 
 
 def plan_partitions(
-    ir_length: int, head_size: int = 128, max_partition: int = 8192, growth: int = 4
+    ir_length: int, head_size: int = 128, max_partition: int = 2048, growth: int = 4
 ) -> tuple[int, list[Partition]]:
     """The partition scheme for IRs of ``ir_length`` taps: ``(direct_taps, levels)``.
 
@@ -348,6 +353,18 @@ _stage_nb = _cfft_nb = _rfft_nb = _irfft_add_nb = _mac_nb = None
 # Hot loops index through unsigned ints: numba then drops its negative-index (wraparound)
 # branch, which otherwise stops LLVM from vectorising them (measured 3-4x on the FIR).
 _U = np.uint64
+
+# Columns of the level table (int64, one row per level): block size Bk, partition count P,
+# delay D (= offset / Bk), ring slot of the newest input spectrum, then offsets of the level's
+# arrays in the flat buffers: input spectra X (P, inputs, Bk + 1), IR spectra H (M, P, Bk + 1)
+# and accumulators (M, Bk + 1), each as real and imaginary parts.
+_LV_BLOCK, _LV_COUNT, _LV_DELAY, _LV_SLOT = 0, 1, 2, 3
+_LV_XRE, _LV_XIM, _LV_HRE, _LV_HIM, _LV_ARE, _LV_AIM = 4, 5, 6, 7, 8, 9
+# Entries of the state vector (int64).
+_ST_T, _ST_FILL, _ST_EVENTS, _ST_NIN, _ST_RING, _ST_HEAD, _ST_HYPER, _ST_NT, _ST_CIN = range(9)
+# Columns of a scheduled work unit, and its kinds.
+_OP_KIND, _OP_LEVEL, _OP_PHASE, _OP_A, _OP_B, _OP_C = range(6)
+_OP_FFT, _OP_OUT, _OP_OLD = 0, 1, 2
 
 
 def _stage_py(l, s, st, xr, xi, yr, yi, twr, twi):  # pragma: no cover - runs compiled
@@ -490,18 +507,18 @@ def _mac_py(xspec, hspec, accs, lv, base, p0, p1, m0, m1, n_in, cin_max):  # pra
 
     lv is the level's row of the level table (offsets into the flat spectrum buffers).
     """
-    bins = lv[0] + 1
-    cnt = lv[1]
+    bins = lv[_LV_BLOCK] + 1
+    cnt = lv[_LV_COUNT]
     for m in range(m0, m1):
         c = 0 if n_in == 1 else m
-        ar0 = lv[8] + m * bins
-        ai0 = lv[9] + m * bins
+        ar0 = lv[_LV_ARE] + m * bins
+        ai0 = lv[_LV_AIM] + m * bins
         for p in range(p0, p1):
             sl = (base - p) % cnt
-            xr0 = lv[4] + (sl * cin_max + c) * bins
-            xi0 = lv[5] + (sl * cin_max + c) * bins
-            hr0 = lv[6] + (m * cnt + p) * bins
-            hi0 = lv[7] + (m * cnt + p) * bins
+            xr0 = lv[_LV_XRE] + (sl * cin_max + c) * bins
+            xi0 = lv[_LV_XIM] + (sl * cin_max + c) * bins
+            hr0 = lv[_LV_HRE] + (m * cnt + p) * bins
+            hi0 = lv[_LV_HIM] + (m * cnt + p) * bins
             for b in range(bins):
                 xr = xspec[_U(xr0 + b)]
                 xi = xspec[_U(xi0 + b)]
@@ -509,14 +526,6 @@ def _mac_py(xspec, hspec, accs, lv, base, p0, p1, m0, m1, n_in, cin_max):  # pra
                 hi = hspec[_U(hi0 + b)]
                 accs[_U(ar0 + b)] += xr * hr - xi * hi
                 accs[_U(ai0 + b)] += xr * hi + xi * hr
-
-
-# Columns of the level table (int64, one row per level).
-_LV_BLOCK, _LV_COUNT, _LV_DELAY, _LV_SLOT = 0, 1, 2, 3  # then offsets: X re/im, H re/im, acc re/im
-# Entries of the state vector (int64).
-_ST_T, _ST_FILL, _ST_EVENTS, _ST_NIN, _ST_RING, _ST_HEAD, _ST_HYPER, _ST_NT, _ST_CIN = range(9)
-# Kinds of scheduled work units.
-_OP_FFT, _OP_OUT, _OP_OLD = 0, 1, 2
 
 
 def _stream_py(x, n, out, st, hist, fut, taps_rev, xspec, hspec, accs, work, tw, lv, plan_ptr,
@@ -529,15 +538,15 @@ def _stream_py(x, n, out, st, hist, fut, taps_rev, xspec, hspec, accs, work, tw,
     forward FFTs into the levels' spectrum rings, multiply-accumulates, inverse FFTs whose valid
     halves are added into `fut` before their samples are due.
     """
-    t = st[0]
-    fill = st[1]
-    events = st[2]
-    n_in = st[3]
-    ring = st[4]
-    head = st[5]
-    hyper = st[6]
-    nt = st[7]
-    cin_max = st[8]
+    t = st[_ST_T]  # ring position of the next input sample
+    fill = st[_ST_FILL]  # samples already in the current base block
+    events = st[_ST_EVENTS]  # base blocks completed, modulo the hyper-period
+    n_in = st[_ST_NIN]
+    ring = st[_ST_RING]
+    head = st[_ST_HEAD]
+    hyper = st[_ST_HYPER]
+    nt = st[_ST_NT]
+    cin_max = st[_ST_CIN]
     n_ir, taps = taps_rev.shape
     twr = tw[0]
     twi = tw[1]
@@ -572,36 +581,38 @@ def _stream_py(x, n, out, st, hist, fut, taps_rev, xspec, hspec, accs, work, tw,
         fill = 0
         events = (events + 1) % hyper
         for op in range(plan_ptr[events], plan_ptr[events + 1]):
-            kind = plan_ops[op, 0]
-            row = lv[plan_ops[op, 1]]
-            bk = row[0]
+            unit = plan_ops[op]
+            row = lv[unit[_OP_LEVEL]]
+            bk = row[_LV_BLOCK]
             # the level's newest complete block ended `phase` base blocks ago
-            done = (t - plan_ops[op, 2] * head) % ring
-            if kind == 0:  # forward FFT of [done - 2 bk, done) for each input
-                slot = (row[3] + 1) % row[1]
-                row[3] = slot
+            done = (t - unit[_OP_PHASE] * head) % ring
+            if unit[_OP_KIND] == _OP_FFT:  # spectrum of [done - 2 bk, done), each input
+                slot = (row[_LV_SLOT] + 1) % row[_LV_COUNT]
+                row[_LV_SLOT] = slot
                 for c in range(n_in):
                     off = (slot * cin_max + c) * (bk + 1)
                     _rfft_nb(hist[c], ring + done - 2 * bk, 2 * bk, work, twr, twi, nt, xspec,
-                             row[4] + off, row[5] + off)
-            elif kind == 1:  # newest partitions, inverse FFT into fut, clear the accumulator
-                m0 = plan_ops[op, 3]
-                m1 = plan_ops[op, 4]
-                _mac_nb(xspec, hspec, accs, row, row[3], 0, plan_ops[op, 5], m0, m1, n_in, cin_max)
-                pos = (done + (row[2] - 1) * bk) % ring
+                             row[_LV_XRE] + off, row[_LV_XIM] + off)
+            elif unit[_OP_KIND] == _OP_OUT:  # newest partitions [0, C) for IRs [A, B)
+                m0 = unit[_OP_A]
+                m1 = unit[_OP_B]
+                _mac_nb(xspec, hspec, accs, row, row[_LV_SLOT], 0, unit[_OP_C], m0, m1, n_in,
+                        cin_max)
+                # output block q of the level starts (D - 1) blocks after input block q ended
+                pos = (done + (row[_LV_DELAY] - 1) * bk) % ring
                 for m in range(m0, m1):
-                    a0 = row[8] + m * (bk + 1)
-                    a1 = row[9] + m * (bk + 1)
+                    a0 = row[_LV_ARE] + m * (bk + 1)
+                    a1 = row[_LV_AIM] + m * (bk + 1)
                     _irfft_add_nb(accs, a0, a1, 2 * bk, work, twr, twi, nt, fut[m], pos)
-                    for b in range(bk + 1):
+                    for b in range(bk + 1):  # cleared for the next block's older partitions
                         accs[_U(a0 + b)] = 0.0
                         accs[_U(a1 + b)] = 0.0
-            else:  # older partitions for the next block: their input spectra are known now
-                _mac_nb(xspec, hspec, accs, row, row[3] + 1, plan_ops[op, 3], plan_ops[op, 4],
-                        0, n_ir, n_in, cin_max)
-    st[0] = t
-    st[1] = fill
-    st[2] = events
+            else:  # older partitions [A, B) for the NEXT block: their inputs are known now
+                _mac_nb(xspec, hspec, accs, row, row[_LV_SLOT] + 1, unit[_OP_A], unit[_OP_B], 0,
+                        n_ir, n_in, cin_max)
+    st[_ST_T] = t
+    st[_ST_FILL] = fill
+    st[_ST_EVENTS] = events
 
 
 _KERNELS: SimpleNamespace | None = None
@@ -690,7 +701,7 @@ class Convolver:
         *,
         max_block_size: int = 8192,
         head_size: int = 128,
-        max_partition: int = 8192,
+        max_partition: int = 2048,
         n_inputs: int | None = None,
     ) -> None:
         h = _as_irs(irs)
@@ -732,8 +743,8 @@ class Convolver:
         for i, p in enumerate(parts):
             bins = p.block_size + 1
             n_x, n_h, n_a = p.count * cin * bins, m * p.count * bins, m * bins
-            lv[i, :4] = (p.block_size, p.count, p.offset // p.block_size, 0)
-            lv[i, 4:] = (x_size, x_size + n_x, h_size, h_size + n_h, a_size, a_size + n_a)
+            lv[i, _LV_BLOCK : _LV_SLOT + 1] = (p.block_size, p.count, p.offset // p.block_size, 0)
+            lv[i, _LV_XRE:] = (x_size, x_size + n_x, h_size, h_size + n_h, a_size, a_size + n_a)
             x_size, h_size, a_size = x_size + 2 * n_x, h_size + 2 * n_h, a_size + 2 * n_a
         self._lv = lv
         self._xspec = np.zeros(max(1, x_size), np.float32)
@@ -746,8 +757,8 @@ class Convolver:
             seg[:, : avail.shape[1]] = avail
             spec = np.fft.rfft(seg.reshape(m, p.count, p.block_size), n=2 * p.block_size, axis=-1)
             n_h = spec.size
-            self._hspec[lv[i, 6] : lv[i, 6] + n_h] = spec.real.ravel()
-            self._hspec[lv[i, 7] : lv[i, 7] + n_h] = spec.imag.ravel()
+            self._hspec[lv[i, _LV_HRE] : lv[i, _LV_HRE] + n_h] = spec.real.ravel()
+            self._hspec[lv[i, _LV_HIM] : lv[i, _LV_HIM] + n_h] = spec.imag.ravel()
 
         self._hyper = max([p.period for p in parts], default=1)
         self._plan_ptr, self._plan_ops, self._load_us = self._schedule()
@@ -820,10 +831,12 @@ class Convolver:
         if self._n_in is None:
             self._n_in = c
         elif c != self._n_in:
-            raise AudioInputError(
-                f"block has {c} channels but this stream was started with {self._n_in}; "
-                f"call reset() to change the input mode (block shape {block.shape!r})"
+            how = (
+                f"this Convolver was made with n_inputs={self._n_in}"
+                if self._fixed_inputs
+                else f"this stream was started with {self._n_in}; call reset() to change"
             )
+            raise AudioInputError(f"block has {c} channels but {how} (block shape {block.shape!r})")
         self._st[_ST_NIN] = c
         if block.dtype == np.float32 and block.flags.c_contiguous and out.flags.c_contiguous:
             self._call(block, n, out)

@@ -438,7 +438,6 @@ class _StreamState:
         if self.pending_tail is not None and self.pending_tail.shape[1]:
             # Linearity: the earlier block's tail adds onto what the fresh convolver makes now.
             used = min(n, self.pending_tail.shape[1])
-            mics = mics.copy()
             mics[:, :used] += self.pending_tail[:, :used]
             self.pending_tail = self.pending_tail[:, used:]
         return mics
