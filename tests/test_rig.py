@@ -129,3 +129,26 @@ def test_vocadito_staging(vocadito) -> None:
     assert mid["open_fraction"] > far["open_fraction"] > 0
     assert far["intervals"]
     assert _inside(far["intervals"], mid["intervals"]), (far["intervals"], mid["intervals"])
+
+
+def test_render_in_blocks_equals_render_in_one_piece() -> None:
+    """The long-take path (two streaming passes) gives the in-memory render, report and all."""
+    dry = _crescendo(seconds=4.0)
+    whole = load_preset("heroes-1977").render(dry, RATE)
+    pieces: list[np.ndarray] = []
+    sizes = [5_000, 7, 30_000, 1_024]
+
+    def blocks():
+        start, turn = 0, 0
+        while start < dry.shape[1]:
+            size = sizes[turn % len(sizes)]
+            yield dry[:, start : start + size]
+            start, turn = start + size, turn + 1
+
+    streamed = load_preset("heroes-1977").render_blocks(blocks, RATE, pieces.append)
+    audio = np.concatenate(pieces, axis=1) * np.float32(10 ** (streamed.normalization_db / 20))
+    np.testing.assert_allclose(audio, whole.audio, atol=3e-5)
+    assert streamed.normalization_db == pytest.approx(whole.normalization_db, abs=1e-3)
+    for a, b in zip(streamed.report["mics"], whole.report["mics"]):
+        assert a["threshold_db"] == pytest.approx(b["threshold_db"], abs=1e-3)
+        np.testing.assert_allclose(np.array(a["intervals"]), np.array(b["intervals"]), atol=2e-3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,8 @@ MAX_SAMPLE_RATE_HZ = 192_000
 # More channels than this in a (channels, samples) array almost always means a transposed
 # (samples, channels) array: refuse it rather than guess.
 MAX_CHANNELS = 64
+# Long takes are read and written in blocks of this many frames (about 22 s at 48 kHz).
+BLOCK_FRAMES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,112 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return audio, int(sample_rate)
 
 
+def read_blocks(path: str | os.PathLike[str], block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """Read a file block by block (for takes too long for memory).
+
+    Shape:
+        yields ``(channels, n)`` float32 blocks, ``n <= block_frames``, in order.
+
+    Raises:
+        AudioInputError naming the file, as :func:`read_audio` (NaN/Inf found in any block).
+    """
+    import soundfile
+
+    info = audio_info(path)
+    if info.frames == 0:
+        raise AudioInputError(f"{info.path}: holds no samples; expected at least one")
+    try:
+        check_sample_rate(info.sample_rate)
+    except AudioInputError as error:
+        raise AudioInputError(f"{info.path}: {error}") from None
+    try:
+        with soundfile.SoundFile(str(info.path)) as handle:
+            while True:
+                data = handle.read(block_frames, dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    return
+                try:
+                    yield as_channels_first(data.T)
+                except AudioInputError as error:
+                    raise AudioInputError(f"{info.path}: {error}") from None
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise AudioInputError(f"{info.path}: not a readable audio file ({_short(error)})") from None
+
+
+class TrackReader:
+    """Several files read in lockstep as one multitrack: each resampled to ``sample_rate`` (soxr,
+    streaming) and padded with silence to the longest, so every block has every track.
+
+    Shape:
+        :meth:`blocks` yields ``(T, n)`` float32, T = the files' channels added up.
+    """
+
+    def __init__(self, paths: list[Path], sample_rate: int, block_frames: int = BLOCK_FRAMES):
+        self.infos = [audio_info(p) for p in paths]
+        self.sample_rate = sample_rate
+        self.block_frames = block_frames
+        for info in self.infos:
+            if info.frames == 0:
+                raise AudioInputError(f"{info.path}: holds no samples; expected at least one")
+        self.lengths = [_resampled_length(i.frames, i.sample_rate, sample_rate) for i in self.infos]
+        self.length = max(self.lengths)
+
+    @property
+    def channels(self) -> int:
+        return sum(i.channels for i in self.infos)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        sources = [_ResampledSource(info, self.sample_rate, self.block_frames) for info in self.infos]
+        try:
+            emitted = 0
+            while emitted < self.length:
+                n = min(self.block_frames, self.length - emitted)
+                yield np.concatenate([source.read(n) for source in sources], axis=0)
+                emitted += n
+        finally:
+            for source in sources:
+                source.close()
+
+
+class _ResampledSource:
+    def __init__(self, info: AudioInfo, sample_rate: int, block_frames: int):
+        import soundfile
+
+        self.info = info
+        self.handle = soundfile.SoundFile(str(info.path))
+        self.block_frames = block_frames
+        self.buffer = np.zeros((info.channels, 0), np.float32)
+        self.done = False
+        self.stream = None
+        if info.sample_rate != sample_rate:
+            import soxr
+
+            self.stream = soxr.ResampleStream(info.sample_rate, sample_rate, info.channels, dtype="float32", quality="VHQ")
+
+    def read(self, n: int) -> np.ndarray:
+        while self.buffer.shape[1] < n and not self.done:
+            data = self.handle.read(self.block_frames, dtype="float32", always_2d=True)
+            self.done = data.shape[0] < self.block_frames
+            if self.stream is not None:
+                data = self.stream.resample_chunk(data, last=self.done).reshape(-1, self.info.channels)
+            try:
+                chunk = as_channels_first(np.ascontiguousarray(data.T)) if data.shape[0] else data.T
+            except AudioInputError as error:
+                raise AudioInputError(f"{self.info.path}: {error}") from None
+            self.buffer = np.concatenate([self.buffer, chunk], axis=1)
+        block, self.buffer = self.buffer[:, :n], self.buffer[:, n:]
+        if block.shape[1] < n:  # shorter than the longest track: silence
+            block = np.pad(block, ((0, 0), (0, n - block.shape[1])))
+        return block
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _resampled_length(frames: int, from_rate: int, to_rate: int) -> int:
+    return frames if from_rate == to_rate else int(round(frames * to_rate / from_rate))
+
+
 def resample(audio: np.ndarray, from_rate_hz: int, to_rate_hz: int) -> np.ndarray:
     """Resample with soxr (very high quality); returns the input itself when the rates match.
 
@@ -252,6 +360,26 @@ def write_audio(
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
             raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
     return path
+
+
+@contextlib.contextmanager
+def block_writer(
+    path: str | os.PathLike[str], sample_rate: int, channels: int, subtype: str | None = None
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write ``(channels, n)`` blocks to ``path`` atomically: yields a ``write(block)`` function;
+    the file appears under its name only when the ``with`` block completes."""
+    import soundfile
+
+    path = Path(path)
+    major = _format_for(path)
+    chosen = choose_subtype(path, subtype)
+    with atomic_output(path) as temporary:
+        try:
+            handle = soundfile.SoundFile(str(temporary), "w", int(sample_rate), channels, chosen, format=major)
+        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+            raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
+        with handle:
+            yield lambda block: handle.write(np.ascontiguousarray(block.T))
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

@@ -50,23 +50,43 @@ class KeyStatistics:
         return self.percentile_db(PEAKPERCENTILE_PATTERN)
 
 
+class FrameLevels:
+    """The highest level within each ``frame_s`` frame of a level signal fed block by block
+    (frames count from the first sample, so any block sizes give the same frames)."""
+
+    def __init__(self, sample_rate: int, frame_s: float = FRAME_S):
+        self.frame_samples = max(1, int(round(frame_s * sample_rate)))
+        self._frames: list[np.ndarray] = []
+        self._carry = np.empty(0)
+
+    def add(self, level_db: np.ndarray) -> None:
+        """Shape: level_db ``(n,)``, dBFS per sample."""
+        joined = np.concatenate([self._carry, np.asarray(level_db, dtype=np.float64)])
+        whole = joined.size // self.frame_samples * self.frame_samples
+        if whole:
+            self._frames.append(joined[:whole].reshape(-1, self.frame_samples).max(axis=1))
+        self._carry = joined[whole:]
+
+    def frames_db(self) -> np.ndarray:
+        """Shape: ``(ceil(N / frame),)``, the last frame possibly partial."""
+        tail = [np.array([self._carry.max()])] if self._carry.size else []
+        return np.concatenate(self._frames + tail) if (self._frames or tail) else np.empty(0)
+
+
 def frame_levels_db(level_db: np.ndarray, sample_rate: int, frame_s: float = FRAME_S) -> np.ndarray:
     """The highest level within each frame.
 
     Shape:
         level_db: ``(N,)`` a detector's level per sample, dBFS; returns ``(ceil(N / frame),)``.
     """
-    frame = max(1, int(round(frame_s * sample_rate)))
-    level_db = np.asarray(level_db, dtype=np.float64)
-    pad = (-len(level_db)) % frame
-    if pad:
-        level_db = np.concatenate([level_db, np.full(pad, -np.inf)])
-    return level_db.reshape(-1, frame).max(axis=1)
+    levels = FrameLevels(sample_rate, frame_s)
+    levels.add(level_db)
+    return levels.frames_db()
 
 
-def key_statistics(level_db: np.ndarray, sample_rate: int) -> KeyStatistics:
-    """Find the sung frames of a key's detector level and keep their levels."""
-    frames = frame_levels_db(level_db, sample_rate)
+def key_statistics(frames_db: np.ndarray) -> KeyStatistics:
+    """Find the sung frames among a key's frame levels (see :class:`FrameLevels`) and keep them."""
+    frames = np.asarray(frames_db, dtype=np.float64)
     audible = frames[frames > ABSOLUTE_FLOOR_DB]
     if audible.size == 0:
         return KeyStatistics(np.empty(0), 0.0)

@@ -7,6 +7,7 @@ exit code 2, with no output file left behind; anything else is a bug and keeps i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -83,35 +84,81 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 def _render_one(rig: Any, input_path: Path, output_path: Path, args: argparse.Namespace,
                 report_path: Path | None, plot_path: Path | None) -> dict[str, Any]:
-    from .audio import audio_info, downmix_to_mono, read_audio, write_audio
+    """Render one file, streaming it from disk in blocks (memory does not grow with the take)."""
+    from .audio import audio_info, downmix_to_mono, read_blocks
 
     info = audio_info(input_path)
-    audio, sample_rate = read_audio(input_path)
-    if audio.shape[0] > 1:
-        _say(f"roomgate: note: {input_path}: {audio.shape[0]} channels downmixed to mono "
+    if info.channels > 1:
+        _say(f"roomgate: note: {input_path}: {info.channels} channels downmixed to mono "
              "(the rig takes one dry voice)")
-        audio = downmix_to_mono(audio)
+
+    def blocks() -> Any:
+        for block in _with_progress(read_blocks(input_path), info.frames):
+            yield downmix_to_mono(block)
+
+    return _render_stream(rig, blocks, info.sample_rate, output_path, args.subtype or info.subtype,
+                          report_path, plot_path, {"path": str(input_path)})
+
+
+def _render_stream(rig: Any, blocks: Any, sample_rate: int, output_path: Path, subtype: str | None,
+                   report_path: Path | None, plot_path: Path | None, input_fields: dict[str, Any]) -> dict[str, Any]:
+    """The two streaming passes of Rig.render_blocks into a scratch file beside the output, then
+    the normalised copy into place (atomically), the report and the plot."""
+    import tempfile
+
+    from .audio import block_writer, read_blocks
+
     started = time.perf_counter()
-    render = rig.render(audio, sample_rate, progress=_progress)
+    handle, scratch_name = tempfile.mkstemp(prefix=f".{output_path.name}.", suffix=".scratch.w64",
+                                            dir=output_path.parent)
+    os.close(handle)
+    scratch = Path(scratch_name)
+    try:
+        with block_writer(scratch, sample_rate, rig.output_channels, "FLOAT") as write_scratch:
+            render = rig.render_blocks(blocks, sample_rate, write_scratch, progress=_progress)
+        gain = 10 ** (render.normalization_db / 20)
+        with block_writer(output_path, sample_rate, rig.output_channels, subtype) as write_output:
+            for block in read_blocks(scratch):
+                write_output(block * gain if gain != 1 else block)
+    finally:
+        scratch.unlink(missing_ok=True)
     elapsed_s = time.perf_counter() - started
-    render.report["input"]["path"] = str(input_path)
-    _finish_outputs(render, output_path, args.subtype or info.subtype, report_path, plot_path)
+    render.report["input"].update(input_fields)
+    _write_side_files(render.report, report_path, plot_path)
     _print_summary(render, output_path, elapsed_s)
     return render.report
+
+
+def _with_progress(blocks: Any, total_frames: int, every_s: float = 2.0) -> Any:
+    """Pass blocks through, saying how far along a long pass is (at most every ``every_s``)."""
+    started = last = time.perf_counter()
+    done = 0
+    for block in blocks:
+        yield block
+        done += block.shape[1]
+        now = time.perf_counter()
+        if now - last >= every_s and done < total_frames:
+            _progress(f"{100 * done / total_frames:.0f}% of the pass ({now - started:.0f} s)")
+            last = now
+
+
+def _write_side_files(report: dict[str, Any], report_path: Path | None, plot_path: Path | None) -> None:
+    from .report import write_report
+
+    if report_path is not None:
+        write_report(report_path, report)
+    if plot_path is not None:
+        from .plot import plot_report
+
+        plot_report(report, plot_path)
 
 
 def _finish_outputs(render: Any, output_path: Path, subtype: str | None,
                     report_path: Path | None, plot_path: Path | None) -> None:
     from .audio import write_audio
-    from .report import write_report
 
     write_audio(output_path, render.audio, render.sample_rate, subtype)
-    if report_path is not None:
-        write_report(report_path, render.report)
-    if plot_path is not None:
-        from .plot import plot_report
-
-        plot_report(render.report, plot_path)
+    _write_side_files(render.report, report_path, plot_path)
 
 
 def _print_summary(render: Any, output_path: Path, elapsed_s: float) -> None:
@@ -184,9 +231,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from .audio import audio_info, read_audio, resample
+    from .audio import TrackReader
 
     rig = _load_rig(args)
     paths = [Path(p) for p in args.inputs]
@@ -195,36 +240,27 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     report_path = _check_side_file(args.report, ".json", "--report")
     plot_path = _check_side_file(args.plot, ".png", "--plot")
     names = rig.mic_names
-    tracks: list[np.ndarray] = []
-    rate: int | None = None
-    subtype = args.subtype
-    for path in paths:
-        audio, path_rate = read_audio(path)
-        subtype = subtype or audio_info(path).subtype
-        if rate is None:
-            rate = path_rate
-        elif path_rate != rate:
-            _say(f"roomgate: note: {path}: resampled from {path_rate} Hz to {rate} Hz")
-            audio = resample(audio, path_rate, rate)
-        tracks.extend(audio)
-    assert rate is not None
-    if len(tracks) != len(names):
-        source = f"{paths[0]} holds {len(tracks)} channels" if len(paths) == 1 else f"got {len(paths)} files ({len(tracks)} channels)"
+    from .audio import audio_info
+
+    infos = [audio_info(p) for p in paths]
+    channels = sum(i.channels for i in infos)
+    if channels != len(names):
+        source = f"{paths[0]} holds {channels} channel(s)" if len(paths) == 1 else f"got {len(paths)} files ({channels} channels)"
         raise AudioInputError(
             f"mix: the rig has {len(names)} mics ({', '.join(names)}): expected {len(names)} files "
             f"or one {len(names)}-channel file; {source}"
         )
-    longest = max(t.shape[0] for t in tracks)
-    for name, track, path in zip(names, tracks, paths if len(paths) == len(tracks) else [paths[0]] * len(tracks)):
-        if track.shape[0] < longest:
-            _say(f"roomgate: note: {path} ({name}): {(longest - track.shape[0]) / rate:.3f} s shorter; padded with silence")
-    multitrack = np.stack([np.pad(t, (0, longest - t.shape[0])) for t in tracks]).astype(np.float32)
-    started = time.perf_counter()
-    render = rig.render(multitrack, rate, progress=_progress)
-    elapsed_s = time.perf_counter() - started
-    render.report["input"]["paths"] = [str(p) for p in paths]
-    _finish_outputs(render, output, subtype, report_path, plot_path)
-    _print_summary(render, output, elapsed_s)
+    rate = infos[0].sample_rate
+    reader = TrackReader(paths, rate)
+    for info, length in zip(infos, reader.lengths):
+        if info.sample_rate != rate:
+            _say(f"roomgate: note: {info.path}: resampled from {info.sample_rate} Hz to {rate} Hz")
+        if length < reader.length:
+            _say(f"roomgate: note: {info.path}: {(reader.length - length) / rate:.3f} s shorter than the "
+                 "longest track; padded with silence")
+    blocks = lambda: _with_progress(reader.blocks(), reader.length)  # noqa: E731
+    _render_stream(rig, blocks, rate, output, args.subtype or infos[0].subtype, report_path, plot_path,
+                   {"paths": [str(p) for p in paths]})
     return 0
 
 

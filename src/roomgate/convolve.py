@@ -46,6 +46,7 @@ import numpy as np
 from .errors import AudioInputError
 
 __all__ = [
+    "BlockConvolver",
     "Convolver",
     "Partition",
     "clear_ir_spectrum_cache",
@@ -937,3 +938,66 @@ class Convolver:
             x = np.zeros((c, self.head_size * self._hyper), np.float32)
             self.process_into(x, np.empty((self.n_irs, x.shape[1]), np.float32))
             self.reset()
+
+
+class BlockConvolver:
+    """Streaming convolution for offline work: long blocks by one FFT each, short ones by the
+    partitioned :class:`Convolver`, in any mix, always giving the one-call result.
+
+    A block at least half as long as the IRs is convolved whole by :func:`convolve_offline`
+    (then the cheaper per sample); its part that falls after the block is kept and added to the following output.
+    Shorter blocks go through a zero-latency :class:`Convolver`, made on first need. By linearity
+    the output is the same however the input was cut (to float32 rounding), so a long take can be
+    rendered from disk block by block as fast as in one piece.
+
+    Shape:
+        irs: ``(M, L)``; :meth:`process` takes ``(1, n)`` or ``(M, n)`` and returns ``(M, n)``.
+    """
+
+    def __init__(self, irs: np.ndarray, *, workers: int | None = None):
+        self.irs = _as_irs(irs)
+        self.workers = workers
+        self._convolver: Convolver | None = None
+        self._convolver_dirty = False  # the Convolver holds input whose output is still to come
+        # Output still to come from earlier blocks, starting at the next sample: (M, <= L - 1).
+        self._pending = np.zeros((self.irs.shape[0], 0), np.float32)
+
+    @property
+    def ir_length(self) -> int:
+        return int(self.irs.shape[1])
+
+    def reset(self) -> None:
+        self._pending = np.zeros((self.irs.shape[0], 0), np.float32)
+        if self._convolver is not None:
+            self._convolver.reset()
+        self._convolver_dirty = False
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        block = _check_signal(block, self.irs.shape[0], "block")
+        n = block.shape[1]
+        if 2 * n >= self.ir_length:
+            if self._convolver_dirty:  # hand the Convolver's future output over to _pending
+                assert self._convolver is not None
+                self._add_pending(self._convolver.tail())
+                self._convolver.reset()
+                self._convolver_dirty = False
+            total = convolve_offline(block, self.irs, workers=self.workers)  # (M, n + L - 1)
+            total[:, : self._pending.shape[1]] += self._pending
+            self._pending = total[:, n:]
+            return total[:, :n]
+        if self._convolver is None:
+            self._convolver = Convolver(self.irs)
+        out = self._convolver.process(block)
+        self._convolver_dirty = True
+        used = min(n, self._pending.shape[1])
+        if used:
+            out[:, :used] += self._pending[:, :used]
+            self._pending = self._pending[:, used:]
+        return out
+
+    def _add_pending(self, future: np.ndarray) -> None:
+        length = max(self._pending.shape[1], future.shape[1])
+        merged = np.zeros((self.irs.shape[0], length), np.float32)
+        merged[:, : self._pending.shape[1]] += self._pending
+        merged[:, : future.shape[1]] += future
+        self._pending = merged

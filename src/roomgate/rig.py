@@ -15,7 +15,7 @@ thresholds on the whole take, appends the room's tail, normalises and records th
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .audio import as_channels_first, check_sample_rate
-from .calibrate import KeyStatistics, key_statistics, resolve_threshold
+from .calibrate import FrameLevels, KeyStatistics, key_statistics, resolve_threshold
+from .convolve import BlockConvolver
 from .config import MicConfig, RigConfig, load_config, mic_position_m
 from .errors import AudioInputError, ConfigError
 from .report import TimelineRecorder, build_report
@@ -187,32 +188,48 @@ class Rig:
         Returns the :class:`Calibration` (also kept on the rig and used by :meth:`process`).
         Absolute thresholds pass through unchanged.
         """
-        sample_rate = check_sample_rate(sample_rate)
-        audio = self._check_input(audio)
-        mics = self._capture_offline(audio, sample_rate, progress)
-        self.calibration = self._calibrate_from(audio, mics, sample_rate)
-        self._stream = None  # gates must be rebuilt with the new thresholds
-        return self.calibration
+        return self.calibrate_blocks([audio], sample_rate, progress)
 
-    def _calibrate_from(self, audio: np.ndarray, mics: np.ndarray, sample_rate: int) -> Calibration:
+    def calibrate_blocks(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, progress: Progress | None = None
+    ) -> Calibration:
+        """:meth:`calibrate` over a take given block by block (a first streaming pass over a long
+        file): only the keys' frame levels are kept, so memory stays small."""
         from .gate import Gate
 
-        thresholds: dict[str, float] = {}
+        sample_rate = check_sample_rate(sample_rate)
+        relative = [(i, m) for i, m in enumerate(self.config.mics) if m.gate and isinstance(m.gate.threshold, str)]
+        thresholds = {m.name: float(m.gate.threshold) for m in self.gated_mics if m.gate and not isinstance(m.gate.threshold, str)}
+        # Which mic signals the keys need (by mic index); "dry" needs none.
+        needed = sorted({self._key_index(m, i) for i, m in relative} - {None})  # type: ignore[arg-type]
+        # The gate's own detector (filters, peak/rms, time constant) measures its key.
+        probes = {m.name: Gate(**{**m.gate.settings, "threshold_db": 0.0, "lookahead_ms": 0.0}) for _, m in relative}  # type: ignore[union-attr]
+        levels = {m.name: FrameLevels(sample_rate) for _, m in relative}
+        capture = None
+        first = True
+        for block in blocks if relative else ():
+            block = self._check_input(block)
+            if block.shape[0] == 1:
+                if capture is None:
+                    capture = BlockConvolver(self.capture_irs(sample_rate, progress)[needed]) if needed else None
+                captured = capture.process(block) if capture is not None else block[:0]
+            else:
+                captured = block[needed]
+            for index, mic in relative:
+                key_index = self._key_index(mic, index)
+                key = block[:1] if key_index is None else captured[needed.index(key_index)][np.newaxis]
+                _, trace = probes[mic.name].process_with_trace(key, sample_rate, key=key, reset=first)
+                levels[mic.name].add(trace.key_db)
+            first = False
         statistics: dict[str, KeyStatistics] = {}
-        for index, mic in enumerate(self.config.mics):
-            if mic.gate is None:
-                continue
-            if not isinstance(mic.gate.threshold, str):
-                thresholds[mic.name] = float(mic.gate.threshold)
-                continue
-            key = self._key_signal(mic, index, audio, mics)
-            # The gate's own detector (filters, peak/rms, time constant) measures the key.
-            probe = Gate(**{**mic.gate.settings, "threshold_db": 0.0, "lookahead_ms": 0.0})
-            _, trace = probe.process_with_trace(key, sample_rate, key=key)
-            stats = key_statistics(np.asarray(trace.key_db), sample_rate)
-            statistics[mic.name] = stats
-            thresholds[mic.name] = resolve_threshold(mic.gate.threshold, stats, f"mics.{mic.name}.gate.threshold")
-        return Calibration(thresholds, statistics)
+        for _, mic in relative:
+            statistics[mic.name] = key_statistics(levels[mic.name].frames_db())
+            thresholds[mic.name] = resolve_threshold(
+                mic.gate.threshold, statistics[mic.name], f"mics.{mic.name}.gate.threshold"  # type: ignore[union-attr]
+            )
+        self.calibration = Calibration(thresholds, statistics)
+        self._stream = None  # the gates are rebuilt with the new thresholds
+        return self.calibration
 
     def threshold_db(self, mic_name: str) -> float | None:
         """The absolute threshold a mic's gate uses now (``None`` when ungated or not calibrated)."""
@@ -260,10 +277,9 @@ class Rig:
                 f"sample_rate: the rig is streaming at {self._state_rate} Hz, got {sample_rate} Hz; "
                 "pass reset=True to start again"
             )
-        fresh = self._stream is None
-        if fresh:
+        if self._stream is None:
             if reset and self.needs_calibration:
-                self.calibration = self._calibrate_from(audio, self._capture_offline(audio, sample_rate), sample_rate)
+                self.calibrate(audio, sample_rate)
             elif self.needs_calibration:
                 names = ", ".join(m.name for m in self.gated_mics if m.gate and isinstance(m.gate.threshold, str))
                 raise ConfigError(
@@ -273,7 +289,7 @@ class Rig:
             self._stream = _StreamState(self, sample_rate)
             self._state_rate = sample_rate
         assert self._stream is not None
-        return self._stream.process(audio, record, offline=fresh and reset)
+        return self._stream.process(audio, record)
 
     def render(self, audio: np.ndarray, sample_rate: int, progress: Progress | None = None) -> Render:
         """The offline job: calibrate on the take, process it with the room's tail, normalise.
@@ -281,44 +297,81 @@ class Rig:
         Shape:
             audio: ``(1, N)`` dry or ``(M, N)`` recorded; ``Render.audio`` is ``(C, N + tail)``.
         """
-        sample_rate = check_sample_rate(sample_rate)
         audio = self._check_input(audio)
-        is_dry = audio.shape[0] == 1
-        if is_dry:
-            self.capture_irs(sample_rate, progress)
+        pieces: list[np.ndarray] = []
+        summary = self.render_blocks(lambda: [audio], sample_rate, pieces.append, progress=progress)
+        mixed = np.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
+        if summary.normalization_db:
+            mixed = (mixed * np.float32(10 ** (summary.normalization_db / 20))).astype(np.float32)
+        summary.audio = mixed
+        return summary
+
+    def render_blocks(
+        self,
+        blocks: Callable[[], Iterable[np.ndarray]],
+        sample_rate: int,
+        sink: Callable[[np.ndarray], None],
+        *,
+        progress: Progress | None = None,
+        tail_block_samples: int = 1 << 20,
+    ) -> Render:
+        """:meth:`render` for a take too long for memory, in two streaming passes.
+
+        ``blocks()`` is called once per pass and yields the take's consecutive ``(1, n)`` or
+        ``(M, n)`` blocks; ``sink`` receives the mix's ``(C, n)`` blocks in order, *before*
+        normalisation: the returned :class:`Render` (whose ``audio`` is empty) gives
+        ``normalization_db`` for the caller to apply. Memory does not grow with the take.
+        """
+        sample_rate = check_sample_rate(sample_rate)
         self.calibration = None
-        tail = self.tail_samples(sample_rate) if is_dry else 0
-        n = audio.shape[1]
-        # One offline capture serves both the calibration and the render.
-        mics = self._capture_offline(audio, sample_rate, progress, length=n + tail)
         if self.needs_calibration:
-            self.calibration = self._calibrate_from(audio, mics[:, :n], sample_rate)
-        padded = np.pad(audio, ((0, 0), (0, tail))) if tail else audio
+            self.calibrate_blocks(blocks(), sample_rate, progress)
         recorder = TimelineRecorder(sample_rate, self.mic_names, [m.gate is not None for m in self.config.mics])
-        stream = _StreamState(self, sample_rate)
-        mixed, _ = stream.process(padded, recorder, offline=True, captured=mics)
+        peak = 0.0
+        input_samples = 0
+        channels = 0
+
+        def emit(mixed: np.ndarray) -> None:
+            nonlocal peak
+            if mixed.size:
+                peak = max(peak, float(np.max(np.abs(mixed))))
+            sink(mixed)
+
+        for block in blocks():
+            block = self._check_input(block)
+            if input_samples and block.shape[0] != channels:
+                raise AudioInputError(f"audio: block of shape {block.shape} after blocks of {channels} channels")
+            channels = block.shape[0]
+            if input_samples == 0 and channels == 1:
+                self.capture_irs(sample_rate, progress)  # simulate the room (with progress) up front
+            emit(self._process(block, sample_rate, reset=input_samples == 0, record=recorder)[0])
+            input_samples += block.shape[1]
+        if input_samples == 0:
+            raise AudioInputError("audio: expected at least one sample, got none")
+        tail = self.tail_samples(sample_rate) if channels == 1 else 0
+        while tail > 0:  # the room rings on after the last note
+            n = min(tail, tail_block_samples)
+            emit(self._process(np.zeros((channels, n), np.float32), sample_rate, reset=False, record=recorder)[0])
+            tail -= n
         self._stream = None
-        peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
         peak_db_before = 20 * math.log10(peak) if peak > 0 else -math.inf
-        normalization_db = 0.0
         out = self.config.output
-        if out.normalize == "peak" and peak > 0:
-            normalization_db = out.peak_db - peak_db_before
-            mixed = (mixed * np.float32(10 ** (normalization_db / 20))).astype(np.float32)
+        normalization_db = out.peak_db - peak_db_before if out.normalize == "peak" and peak > 0 else 0.0
         report = build_report(
             recorder,
             self._report_mics(),
             preset=self.config.name,
             extra={
-                "input": {"samples": int(audio.shape[1]), "channels": int(audio.shape[0]),
-                          "mode": "dry" if is_dry else "multitrack"},
+                "input": {"samples": input_samples, "channels": channels,
+                          "mode": "dry" if channels == 1 else "multitrack"},
                 "output": {"channels": out.channels, "normalization_db": round(normalization_db, 3),
                            "peak_db_before_normalization": round(peak_db_before, 3)},
                 "room": {"size_m": list(self.config.room.size_m), "rt60_s": self.config.room.rt60_s},
                 "singer": {"position_m": list(self.config.singer.position_m)},
             },
         )
-        return Render(mixed, sample_rate, int(audio.shape[1]), normalization_db, peak_db_before, report)
+        empty = np.zeros((out.channels, 0), np.float32)
+        return Render(empty, sample_rate, input_samples, normalization_db, peak_db_before, report)
 
     def _report_mics(self) -> list[dict[str, Any]]:
         entries = []
@@ -349,22 +402,13 @@ class Rig:
             )
         return audio
 
-    def _capture_offline(
-        self, audio: np.ndarray, sample_rate: int, progress: Progress | None = None, length: int | None = None
-    ) -> np.ndarray:
-        """The mic signals for a whole take, without touching the streaming state.
-
-        Shape: ``(M, length)``, ``length`` defaulting to the input's (zeros past the room's tail).
-        """
-        length = audio.shape[1] if length is None else length
-        if audio.shape[0] != 1:
-            return audio if length == audio.shape[1] else np.pad(audio, ((0, 0), (0, length - audio.shape[1])))
-        from .convolve import convolve_offline
-
-        full = convolve_offline(audio, self.capture_irs(sample_rate, progress))
-        if full.shape[1] < length:
-            full = np.pad(full, ((0, 0), (0, length - full.shape[1])))
-        return np.ascontiguousarray(full[:, :length])
+    def _key_index(self, mic: MicConfig, index: int) -> int | None:
+        """The mic index whose signal keys this mic's gate (``None``: the dry input)."""
+        assert mic.gate is not None
+        key = mic.gate.key
+        if key == "self":
+            return index
+        return None if key == "dry" else self.mic_names.index(key)
 
     def _key_signal(self, mic: MicConfig, index: int, audio: np.ndarray, mics: np.ndarray) -> np.ndarray:
         assert mic.gate is not None
@@ -402,8 +446,7 @@ class _StreamState:
         self.latency_samples = max(latencies, default=0)
         self.alignment = [_Delay(1, self.latency_samples - lat) for lat in latencies]
         self.key_alignment = _Delay(1, self.latency_samples)
-        self.convolver: Any = None
-        self.pending_tail: np.ndarray | None = None  # the offline pass's convolution tail, still to come
+        self.capture_convolver: BlockConvolver | None = None  # long blocks by FFT, short ones partitioned
         self.trims = np.array(
             [10 ** (m.gain_db / 20) * (-1.0 if m.invert_polarity else 1.0) for m in config.mics], dtype=np.float32
         )
@@ -419,35 +462,18 @@ class _StreamState:
                     if distances[near] < distances[far]:
                         self.ducks.append((near, far, 10 ** (duck_db / 20)))
 
-    def capture(self, audio: np.ndarray, offline: bool) -> np.ndarray:
+    def capture(self, audio: np.ndarray) -> np.ndarray:
+        """Dry ``(1, n)`` -> the mics' signals ``(M, n)``; recorded mics pass through."""
         if audio.shape[0] != 1:  # recorded mics: already captured
             return audio
-        irs = self.rig.capture_irs(self.sample_rate)
-        n = audio.shape[1]
-        if offline and self.convolver is None:
-            from .convolve import convolve_offline
+        if self.capture_convolver is None:
+            self.capture_convolver = BlockConvolver(self.rig.capture_irs(self.sample_rate))
+        return self.capture_convolver.process(audio)
 
-            full = convolve_offline(audio, irs)
-            self.pending_tail = full[:, n:]
-            return np.ascontiguousarray(full[:, :n])
-        if self.convolver is None:
-            from .convolve import Convolver
-
-            self.convolver = Convolver(irs)
-        mics = self.convolver.process(audio)
-        if self.pending_tail is not None and self.pending_tail.shape[1]:
-            # Linearity: the earlier block's tail adds onto what the fresh convolver makes now.
-            used = min(n, self.pending_tail.shape[1])
-            mics[:, :used] += self.pending_tail[:, :used]
-            self.pending_tail = self.pending_tail[:, used:]
-        return mics
-
-    def process(
-        self, audio: np.ndarray, record: TimelineRecorder | None, offline: bool, captured: np.ndarray | None = None
-    ) -> tuple[np.ndarray, list[Any]]:
-        """One block through the gates and the mix; ``captured`` (M, n) skips the capture."""
+    def process(self, audio: np.ndarray, record: TimelineRecorder | None) -> tuple[np.ndarray, list[Any]]:
+        """One block through the capture, the gates and the mix."""
         rig = self.rig
-        mics = self.capture(audio, offline) if captured is None else captured
+        mics = self.capture(audio)
         n = mics.shape[1]
         gains: list[np.ndarray | None] = []
         opened: list[np.ndarray | None] = []
