@@ -152,3 +152,31 @@ def test_render_in_blocks_equals_render_in_one_piece() -> None:
     for a, b in zip(streamed.report["mics"], whole.report["mics"]):
         assert a["threshold_db"] == pytest.approx(b["threshold_db"], abs=1e-3)
         np.testing.assert_allclose(np.array(a["intervals"]), np.array(b["intervals"]), atol=2e-3)
+
+
+def test_gain_match_levels_the_room_mic_with_the_close_mic() -> None:
+    """gain_db = "match -6": over the passages where the mid gate is open, the mid mic after its
+    trim is 6 LU under the close mic (BS.1770 loudness, pyloudnorm)."""
+    from roomgate.calibrate import loudness_lufs
+
+    dry = _crescendo(seconds=4.0)
+    rig = load_preset("heroes-1977", ['mics.mid.gain_db="match -6"', "mics.mid.gate.threshold_db=-30"])
+    calibration = rig.calibrate(dry, RATE)
+    trim_db = calibration.gains_db["mid"]
+    assert rig.gain_db("mid") == trim_db
+    gate = roomgate.Gate(**{**rig.config.mic("mid").gate.settings, "threshold_db": -30.0})
+    mics = roomgate.convolve_offline(dry, rig.capture_irs(RATE))[:, : dry.shape[1]]
+    _, trace = gate.process_with_trace(mics[:1], RATE, key=mics[:1])
+    is_open = np.asarray(trace.is_open)
+    mid_lufs = loudness_lufs(mics[1][is_open] * 10 ** (trim_db / 20), RATE)
+    close_lufs = loudness_lufs(mics[0][is_open], RATE)
+    assert mid_lufs - close_lufs == pytest.approx(-6.0, abs=0.3)
+    report = rig.render(dry, RATE).report
+    assert report["mics"][1]["gain_db"] == pytest.approx(trim_db, abs=0.01)
+
+
+def test_gain_match_needs_calibration_for_streaming() -> None:
+    rig = load_preset("heroes-1977", ['mics.far.gain_db="match"', "mics.mid.gate.threshold_db=-30",
+                                      "mics.far.gate.threshold_db=-20"])
+    with pytest.raises(ConfigError, match="calibrate"):
+        rig.process(_crescendo(seconds=0.5), RATE, reset=False)

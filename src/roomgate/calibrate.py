@@ -113,3 +113,68 @@ def resolve_threshold(threshold: float | str, statistics: KeyStatistics, where: 
     if match := RE_PEAK_PATTERN.match(threshold.strip()):
         return statistics.peak_db + float(match.group(1))
     raise ConfigError(f"{where}: expected dBFS, 'pNN' or '-6 dB re peak', got {threshold!r}")
+
+
+# Loudness matching (ITU-R BS.1770-4 via pyloudnorm) listens to at most this much open material:
+# minutes of singing pin a mic's loudness down to a fraction of a LU, and memory stays bounded.
+MATCH_MAX_S = 600.0
+
+
+class OpenLoudness:
+    """Collects a mic's and the close mic's samples where the mic's gate is open, block by block,
+    and gives the trim that matches their loudness (BS.1770 integrated loudness, pyloudnorm)."""
+
+    def __init__(self, sample_rate: int, max_s: float = MATCH_MAX_S):
+        self.sample_rate = sample_rate
+        self.max_samples = int(max_s * sample_rate)
+        self._mic: list[np.ndarray] = []
+        self._close: list[np.ndarray] = []
+        self._all_mic: list[np.ndarray] = []
+        self._all_close: list[np.ndarray] = []
+        self.collected = 0
+        self.collected_all = 0
+
+    def add(self, mic: np.ndarray, close: np.ndarray, is_open: np.ndarray) -> None:
+        """Shape: mic, close, is_open ``(n,)``."""
+        if self.collected < self.max_samples and is_open.any():
+            self._mic.append(mic[is_open])
+            self._close.append(close[is_open])
+            self.collected += int(is_open.sum())
+        if self.collected_all < self.max_samples:  # the fallback when the gate never opens for long
+            self._all_mic.append(mic)
+            self._all_close.append(close)
+            self.collected_all += mic.size
+
+    def trim_db(self, offset_lu: float, where: str) -> tuple[float, bool]:
+        """The gain that puts the mic ``offset_lu`` from the close mic, and whether it was measured
+        on open passages (False: the gate was open under 0.4 s, so the whole take was used)."""
+        import warnings
+
+        from .errors import RoomgateWarning
+
+        on_open = self.collected >= 0.4 * self.sample_rate
+        mic = np.concatenate(self._mic if on_open else self._all_mic)
+        close = np.concatenate(self._close if on_open else self._all_close)
+        if not on_open:
+            warnings.warn(f"{where}: the gate was open under 0.4 s; matched over the whole take", RoomgateWarning)
+        mic_lufs, close_lufs = loudness_lufs(mic, self.sample_rate), loudness_lufs(close, self.sample_rate)
+        if not (np.isfinite(mic_lufs) and np.isfinite(close_lufs)):
+            raise ConfigError(f"{where}: 'match' needs sound at both mics; one of them is silent")
+        return float(np.clip(close_lufs - mic_lufs + offset_lu, -96.0, 48.0)), on_open
+
+
+def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
+    """BS.1770-4 integrated loudness of a mono signal (pyloudnorm), ``-inf`` when too short/silent.
+
+    Shape: samples ``(n,)``.
+    """
+    import warnings
+
+    import pyloudnorm
+
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.size < int(0.4 * sample_rate):
+        samples = np.pad(samples, (0, int(0.4 * sample_rate) - samples.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyloudnorm warns on clipping, which we do not care about here
+        return float(pyloudnorm.Meter(sample_rate).integrated_loudness(samples))

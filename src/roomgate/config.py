@@ -22,6 +22,9 @@ from typing import Any
 from .calibrate import PERCENTILE_PATTERN, RE_PEAK_PATTERN
 from .errors import ConfigError
 
+# gain_db = "match", "match -6", "match+3 LU": the trim that matches the mic's loudness to the
+# close mic's over the passages where its gate is open, plus an offset.
+_MATCH = re.compile(r"^match\s*([+-]\s*\d+(?:\.\d+)?)?\s*(?:LU|dB)?$", re.IGNORECASE)
 PATTERNS = ("omni", "cardioid", "supercardioid", "hypercardioid", "figure8")
 # Keys a gate may take besides its key and threshold: the Gate's own settings (checked by Gate).
 _GATE_SPECIAL_KEYS = ("key", "threshold", "threshold_db", "duck_db")
@@ -72,7 +75,8 @@ class MicConfig:
     position_m: tuple[float, float, float] | None = None
     pattern: str = "omni"
     aim_m: tuple[float, float, float] | None = None
-    gain_db: float = 0.0
+    gain_db: float = 0.0  # the trim; with match_offset_lu set, resolved by Rig.calibrate instead
+    match_offset_lu: float | None = None  # gain_db = "match -6": loudness-matched to the close mic, -6 LU
     pan: float = 0.0  # -1 hard left .. +1 hard right (stereo output only)
     invert_polarity: bool = False
     ir: str | None = None  # a measured impulse response instead of the simulated room
@@ -316,13 +320,26 @@ def _parse_mic(mic_table: Any, index: int, singer: SingerConfig, size_m: tuple[f
     if ir is not None and not isinstance(ir, str):
         raise ConfigError(f"{where}ir: expected a path to an impulse response file, got {ir!r}")
     gate_table = mic_table.get("gate")
+    gain = mic_table.get("gain_db", 0.0)
+    match_offset_lu = None
+    if isinstance(gain, str) and (match := _MATCH.match(gain.strip())):
+        match_offset_lu, gain_db = float((match.group(1) or "0").replace(" ", "")), 0.0
+    else:
+        try:
+            gain_db = _number(gain, f"{where}gain_db", -96.0, 48.0)
+        except ConfigError:
+            raise ConfigError(
+                f"{where}gain_db: expected dB from -96 to 48, or 'match' / 'match -6' (loudness-matched "
+                f"to the close mic, offset in LU), got {gain!r}"
+            ) from None
     return MicConfig(
         name=name,
         distance_m=distance_m,
         position_m=position_m,
         pattern=pattern,
         aim_m=None if aim is None else _vector(aim, f"{where}aim_m", length=3),
-        gain_db=_number(mic_table.get("gain_db", 0.0), f"{where}gain_db", -96.0, 48.0),
+        gain_db=gain_db,
+        match_offset_lu=match_offset_lu,
         pan=_number(mic_table.get("pan", 0.0), f"{where}pan", -1.0, 1.0),
         invert_polarity=_bool(mic_table.get("invert_polarity", False), f"{where}invert_polarity"),
         ir=ir,

@@ -37,6 +37,7 @@ class Calibration:
     """The absolute values chosen for one take."""
 
     thresholds_db: dict[str, float]  # gated mic name -> threshold, dBFS of its key detector
+    gains_db: dict[str, float] = field(default_factory=dict)  # mics with gain_db = "match" -> trim
     key_statistics: dict[str, KeyStatistics] = field(repr=False, default_factory=dict)
 
 
@@ -188,13 +189,16 @@ class Rig:
         Returns the :class:`Calibration` (also kept on the rig and used by :meth:`process`).
         Absolute thresholds pass through unchanged.
         """
-        return self.calibrate_blocks([audio], sample_rate, progress)
+        audio = self._check_input(audio)
+        return self.calibrate_blocks(lambda: [audio], sample_rate, progress)
 
     def calibrate_blocks(
-        self, blocks: Iterable[np.ndarray], sample_rate: int, progress: Progress | None = None
+        self, blocks: Callable[[], Iterable[np.ndarray]], sample_rate: int, progress: Progress | None = None
     ) -> Calibration:
-        """:meth:`calibrate` over a take given block by block (a first streaming pass over a long
-        file): only the keys' frame levels are kept, so memory stays small."""
+        """:meth:`calibrate` over a take given block by block (streaming passes over a long file:
+        one for the thresholds, one more for ``gain_db = "match"`` trims); ``blocks()`` yields the
+        take's consecutive blocks each time it is called. Only frame levels and a bounded amount of
+        open material are kept, so memory stays small."""
         from .gate import Gate
 
         sample_rate = check_sample_rate(sample_rate)
@@ -207,7 +211,7 @@ class Rig:
         levels = {m.name: FrameLevels(sample_rate) for _, m in relative}
         capture = None
         first = True
-        for block in blocks if relative else ():
+        for block in blocks() if relative else ():
             block = self._check_input(block)
             if block.shape[0] == 1:
                 if capture is None:
@@ -227,9 +231,55 @@ class Rig:
             thresholds[mic.name] = resolve_threshold(
                 mic.gate.threshold, statistics[mic.name], f"mics.{mic.name}.gate.threshold"  # type: ignore[union-attr]
             )
-        self.calibration = Calibration(thresholds, statistics)
+        self.calibration = Calibration(thresholds, {}, statistics)
+        if any(m.match_offset_lu is not None for m in self.config.mics):
+            self.calibration.gains_db.update(self._match_gains(blocks, sample_rate))
         self._stream = None  # the gates are rebuilt with the new thresholds
         return self.calibration
+
+    def _match_gains(self, blocks: Callable[[], Iterable[np.ndarray]], sample_rate: int) -> dict[str, float]:
+        """Trims for ``gain_db = "match"`` mics: each mic's loudness matched to the nearest mic's
+        over the passages where its own gate is open (a pass with the calibrated gates)."""
+        from .calibrate import OpenLoudness
+        from .gate import Gate
+
+        close = int(np.argmin(self.mic_distances_m()))
+        matched = [(i, m) for i, m in enumerate(self.config.mics) if m.match_offset_lu is not None and i != close]
+        gates = {
+            i: Gate(**{**m.gate.settings, "threshold_db": self.threshold_db(m.name), "lookahead_ms": 0.0})
+            for i, m in matched if m.gate is not None
+        }
+        collectors = {i: OpenLoudness(sample_rate) for i, _ in matched}
+        capture = None
+        for number, block in enumerate(blocks()):
+            block = self._check_input(block)
+            if block.shape[0] == 1:
+                if capture is None:
+                    capture = BlockConvolver(self.capture_irs(sample_rate))
+                mics = capture.process(block)
+            else:
+                mics = block
+            for index, mic in matched:
+                if index in gates:
+                    key = self._key_signal(mic, index, block, mics)
+                    _, trace = gates[index].process_with_trace(key, sample_rate, key=key, reset=number == 0)
+                    is_open = np.asarray(trace.is_open, dtype=bool)
+                else:  # an ungated mic is always open
+                    is_open = np.ones(mics.shape[1], dtype=bool)
+                collectors[index].add(mics[index], mics[close], is_open)
+        gains = {m.name: collectors[i].trim_db(m.match_offset_lu, f"mics.{m.name}.gain_db")[0] for i, m in matched}  # type: ignore[arg-type]
+        gains.update({m.name: float(m.match_offset_lu) for i, m in enumerate(self.config.mics)  # type: ignore[arg-type]
+                      if i == close and m.match_offset_lu is not None})
+        return gains
+
+    def gain_db(self, mic_name: str) -> float:
+        """A mic's trim (gate aside): its ``gain_db``, or the calibrated one for ``"match"``."""
+        mic = self.config.mic(mic_name)
+        if mic.match_offset_lu is None:
+            return mic.gain_db
+        if self.calibration is None or mic_name not in self.calibration.gains_db:
+            raise ConfigError(f"mics.{mic_name}.gain_db: 'match' needs Rig.calibrate(audio, sample_rate) first")
+        return self.calibration.gains_db[mic_name]
 
     def threshold_db(self, mic_name: str) -> float | None:
         """The absolute threshold a mic's gate uses now (``None`` when ungated or not calibrated)."""
@@ -242,7 +292,9 @@ class Rig:
 
     @property
     def needs_calibration(self) -> bool:
-        return self.calibration is None and any(isinstance(m.gate.threshold, str) for m in self.gated_mics if m.gate)
+        relative = any(isinstance(m.gate.threshold, str) for m in self.gated_mics if m.gate)
+        matched = any(m.match_offset_lu is not None for m in self.config.mics)
+        return self.calibration is None and (relative or matched)
 
     # -- processing ----------------------------------------------------------------------------
 
@@ -281,10 +333,11 @@ class Rig:
             if reset and self.needs_calibration:
                 self.calibrate(audio, sample_rate)
             elif self.needs_calibration:
-                names = ", ".join(m.name for m in self.gated_mics if m.gate and isinstance(m.gate.threshold, str))
+                names = [f"mics.{m.name}.gate.threshold" for m in self.gated_mics if m.gate and isinstance(m.gate.threshold, str)]
+                names += [f"mics.{m.name}.gain_db" for m in self.config.mics if m.match_offset_lu is not None]
                 raise ConfigError(
-                    f"mics {names}: relative thresholds need Rig.calibrate(audio, sample_rate) before "
-                    "streaming with reset=False"
+                    f"{', '.join(names)}: fitted to the performance, so streaming with reset=False needs "
+                    "Rig.calibrate(audio, sample_rate) first"
                 )
             self._stream = _StreamState(self, sample_rate)
             self._state_rate = sample_rate
@@ -325,7 +378,7 @@ class Rig:
         sample_rate = check_sample_rate(sample_rate)
         self.calibration = None
         if self.needs_calibration:
-            self.calibrate_blocks(blocks(), sample_rate, progress)
+            self.calibrate_blocks(blocks, sample_rate, progress)
         recorder = TimelineRecorder(sample_rate, self.mic_names, [m.gate is not None for m in self.config.mics])
         peak = 0.0
         input_samples = 0
@@ -381,7 +434,7 @@ class Rig:
                 "distance_m": round(float(distance), 4),
                 "position_m": [round(float(v), 4) for v in position],
                 "pattern": mic.pattern,
-                "gain_db": mic.gain_db,
+                "gain_db": _round(self.gain_db(mic.name)),
                 "threshold_db": None if mic.gate is None else _round(self.threshold_db(mic.name)),
             }
             if mic.gate is not None:
@@ -448,7 +501,8 @@ class _StreamState:
         self.key_alignment = _Delay(1, self.latency_samples)
         self.capture_convolver: BlockConvolver | None = None  # long blocks by FFT, short ones partitioned
         self.trims = np.array(
-            [10 ** (m.gain_db / 20) * (-1.0 if m.invert_polarity else 1.0) for m in config.mics], dtype=np.float32
+            [10 ** (rig.gain_db(m.name) / 20) * (-1.0 if m.invert_polarity else 1.0) for m in config.mics],
+            dtype=np.float32,
         )
         self.pan_matrix = _pan_matrix([m.pan for m in config.mics], config.output.channels)
         distances = rig.mic_distances_m()
