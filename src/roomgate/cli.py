@@ -258,10 +258,32 @@ def _cmd_mix(args: argparse.Namespace) -> int:
         if length < reader.length:
             _say(f"roomgate: note: {info.path}: {(reader.length - length) / rate:.3f} s shorter than the "
                  "longest track; padded with silence")
+    fields: dict[str, Any] = {"paths": [str(p) for p in paths]}
+    if args.align:
+        fields["alignment"] = _align(rig, next(reader.blocks()), rate)
     blocks = lambda: _with_progress(reader.blocks(), reader.length)  # noqa: E731
-    _render_stream(rig, blocks, rate, output, args.subtype or infos[0].subtype, report_path, plot_path,
-                   {"paths": [str(p) for p in paths]})
+    _render_stream(rig, blocks, rate, output, args.subtype or infos[0].subtype, report_path, plot_path, fields)
     return 0
+
+
+def _align(rig: Any, first_block: Any, sample_rate: int) -> dict[str, Any]:
+    """Each mic's delay behind the nearest mic (GCC-PHAT on the first block), printed and reported."""
+    from .align import estimate_delay
+
+    distances = rig.mic_distances_m()
+    close = int(distances.argmin())
+    speed = _speed_of_sound(rig)
+    result: dict[str, Any] = {}
+    for index, name in enumerate(rig.mic_names):
+        if index == close:
+            continue
+        delay = estimate_delay(first_block[close], first_block[index], sample_rate)
+        implied_m = delay.implied_distance_m(float(distances[close]), speed)
+        result[name] = {"delay_ms": round(1000 * delay.delay_s, 3), "implied_distance_m": round(implied_m, 3),
+                        "preset_distance_m": round(float(distances[index]), 3), "confidence": round(delay.confidence, 1)}
+        print(f"{name}: {1000 * delay.delay_s:.2f} ms behind {rig.mic_names[close]}, about {implied_m:.2f} m from the "
+              f"singer (the preset says {distances[index]:.2f} m)")
+    return result
 
 
 def _cmd_ir(args: argparse.Namespace) -> int:
@@ -385,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "the rig's mic order (or one multichannel file).")
     mix.add_argument("inputs", nargs="+", metavar="CLOSE ROOM...", help="one file per mic in the rig's order, or one multichannel file")
     mix.add_argument("-o", "--output", required=True, metavar="OUT", help="output file")
+    mix.add_argument("--align", action="store_true",
+                     help="estimate each room mic's delay behind the close mic and the distance it implies")
     _add_rig_options(mix)
     _add_output_options(mix)
     mix.set_defaults(run=_cmd_mix)

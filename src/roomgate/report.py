@@ -195,6 +195,8 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
 
 
 def _finite(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
