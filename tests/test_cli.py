@@ -119,10 +119,24 @@ def test_ir_exports_one_channel_per_mic(tmp_path: Path) -> None:
     assert rate == 16_000 and irs.shape[1] == 3 and soundfile.info(str(out)).subtype == "FLOAT"
 
 
-def test_several_inputs_go_into_a_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_several_inputs_go_into_a_folder(tmp_path: Path, jobs: str) -> None:
     a, b = _voice_file(tmp_path / "a.wav"), _voice_file(tmp_path / "b.wav")
     folder = tmp_path / "renders"
     folder.mkdir()
-    result = run("render", str(a), str(b), "-o", str(folder), *SMALL)
+    result = run("render", str(a), str(b), "-o", str(folder), "--jobs", jobs, "--report", str(folder), *SMALL)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.wav"]
+    assert sorted(p.name for p in folder.iterdir()) == ["a.json", "a.wav", "b.json", "b.wav"]
+    assert "rendered 2 of 2 files" in result.stdout
+
+
+def test_a_failing_file_does_not_stop_the_batch(tmp_path: Path) -> None:
+    good, bad = _voice_file(tmp_path / "good.wav"), tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio" * 50)
+    folder = tmp_path / "renders"
+    folder.mkdir()
+    result = run("render", str(bad), str(good), "-o", str(folder), "--jobs", "2", *SMALL)
+    assert result.returncode == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["good.wav"]
+    assert "1 of 2 files failed" in result.stderr and "bad.wav" in result.stderr
+    assert "Traceback" not in result.stderr

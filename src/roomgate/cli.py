@@ -54,8 +54,10 @@ def _add_rig_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--report", metavar="JSON", help="write the gate timeline report (JSON)")
-    parser.add_argument("--plot", metavar="PNG", help="draw the room, the key level and the gates (PNG)")
+    parser.add_argument("--report", metavar="JSON", help="write the gate timeline report (JSON; with several "
+                                                          "inputs, a folder for one report per file)")
+    parser.add_argument("--plot", metavar="PNG", help="draw the room, the key level and the gates (PNG; with "
+                                                      "several inputs, a folder)")
     parser.add_argument("--subtype", metavar="SUBTYPE",
                         help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
 
@@ -82,8 +84,8 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render_one(rig: Any, input_path: Path, output_path: Path, args: argparse.Namespace,
-                report_path: Path | None, plot_path: Path | None) -> dict[str, Any]:
+def _render_one(rig: Any, input_path: Path, output_path: Path, subtype: str | None,
+                report_path: Path | None, plot_path: Path | None) -> tuple[Any, float]:
     """Render one file, streaming it from disk in blocks (memory does not grow with the take)."""
     from .audio import audio_info, downmix_to_mono, read_blocks
 
@@ -96,12 +98,12 @@ def _render_one(rig: Any, input_path: Path, output_path: Path, args: argparse.Na
         for block in _with_progress(read_blocks(input_path), info.frames):
             yield downmix_to_mono(block)
 
-    return _render_stream(rig, blocks, info.sample_rate, output_path, args.subtype or info.subtype,
+    return _render_stream(rig, blocks, info.sample_rate, output_path, subtype or info.subtype,
                           report_path, plot_path, {"path": str(input_path)})
 
 
 def _render_stream(rig: Any, blocks: Any, sample_rate: int, output_path: Path, subtype: str | None,
-                   report_path: Path | None, plot_path: Path | None, input_fields: dict[str, Any]) -> dict[str, Any]:
+                   report_path: Path | None, plot_path: Path | None, input_fields: dict[str, Any]) -> tuple[Any, float]:
     """The two streaming passes of Rig.render_blocks into a scratch file beside the output, then
     the normalised copy into place (atomically), the report and the plot."""
     import tempfile
@@ -122,11 +124,9 @@ def _render_stream(rig: Any, blocks: Any, sample_rate: int, output_path: Path, s
                 write_output(block * gain if gain != 1 else block)
     finally:
         scratch.unlink(missing_ok=True)
-    elapsed_s = time.perf_counter() - started
     render.report["input"].update(input_fields)
     _write_side_files(render.report, report_path, plot_path)
-    _print_summary(render, output_path, elapsed_s)
-    return render.report
+    return render, time.perf_counter() - started
 
 
 def _with_progress(blocks: Any, total_frames: int, every_s: float = 2.0) -> Any:
@@ -204,30 +204,83 @@ def _cmd_render(args: argparse.Namespace) -> int:
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
     rig = _load_rig(args)
+    if args.jobs < 1:
+        raise RoomgateError(f"--jobs: expected 1 or more worker processes, got {args.jobs}")
     if len(inputs) == 1:
         _check_output_file(output, inputs)
         report = _check_side_file(args.report, ".json", "--report")
         plot = _check_side_file(args.plot, ".png", "--plot")
-        _render_one(rig, inputs[0], output, args, report, plot)
+        render, elapsed_s = _render_one(rig, inputs[0], output, args.subtype, report, plot)
+        _print_summary(render, output, elapsed_s)
         return 0
-    # Several inputs: OUT is a folder; each output keeps its input's name (and format).
+    return _render_batch(args, inputs, output)
+
+
+def _render_batch(args: argparse.Namespace, inputs: list[Path], output: Path) -> int:
+    """Several inputs into a folder, on ``--jobs`` worker processes, with a progress bar; a file
+    that fails is reported at the end without stopping the others."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
     if not output.is_dir():
         raise OutputError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
+    side_folders = {}
+    for option, value in (("--report", args.report), ("--plot", args.plot)):
+        if value is not None and not Path(value).is_dir():
+            raise OutputError(f"{option} {value}: with several inputs, expected an existing folder")
+        side_folders[option] = None if value is None else Path(value)
+    names = [p.name for p in inputs]
+    if len(set(names)) != len(names):
+        raise OutputError(f"{output}: two inputs share a file name; they would overwrite each other")
+    tasks = [
+        (args.preset, tuple(args.overrides), str(path), str(output / path.name), args.subtype,
+         None if side_folders["--report"] is None else str(side_folders["--report"] / f"{path.stem}.json"),
+         None if side_folders["--plot"] is None else str(side_folders["--plot"] / f"{path.stem}.png"),
+         [str(p) for p in inputs])
+        for path in inputs
+    ]
     failures: list[str] = []
-    for input_path in inputs:
-        target = output / input_path.name
+    started = time.perf_counter()
+    with tqdm(total=len(tasks), unit="file", file=sys.stderr, desc="roomgate", leave=False) as bar:
+        if args.jobs == 1:
+            results = map(_batch_render, tasks)
+        else:
+            pool = ProcessPoolExecutor(max_workers=args.jobs)
+            results = pool.map(_batch_render, tasks)
         try:
-            _check_output_file(target, inputs)
-            report = output / f"{input_path.stem}.json" if args.report else None
-            plot = output / f"{input_path.stem}.png" if args.plot else None
-            _render_one(rig, input_path, target, args, report, plot)
-        except RoomgateError as error:
-            failures.append(str(error))
-            _say(f"roomgate: error: {error}")
+            for input_name, line, ok in results:
+                bar.write(line if ok else f"roomgate: error: {line}", file=sys.stderr if not ok else sys.stdout)
+                if not ok:
+                    failures.append(input_name)
+                bar.update(1)
+        finally:
+            if args.jobs > 1:
+                pool.shutdown(cancel_futures=True)
+    print(f"rendered {len(inputs) - len(failures)} of {len(inputs)} files in {time.perf_counter() - started:.1f} s "
+          f"with {args.jobs} job(s)")
     if failures:
-        _say(f"roomgate: error: {len(failures)} of {len(inputs)} files failed")
+        _say(f"roomgate render: error: {len(failures)} of {len(inputs)} files failed: {', '.join(failures)}")
         return 2
     return 0
+
+
+def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
+    """One file of a batch (in a worker process): returns (input, one summary line, succeeded)."""
+    preset, overrides, input_name, output_name, subtype, report_name, plot_name, all_inputs = task
+    warnings.showwarning = _show_warning  # type: ignore[assignment]
+    try:
+        from .rig import load_preset
+
+        target = Path(output_name)
+        _check_output_file(target, [Path(p) for p in all_inputs])
+        render, elapsed_s = _render_one(load_preset(preset, overrides), Path(input_name), target, subtype,
+                                        None if report_name is None else Path(report_name),
+                                        None if plot_name is None else Path(plot_name))
+    except RoomgateError as error:
+        return input_name, str(error), False
+    opened = ", ".join(f"{m['name']} {100 * m['open_fraction']:.0f}%" for m in render.report["mics"] if m["threshold_db"] is not None)
+    return input_name, f"{input_name} -> {output_name}: {render.report['duration_s']:.1f} s, open: {opened} ({elapsed_s:.1f} s)", True
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
@@ -262,7 +315,9 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     if args.align:
         fields["alignment"] = _align(rig, next(reader.blocks()), rate)
     blocks = lambda: _with_progress(reader.blocks(), reader.length)  # noqa: E731
-    _render_stream(rig, blocks, rate, output, args.subtype or infos[0].subtype, report_path, plot_path, fields)
+    render, elapsed_s = _render_stream(rig, blocks, rate, output, args.subtype or infos[0].subtype,
+                                       report_path, plot_path, fields)
+    _print_summary(render, output, elapsed_s)
     return 0
 
 
@@ -400,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output file (one input) or existing folder (several inputs)")
     _add_rig_options(render)
     _add_output_options(render)
+    render.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="with several inputs: render N files at once in worker processes (default: 1)")
     render.set_defaults(run=_cmd_render)
 
     mix = commands.add_parser("mix", help="gate and mix real recorded mics the same way",
