@@ -26,7 +26,7 @@ FLOOR_DB = -120.0
 class _MicTimeline:
     name: str
     gated: bool
-    gain_frames: list[float] = field(default_factory=list)
+    gain_frames: list[np.ndarray] = field(default_factory=list)  # float32 chunks, one per block
     intervals: list[list[int]] = field(default_factory=list)  # [start, end) in samples
     open_since: int | None = None
     open_samples: int = 0
@@ -44,7 +44,7 @@ class TimelineRecorder:
         self.sample_rate = int(sample_rate)
         self.hop_samples = max(1, int(round(hop_s * sample_rate)))
         self.mics = [_MicTimeline(name, g) for name, g in zip(mic_names, gated)]
-        self.key_db_frames: list[float] = []
+        self.key_db_frames: list[np.ndarray] = []  # float32 chunks, one per block
         self.samples_seen = 0
         self._key_running_max_db = -math.inf
 
@@ -69,19 +69,20 @@ class TimelineRecorder:
         local_ends = ends - start  # 1..n
         # Key: the running maximum over each frame, carried across blocks.
         key = np.maximum(np.asarray(key_db, dtype=np.float64), FLOOR_DB)
-        previous = 0
-        for end in local_ends:
-            segment_max = float(key[previous:end].max()) if end > previous else -math.inf
-            self.key_db_frames.append(max(self._key_running_max_db, segment_max))
+        done = int(local_ends[-1]) if local_ends.size else 0
+        if done:
+            starts = np.concatenate(([0], local_ends[:-1]))
+            frame_max = np.maximum.reduceat(key[:done], starts)
+            frame_max[0] = max(frame_max[0], self._key_running_max_db)
+            self.key_db_frames.append(frame_max.astype(np.float32))
             self._key_running_max_db = -math.inf
-            previous = end
-        if previous < n:
-            self._key_running_max_db = max(self._key_running_max_db, float(key[previous:].max()))
+        if done < n:
+            self._key_running_max_db = max(self._key_running_max_db, float(key[done:].max()))
         for timeline, gain, opened in zip(self.mics, gains, is_open):
             if gain is None:
-                timeline.gain_frames.extend([1.0] * len(local_ends))
+                timeline.gain_frames.append(np.ones(len(local_ends), np.float32))
                 continue
-            timeline.gain_frames.extend(float(g) for g in gain[local_ends - 1])
+            timeline.gain_frames.append(np.asarray(gain[local_ends - 1], dtype=np.float32))
             assert opened is not None
             self._add_intervals(timeline, opened, start)
         self.samples_seen += n
@@ -150,13 +151,14 @@ def build_report(
         "mics": mic_entries,
         "timeline": {
             "hop_s": recorder.hop_s,
-            "key_db": [round(v, 2) for v in recorder.key_db_frames],
-            "gain": {t.name: [round(g, 5) for g in t.gain_frames] for t in recorder.mics},
+            "key_db": _rounded(recorder.key_db_frames, 2),
+            "gain": {t.name: _rounded(t.gain_frames, 5) for t in recorder.mics},
         },
     }
     if extra:
-        report.update(extra)
-    return _finite(report)
+        report.update(_finite(extra))
+    report["mics"] = _finite(report["mics"])
+    return report
 
 
 def write_report(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
@@ -192,6 +194,12 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
+
+
+def _rounded(chunks: list[np.ndarray], decimals: int) -> list[float]:
+    if not chunks:
+        return []
+    return np.round(np.concatenate(chunks).astype(np.float64), decimals).tolist()
 
 
 def _finite(value: Any) -> Any:
