@@ -94,14 +94,14 @@ def plot_report(report: dict[str, Any], path: str | os.PathLike[str], *, title: 
     finite = key_db[np.isfinite(key_db)]
     top = float(finite.max()) + 3 if finite.size else 0.0
     bottom = max(float(np.percentile(finite, 5)) - 10, top - 70) if finite.size else -80.0
-    for mic in mics:
-        threshold = mic.get("threshold_db")
-        if threshold is None:
-            continue
+    gated = [m for m in mics if m.get("threshold_db") is not None]
+    for number, mic in enumerate(gated):
+        threshold = mic["threshold_db"]
         colour = colours[mic["name"]]
         level.axhline(threshold, color=colour, linewidth=1.2, linestyle="--")
-        level.annotate(f"{mic['name']} opens", (0, threshold), xycoords=("axes fraction", "data"),
-                       textcoords="offset points", xytext=(4, 3), fontsize=8, color=colour)
+        # Labels side by side along the line's left end, so close thresholds don't overprint.
+        level.annotate(f"{mic['name']} opens", (0.005 + 0.11 * number, threshold), xycoords=("axes fraction", "data"),
+                       textcoords="offset points", xytext=(0, 3), fontsize=8, color=colour)
         for start, end in mic["intervals"]:
             level.axvspan(start, end, color=colour, alpha=0.10, linewidth=0)
     level.set_ylim(bottom, top)
