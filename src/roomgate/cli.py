@@ -370,6 +370,14 @@ def _speed_of_sound(rig: Any) -> float:
     return speed_of_sound_m_s(rig.config.room.temperature_c, rig.config.room.humidity_pct)
 
 
+def _cmd_studio(args: argparse.Namespace) -> int:
+    from .studio import serve
+
+    serve(host=args.host, port=args.port, open_browser=args.open, preset=args.preset, overrides=args.overrides,
+          on_message=lambda url: print(f"roomgate studio: {url}  (Ctrl+C to stop)", flush=True))
+    return 0
+
+
 def _cmd_cache(args: argparse.Namespace) -> int:
     from .room import cache_dir, clear_cache
 
@@ -482,6 +490,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     presets = commands.add_parser("presets", help="list the built-in presets", description="List and describe the built-in presets.")
     presets.set_defaults(run=_cmd_presets)
+
+    studio = commands.add_parser("studio", help="place the mics and set the gates by eye and ear, in a browser",
+                                 description="A local web studio over the same rig: the floor plan, the key level "
+                                             "with draggable thresholds, play and A/B. It listens on 127.0.0.1 "
+                                             "behind a token in the URL it prints. Needs the studio extra: "
+                                             "pip install 'roomgate[studio]'.")
+    _add_rig_options(studio)
+    studio.add_argument("--port", type=int, default=8765, metavar="N", help="default: 8765 (0: any free port)")
+    studio.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
+    studio.add_argument("--open", action="store_true", help="open the page in the default browser")
+    studio.set_defaults(run=_cmd_studio)
 
     cache = commands.add_parser("cache", help="show or clear the impulse-response cache",
                                 description="Show where simulated rooms are cached, or clear them.")

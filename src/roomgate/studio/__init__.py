@@ -29,8 +29,9 @@ def _app_module() -> Any:
     try:
         from . import app
     except ImportError as error:  # starlette, uvicorn or python-multipart missing
+        missing = (error.name or str(error)).split(".")[0]
         raise MissingDependencyError(
-            f"the studio needs the 'studio' extra ({error.name or error}): pip install 'roomgate[studio]'"
+            f"the studio needs the 'studio' extra ({missing} is missing): pip install 'roomgate[studio]'"
         ) from None
     return app
 

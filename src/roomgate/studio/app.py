@@ -1,0 +1,923 @@
+"""The studio's server: a Starlette app over one :class:`~roomgate.rig.Rig`, and :func:`serve`.
+
+One user, one session, on this machine. The state (the take, the rig's settings, the renders)
+lives in a :class:`Studio`; files live in a private folder and are addressed only by ids the
+server makes (``t-<hex>`` for a take's dry audio, ``r-<hex>`` for a render).
+
+API (JSON unless noted; every ``/api`` request needs the token, as the header
+``X-Roomgate-Token`` or ``?token=``):
+
+======  ======================  ==========================================================
+GET     /                       the page (``?token=`` required)
+GET     /static/{name}          the page's script and style sheet
+GET     /api/state              rig, take, last render (with its report), built-in presets
+GET     /api/rig                the rig: room, singer, mics (positions, distances, gains, gates)
+POST    /api/settings           ``{"set": ["mics.far.distance_m=12", ...]}`` -> the rig; 400 names the key
+POST    /api/settings/undo      drop the last change -> the rig
+POST    /api/prefetch           ``{"set": [...]}``: simulate those changes' new IRs in the background
+POST    /api/settings/reset     back to the starting rig, or ``{"preset": NAME}`` a built-in -> the rig
+POST    /api/take               multipart ``file``: an audio file (mono or downmixed) -> the take
+POST    /api/take/demo          ``{"sample_rate": 48000}``: the built-in sung crescendo -> the take
+POST    /api/render             render the take through the rig -> report, rig, audio id
+GET     /api/report             the last render's report
+GET     /api/audio/{id}         WAV (32-bit float); ids: a take's or a render's, or ``dry`` /
+                                ``render`` for the current ones; ``?download=1`` as attachment
+GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``)
+======  ======================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, UploadFile
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..config import (
+    apply_overrides,
+    builtin_presets,
+    default_toward_m,
+    parse_config,
+    parse_override,
+    read_preset_table,
+)
+from ..errors import AudioInputError, OutputError, RoomgateError
+from ..rig import Rig
+
+TOKEN_HEADER = "X-Roomgate-Token"
+ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
+MAX_TAKE_S = 20 * 60.0  # longer takes are refused: the render holds the whole take in memory
+KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
+IR_CACHE_ROWS = 96  # simulated IR rows kept in memory (one per mic geometry and sample rate)
+_ID = re.compile(r"^[tr]-[0-9a-f]{16}$")
+_STATIC = {
+    "studio.js": "text/javascript; charset=utf-8",
+    "studio.css": "text/css; charset=utf-8",
+}
+_AUDIO_EXTENSIONS = {"wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "caf", "w64", "mp3", "rf64"}
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # the token is in the page's URL: never send it on
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+        b"frame-ancestors 'none'; form-action 'none'",
+    ),
+    (b"cache-control", b"no-store"),
+]
+
+
+class HTTPError(Exception):
+    """An error with an HTTP status and a message for the user."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# -- the session -------------------------------------------------------------------------------
+
+
+@dataclass
+class Take:
+    """The audio the rig hears: ``(1, N)`` float32, a dry vocal."""
+
+    id: str
+    name: str
+    audio: np.ndarray = field(repr=False)
+    sample_rate: int
+    path: Path  # the dry audio as a float WAV, for listening
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "sample_rate": self.sample_rate,
+            "samples": int(self.audio.shape[1]),
+            "duration_s": round(self.audio.shape[1] / self.sample_rate, 6),
+            "audio_url": f"/api/audio/{self.id}",
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class RenderResult:
+    id: str
+    take_id: str
+    path: Path
+    report: dict[str, Any] = field(repr=False)
+    rig: dict[str, Any] = field(repr=False)
+    elapsed_s: float
+    simulated_mics: list[str]
+    simulate_s: float
+
+    def describe(self, include_report: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "take_id": self.take_id,
+            "audio_url": f"/api/audio/{self.id}",
+            "elapsed_s": round(self.elapsed_s, 4),
+            "simulated_mics": list(self.simulated_mics),
+            "simulate_s": round(self.simulate_s, 4),
+            "rig": self.rig,
+        }
+        if include_report:
+            out["report"] = self.report
+        return out
+
+
+class LRUCache:
+    """Arrays by key; the least recently used is dropped once there are more than ``max_items``."""
+
+    def __init__(self, max_items: int):
+        self.max_items = max_items
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+
+class Studio:
+    """One user's session: the preset and its changes, the take, the renders, the files."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        preset: str | Path = "heroes-1977",
+        overrides: Sequence[str] = (),
+        max_upload_bytes: int = 200 * 1024 * 1024,
+    ):
+        self.workdir = Path(workdir)
+        self.max_upload_bytes = int(max_upload_bytes)
+        self.lock = threading.RLock()  # guards the fields below
+        self.render_lock = threading.Lock()  # one render at a time
+        self.irs = LRUCache(IR_CACHE_ROWS)
+        self._ir_lock = threading.Lock()
+        self._ir_pending: dict[str, threading.Event] = {}
+        self._prefetch_next: tuple[Any, int] | None = None
+        self._prefetch_running = False
+        self._demo_voices: dict[int, np.ndarray] = {}
+        self.take: Take | None = None
+        self.renders: OrderedDict[str, RenderResult] = OrderedDict()
+        self._start = (preset, list(overrides))
+        self._load_preset(preset, overrides)
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def _load_preset(self, preset: str | Path, overrides: Sequence[str]) -> None:
+        """Start from a preset: its table with ``overrides`` baked in (they are not listed as
+        changes, and Undo stops there)."""
+        table, path = read_preset_table(preset)
+        table = apply_overrides(table, _merge_overrides([], overrides))
+        config = parse_config(table, source=str(path))
+        with self.lock:
+            self.preset_name = str(table.get("name", path.stem))
+            self.base_table, self.preset_path = table, path
+            self.overrides = []
+            self.rig = Rig(config)
+
+    def _apply(self, overrides: list[str]) -> dict[str, Any]:
+        config = parse_config(apply_overrides(self.base_table, overrides), source=str(self.preset_path))
+        self.overrides = overrides
+        self.rig = Rig(config)
+        return self.describe_rig()
+
+    def change(self, changes: Sequence[str]) -> dict[str, Any]:
+        """Apply ``KEY=VALUE`` changes (all or none); a later value for a key replaces the earlier."""
+        for text in changes:
+            if not isinstance(text, str) or any(ord(c) < 32 for c in text):
+                raise HTTPError(400, f"set: expected KEY=VALUE strings on one line, got {text!r}")
+        with self.lock:
+            return self._apply(_merge_overrides(self.overrides, changes))
+
+    def undo(self) -> dict[str, Any]:
+        with self.lock:
+            if not self.overrides:
+                return self.describe_rig()
+            return self._apply(self.overrides[:-1])
+
+    def reset(self, preset: str | None = None) -> dict[str, Any]:
+        """Back to the rig the studio started with, or to a built-in preset by name."""
+        if preset is None:
+            self._load_preset(*self._start)
+            return self.describe_rig()
+        if preset not in builtin_presets():  # never a path: the API reads no file it is named
+            names = ", ".join(sorted(builtin_presets()))
+            raise HTTPError(400, f"preset: expected a built-in preset ({names}), got {preset!r}")
+        self._load_preset(preset, ())
+        return self.describe_rig()
+
+    def describe_rig(self) -> dict[str, Any]:
+        with self.lock:
+            return describe_rig(self.rig, self.overrides, self.preset_name)
+
+    def preset_toml(self) -> str:
+        """The rig as a preset file: the preset's table with the changes applied."""
+        import tomli_w
+
+        with self.lock:
+            table = apply_overrides(self.base_table, self.overrides)
+            overrides, preset_name, preset_path = list(self.overrides), self.preset_name, self.preset_path
+        for mic in table.get("mics", []):
+            ir = mic.get("ir") if isinstance(mic, dict) else None
+            if isinstance(ir, str):  # keep a measured IR findable wherever the file is saved
+                ir_path = Path(ir).expanduser()
+                mic["ir"] = str(ir_path if ir_path.is_absolute() else (preset_path.parent / ir_path).resolve())
+        lines = [f"# Saved by roomgate studio from the preset {preset_name!r}"]
+        lines += [f"#   --set {text}" for text in overrides] or ["#   (no changes)"]
+        lines.append("# Use it with: roomgate render INPUT -o OUT --preset THIS_FILE.toml")
+        return "\n".join(lines) + "\n\n" + tomli_w.dumps(table)
+
+    # -- takes ---------------------------------------------------------------------------------
+
+    def load_demo(self, sample_rate: int) -> dict[str, Any]:
+        from ..audio import check_sample_rate
+        from ..voice import sung_crescendo
+
+        try:
+            sample_rate = check_sample_rate(sample_rate)
+        except AudioInputError as error:
+            raise HTTPError(400, str(error)) from None
+        if sample_rate > 96_000:
+            raise HTTPError(400, f"sample_rate: expected at most 96000 Hz for the demo, got {sample_rate}")
+        voice = self._demo_voices.get(sample_rate)
+        if voice is None:
+            voice = self._demo_voices[sample_rate] = sung_crescendo(sample_rate)
+        return self._set_take("demo voice (sung crescendo)", voice, sample_rate, [])
+
+    def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
+        """Check an uploaded file is audio (400 naming the problem) and make it the take."""
+        from ..audio import downmix_to_mono, read_audio
+
+        try:
+            if stored.stat().st_size == 0:
+                raise HTTPError(400, f"{name}: the file is empty; expected audio")
+            try:
+                audio, sample_rate = read_audio(stored)
+            except AudioInputError as error:  # name the user's file, not our private path
+                raise HTTPError(400, str(error).replace(str(stored), name)) from None
+        finally:
+            stored.unlink(missing_ok=True)
+        duration_s = audio.shape[1] / sample_rate
+        if duration_s > MAX_TAKE_S:
+            raise HTTPError(400, f"{name}: {duration_s / 60:.1f} min long; expected at most {MAX_TAKE_S / 60:.0f} min")
+        notes = []
+        if audio.shape[0] > 1:
+            notes.append(f"{audio.shape[0]} channels downmixed to mono (the rig takes one dry voice)")
+            audio = downmix_to_mono(audio)
+        return self._set_take(name, audio, sample_rate, notes)
+
+    def _set_take(self, name: str, audio: np.ndarray, sample_rate: int, notes: list[str]) -> dict[str, Any]:
+        from ..audio import write_audio
+
+        take_id = _new_id("t")
+        path = self.workdir / f"{take_id}.wav"
+        write_audio(path, audio, sample_rate, "FLOAT")
+        take = Take(take_id, name, audio, sample_rate, path, notes)
+        with self.lock:
+            old = self.take
+            self.take = take
+            renders = list(self.renders.values())
+            self.renders.clear()
+        for item in ([old] if old else []) + renders:
+            item.path.unlink(missing_ok=True)
+        return take.describe()
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _ir_row(self, config: Any, mic: Any, position: np.ndarray, sample_rate: int) -> tuple[np.ndarray, bool]:
+        """One mic's physical IR row from the cache, or simulated now (True) and cached. A row
+        another thread is simulating is waited for, not simulated twice."""
+        key = json.dumps([
+            sample_rate, repr(config.room), [round(float(v), 9) for v in config.singer.position_m],
+            [round(float(v), 9) for v in position], mic.pattern, mic.aim_m, mic.ir,
+            config.source if mic.ir else None,
+        ])
+        while True:
+            row = self.irs.get(key)
+            if row is not None:
+                return row, False
+            with self._ir_lock:
+                pending = self._ir_pending.get(key)
+                if pending is None:
+                    pending = self._ir_pending[key] = threading.Event()
+                    break
+            pending.wait()  # simulated by another thread: take it from the cache
+        try:
+            # Each simulated row depends only on the room, the singer and that mic (room.py), so
+            # one mic at a time gives the rig's own rows; room.py caches each on disk too.
+            alone = Rig(dataclasses.replace(config, mics=(dataclasses.replace(mic, gate=None),)))
+            row = alone.impulse_responses(sample_rate)[0]
+            self.irs.put(key, row)
+            return row, True
+        finally:
+            with self._ir_lock:
+                self._ir_pending.pop(key)
+            pending.set()
+
+    def prepare_irs(self, rig: Rig, sample_rate: int) -> tuple[list[str], float]:
+        """Give ``rig`` its impulse responses at ``sample_rate`` from the per-mic cache, simulating
+        only the mics whose geometry is new. Returns (the mics simulated, seconds spent)."""
+        config = rig.config
+        rows: list[np.ndarray] = []
+        simulated: list[str] = []
+        started = time.perf_counter()
+        for mic, position in zip(config.mics, rig.mic_positions_m()):
+            row, new = self._ir_row(config, mic, position, sample_rate)
+            rows.append(row)
+            if new:
+                simulated.append(mic.name)
+        length = max(row.shape[0] for row in rows)
+        irs = np.zeros((len(rows), length), dtype=np.float32)
+        for index, row in enumerate(rows):
+            irs[index, : row.shape[0]] = row
+        # The rig keeps its physical IRs per sample rate; hand it the ones assembled here.
+        rig._irs[sample_rate] = irs
+        rig._capture_irs.pop(sample_rate, None)
+        return simulated, time.perf_counter() - started
+
+    def prefetch(self, changes: Sequence[str]) -> dict[str, Any]:
+        """Simulate, in the background, the IRs the rig would need after ``changes`` (the page
+        asks while a mic is being dragged, so that the IR is ready when it is let go). Changes
+        nothing; an invalid change is a 400 as for :meth:`change`. The latest request wins."""
+        for text in changes:
+            if not isinstance(text, str) or any(ord(c) < 32 for c in text):
+                raise HTTPError(400, f"set: expected KEY=VALUE strings on one line, got {text!r}")
+        with self.lock:
+            take = self.take
+            overrides = _merge_overrides(self.overrides, changes)
+        config = parse_config(apply_overrides(self.base_table, overrides), source=str(self.preset_path))
+        if take is None:
+            return {"queued": False}
+        with self._ir_lock:
+            self._prefetch_next = (config, take.sample_rate)
+            if self._prefetch_running:
+                return {"queued": True}
+            self._prefetch_running = True
+        threading.Thread(target=self._prefetch_worker, name="roomgate-studio-prefetch", daemon=True).start()
+        return {"queued": True}
+
+    def _prefetch_worker(self) -> None:
+        while True:
+            with self._ir_lock:
+                job, self._prefetch_next = self._prefetch_next, None
+                if job is None:
+                    self._prefetch_running = False
+                    return
+            config, sample_rate = job
+            rig = Rig(config)
+            try:
+                for mic, position in zip(config.mics, rig.mic_positions_m()):
+                    self._ir_row(config, mic, position, sample_rate)
+            except RoomgateError:
+                pass  # the render will say what is wrong
+
+    def render(self) -> dict[str, Any]:
+        from ..audio import write_audio
+
+        with self.lock:
+            take, rig = self.take, self.rig
+        if take is None:
+            raise HTTPError(409, "no take loaded: load the demo voice or upload an audio file first")
+        with self.render_lock:
+            started = time.perf_counter()
+            simulated, simulate_s = ([], 0.0)
+            if take.sample_rate not in rig._irs:
+                simulated, simulate_s = self.prepare_irs(rig, take.sample_rate)
+            result = rig.render(take.audio, take.sample_rate)
+            render_id = _new_id("r")
+            path = self.workdir / f"{render_id}.wav"
+            write_audio(path, result.audio, result.sample_rate, "FLOAT")
+            elapsed_s = time.perf_counter() - started
+            report = result.report
+            report["input"]["name"] = take.name
+            with self.lock:
+                overrides, preset_name = list(self.overrides), self.preset_name
+            entry = RenderResult(render_id, take.id, path, report, describe_rig(rig, overrides, preset_name),
+                                 elapsed_s, simulated, simulate_s)
+        with self.lock:
+            if self.take is None or self.take.id != take.id:  # a new take arrived meanwhile
+                path.unlink(missing_ok=True)
+                raise HTTPError(409, "the take changed while rendering; render again")
+            self.renders[render_id] = entry
+            dropped = []
+            while len(self.renders) > KEPT_RENDERS:
+                dropped.append(self.renders.popitem(last=False)[1])
+        for old in dropped:
+            old.path.unlink(missing_ok=True)
+        return entry.describe()
+
+    @property
+    def last_render(self) -> RenderResult | None:
+        with self.lock:
+            return next(reversed(self.renders.values())) if self.renders else None
+
+    def audio_file(self, audio_id: str) -> tuple[Path, str]:
+        """The file behind an id the server gave out, and a name for downloading it."""
+        with self.lock:
+            take = self.take
+            if audio_id == "dry":
+                audio_id = take.id if take else ""
+            elif audio_id == "render":
+                last = self.last_render
+                audio_id = last.id if last else ""
+            if not _ID.match(audio_id):
+                raise HTTPError(404, "no such audio")
+            stem = _safe_stem(take.name if take else "take")
+            if take is not None and audio_id == take.id:
+                return take.path, f"{stem}-dry.wav"
+            render = self.renders.get(audio_id)
+            if render is None:
+                raise HTTPError(404, "no such audio (renders older than the last few are deleted)")
+            return render.path, f"{stem}-{_safe_stem(self.preset_name)}.wav"
+
+    def state(self) -> dict[str, Any]:
+        last = self.last_render
+        with self.lock:
+            take = self.take
+        return {
+            "rig": self.describe_rig(),
+            "take": take.describe() if take else None,
+            "render": last.describe() if last else None,
+            "presets": sorted(builtin_presets()),
+            "max_upload_bytes": self.max_upload_bytes,
+        }
+
+
+def describe_rig(rig: Any, overrides: Sequence[str], preset_name: str) -> dict[str, Any]:
+    """The rig as the page draws it: metres, dB, dBFS."""
+    from ..gate import Gate
+
+    config = rig.config
+    room, singer = config.room, config.singer
+    positions = rig.mic_positions_m()
+    distances = rig.mic_distances_m()
+    toward = singer.toward_m or default_toward_m(singer.position_m, room.size_m)
+    direction = np.asarray(toward, dtype=float) - np.asarray(singer.position_m, dtype=float)
+    direction = direction / max(float(np.linalg.norm(direction)), 1e-12)
+    mics = []
+    for mic, position, distance in zip(config.mics, positions, distances):
+        entry: dict[str, Any] = {
+            "name": mic.name,
+            "distance_m": round(float(distance), 4),
+            "position_m": [round(float(v), 4) for v in position],
+            "placed": "distance" if mic.distance_m is not None else "position",
+            "pattern": mic.pattern,
+            "gain_db": mic.gain_db,
+            "pan": mic.pan,
+            "measured_ir": mic.ir is not None,
+            "gate": None,
+        }
+        if mic.gate is not None:
+            settings = Gate(**mic.gate.settings).settings
+            entry["gate"] = {
+                "key": mic.gate.key,
+                "threshold": mic.gate.threshold,  # as set: dBFS, or "p65" resolved on the take
+                "threshold_db": _rounded(rig.threshold_db(mic.name)),
+                "hysteresis_db": settings.hysteresis_db,
+                "attack_ms": settings.attack_ms,
+                "hold_ms": settings.hold_ms,
+                "release_ms": settings.release_ms,
+                "range_db": None if math.isinf(settings.range_db) else settings.range_db,
+                "duck_db": mic.gate.duck_db,
+            }
+        mics.append(entry)
+    return {
+        "preset": preset_name,
+        "name": config.name,
+        "description": config.description,
+        "room": {
+            "size_m": list(room.size_m),
+            "rt60_s": room.rt60_s,
+            "materials": room.materials,
+            "critical_distance_m": _rounded(_critical_distance_m(room)),
+        },
+        "singer": {"position_m": list(singer.position_m), "toward_m": list(toward)},
+        "line": {"direction": [round(float(v), 6) for v in direction]},
+        "mics": mics,
+        "output": dataclasses.asdict(config.output),
+        "overrides": list(overrides),
+    }
+
+
+def _critical_distance_m(room_config: Any) -> float | None:
+    from ..room import Room, critical_distance_m
+
+    try:
+        room = Room(
+            size_m=room_config.size_m, rt60_s=room_config.rt60_s, materials=room_config.materials,
+            air_absorption=room_config.air_absorption, temperature_c=room_config.temperature_c,
+            humidity_pct=room_config.humidity_pct,
+        )
+        value = critical_distance_m(room)
+    except (RoomgateError, ValueError, KeyError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+# Two spellings of one setting: a change to one makes an earlier change to the other moot.
+_PARTNERS = {"distance_m": "position_m", "position_m": "distance_m", "threshold": "threshold_db",
+             "threshold_db": "threshold"}
+
+
+def _merge_overrides(existing: Sequence[str], changes: Sequence[str]) -> list[str]:
+    """``existing`` then ``changes``, each setting kept once, at its latest place."""
+    merged = list(existing)
+    for text in changes:
+        key, _ = parse_override(text)
+        stem, _, leaf = key.rpartition(".")
+        same = {key, f"{stem}.{_PARTNERS[leaf]}" if leaf in _PARTNERS else key}
+        merged = [old for old in merged if parse_override(old)[0] not in same]
+        merged.append(text.strip())
+    return merged
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind}-{secrets.token_hex(8)}"
+
+
+def _safe_stem(name: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.") or "take"
+    return stem[:60]
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+def _endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Turn the errors a user can cause into JSON answers: HTTPError as is, RoomgateError as 400."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HTTPError as error:
+            return _error(error.status, error.message)
+        except RoomgateError as error:
+            return _error(400, str(error))
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > 1024 * 1024:
+        raise HTTPError(413, "request body: expected at most 1 MB of JSON")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HTTPError(400, f"request body: expected JSON ({error})") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, f"request body: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def create_app(
+    token: str,
+    workdir: Path,
+    *,
+    port: int | None = None,
+    preset: str | Path = "heroes-1977",
+    overrides: Sequence[str] = (),
+    max_upload_bytes: int = 200 * 1024 * 1024,
+) -> Any:
+    """See :func:`roomgate.studio.create_app`."""
+    if not token:
+        raise ValueError("token: expected a non-empty secret")
+    # The session's files go in a folder of their own, readable by this user only.
+    private = Path(tempfile.mkdtemp(prefix="session-", dir=workdir))
+    os.chmod(private, 0o700)
+    studio = Studio(private, preset, overrides, max_upload_bytes)
+    static = resources.files("roomgate.studio") / "static"
+
+    async def index(request: Request) -> Response:
+        html = (static / "index.html").read_text(encoding="utf-8")
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    async def static_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in _STATIC:  # a fixed list: no path from the request reaches the file system
+            return PlainTextResponse("not found", status_code=404)
+        return Response((static / name).read_bytes(), media_type=_STATIC[name])
+
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for one even on the 403 page
+
+    @_endpoint
+    async def get_state(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(studio.state))
+
+    @_endpoint
+    async def get_rig(request: Request) -> Response:
+        return JSONResponse(studio.describe_rig())
+
+    @_endpoint
+    async def post_settings(request: Request) -> Response:
+        body = await _json_body(request)
+        changes = body.get("set", [])
+        if isinstance(changes, str):
+            changes = [changes]
+        if not isinstance(changes, list):
+            raise HTTPError(400, f"set: expected a list of KEY=VALUE strings, got {changes!r}")
+        return JSONResponse(await run_in_threadpool(studio.change, changes))
+
+    @_endpoint
+    async def post_prefetch(request: Request) -> Response:
+        body = await _json_body(request)
+        changes = body.get("set", [])
+        if not isinstance(changes, list):
+            raise HTTPError(400, f"set: expected a list of KEY=VALUE strings, got {changes!r}")
+        return JSONResponse(await run_in_threadpool(studio.prefetch, changes))
+
+    @_endpoint
+    async def post_undo(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(studio.undo))
+
+    @_endpoint
+    async def post_reset(request: Request) -> Response:
+        body = await _json_body(request)
+        preset = body.get("preset")
+        if preset is not None and not isinstance(preset, str):
+            raise HTTPError(400, f"preset: expected a built-in preset name, got {preset!r}")
+        return JSONResponse(await run_in_threadpool(studio.reset, preset))
+
+    @_endpoint
+    async def post_demo(request: Request) -> Response:
+        body = await _json_body(request)
+        rate = body.get("sample_rate", 48_000)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise HTTPError(400, f"sample_rate: expected a number of Hz, got {rate!r}")
+        return JSONResponse(await run_in_threadpool(studio.load_demo, rate))
+
+    @_endpoint
+    async def post_take(request: Request) -> Response:
+        limit = studio.max_upload_bytes
+        too_large = HTTPError(413, f"upload: larger than the limit of {_megabytes(limit)}")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise HTTPError(400, "upload: expected multipart/form-data with the audio file in the field 'file'")
+        received = 0
+
+        async def counting_receive() -> Any:
+            nonlocal received
+            message = await request.receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        counted = Request(request.scope, counting_receive)
+        try:
+            form = await counted.form(max_files=1, max_fields=8)
+        except _TooLarge:
+            raise too_large from None
+        except Exception as error:  # noqa: BLE001 - a malformed multipart body
+            if type(error).__name__ in ("MultiPartException", "HTTPException"):
+                detail = getattr(error, "message", None) or getattr(error, "detail", error)
+                raise HTTPError(400, f"upload: {detail}") from None
+            raise
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise HTTPError(400, "upload: expected the audio file in the multipart field 'file'")
+            name = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:120] or "upload"
+            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            suffix = f".{extension}" if extension in _AUDIO_EXTENSIONS else ""
+            stored = studio.workdir / f"{_new_id('u')}{suffix}"
+            with open(stored, "wb") as handle:
+                while chunk := await upload.read(1 << 20):
+                    handle.write(chunk)
+        finally:
+            await form.close()
+        return JSONResponse(await run_in_threadpool(studio.load_upload, name, stored))
+
+    @_endpoint
+    async def post_render(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(studio.render))
+
+    @_endpoint
+    async def get_report(request: Request) -> Response:
+        last = studio.last_render
+        if last is None:
+            raise HTTPError(404, "nothing rendered yet")
+        return JSONResponse(last.report)
+
+    @_endpoint
+    async def get_audio(request: Request) -> Response:
+        path, download_name = studio.audio_file(request.path_params["audio_id"])
+        if not path.is_file():
+            raise HTTPError(404, "no such audio")
+        if request.query_params.get("download") in ("1", "true", "yes"):
+            return FileResponse(path, media_type="audio/wav", filename=download_name)
+        return FileResponse(path, media_type="audio/wav")
+
+    @_endpoint
+    async def get_preset(request: Request) -> Response:
+        text = await run_in_threadpool(studio.preset_toml)
+        name = _safe_stem(studio.preset_name) + "-studio.toml"
+        return Response(text, media_type="application/toml; charset=utf-8",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
+    routes = [
+        Route("/", index, methods=["GET"]),
+        Route("/static/{name}", static_file, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
+        Route("/api/state", get_state, methods=["GET"]),
+        Route("/api/rig", get_rig, methods=["GET"]),
+        Route("/api/settings", post_settings, methods=["POST"]),
+        Route("/api/settings/undo", post_undo, methods=["POST"]),
+        Route("/api/prefetch", post_prefetch, methods=["POST"]),
+        Route("/api/settings/reset", post_reset, methods=["POST"]),
+        Route("/api/take", post_take, methods=["POST"]),
+        Route("/api/take/demo", post_demo, methods=["POST"]),
+        Route("/api/render", post_render, methods=["POST"]),
+        Route("/api/report", get_report, methods=["GET"]),
+        Route("/api/audio/{audio_id}", get_audio, methods=["GET"]),
+        Route("/api/preset.toml", get_preset, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.studio = studio
+    return _Guard(app, token, port, studio)
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:.0f} MB" if count >= 1e6 else f"{count} bytes"
+
+
+class _Guard:
+    """ASGI middleware: the Host header must name this machine (against DNS rebinding), and every
+    request but the page's static files must carry the token. Adds security headers."""
+
+    def __init__(self, app: Any, token: str, port: int | None, studio: Studio):
+        self.app = app
+        self.token = token
+        self.port = port
+        self.studio = studio  # for tests and embedding
+
+    def _host_ok(self, host: str) -> bool:
+        host = host.strip().lower()
+        if host.startswith("["):
+            name, _, rest = host.partition("]")
+            name += "]"
+            port = rest[1:] if rest.startswith(":") else ""
+        else:
+            name, _, port = host.partition(":")
+        if name not in ALLOWED_HOSTNAMES:
+            return False
+        if self.port is None or port == "":
+            return self.port is None
+        return port == str(self.port)
+
+    def _token_ok(self, headers: Headers, query: str) -> bool:
+        given = headers.get(TOKEN_HEADER.lower())
+        if given is None:
+            given = (parse_qs(query).get("token") or [""])[0]
+        return secrets.compare_digest(given.encode("utf-8", "replace"), self.token.encode("utf-8"))
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # no websockets here
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = Headers(scope=scope)
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *_SECURITY_HEADERS]}
+            await send(message)
+
+        path = scope.get("path", "")
+        query = scope.get("query_string", b"").decode("latin-1")
+        if not self._host_ok(headers.get("host", "")):
+            response: Response = PlainTextResponse(
+                "403: this studio answers only to 127.0.0.1 or localhost (the Host header named "
+                f"{headers.get('host', '')!r})", status_code=403)
+        elif path.startswith("/static/") or path == "/favicon.ico" or self._token_ok(headers, query):
+            await self.app(scope, receive, send_with_headers)
+            return
+        elif path.startswith("/api/"):
+            response = _error(403, "missing or wrong token: open the URL that 'roomgate studio' printed")
+        else:
+            response = PlainTextResponse(
+                "403: missing or wrong token. Open the URL that 'roomgate studio' printed "
+                "(it ends in ?token=...).", status_code=403)
+        await response(scope, receive, send_with_headers)
+
+
+# -- serving -------------------------------------------------------------------------------------
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = False,
+    on_message: Callable[[str], None] | None = None,
+    preset: str | Path = "heroes-1977",
+    overrides: Sequence[str] = (),
+    max_upload_bytes: int = 200 * 1024 * 1024,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """See :func:`roomgate.studio.serve`."""
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it every JSON answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
+    except OSError as error:
+        sock.close()
+        hint = "; pass --port 0 for a free port" if port else ""
+        raise OutputError(f"{host}:{port}: cannot listen ({error.strerror or error}){hint}") from None
+    actual_port = int(sock.getsockname()[1])
+    workdir = Path(tempfile.mkdtemp(prefix="roomgate-studio-"))
+    os.chmod(workdir, 0o700)
+    try:
+        token = secrets.token_urlsafe(24)
+        app = create_app(token, workdir, port=actual_port, preset=preset, overrides=overrides,
+                         max_upload_bytes=max_upload_bytes)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+        url = f"http://{shown}:{actual_port}/?token={token}"
+        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
+                                lifespan="off", ws="none", timeout_graceful_shutdown=2)
+        server = uvicorn.Server(config)
+        if stop_event is not None:
+            def watch() -> None:
+                stop_event.wait()
+                server.should_exit = True
+
+            threading.Thread(target=watch, name="roomgate-studio-stop", daemon=True).start()
+        if on_message is not None:
+            on_message(url)
+        if open_browser:
+            import webbrowser
+
+            threading.Timer(0.3, webbrowser.open, [url]).start()
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])  # handles Ctrl+C itself when on the main thread
+    finally:
+        sock.close()
+        shutil.rmtree(workdir, ignore_errors=True)
