@@ -21,6 +21,7 @@ from typing import Any
 # A relative threshold ("p60", "-6 dB re peak") is resolved against the performance by calibrate.
 from .calibrate import PERCENTILE_PATTERN, RE_PEAK_PATTERN
 from .errors import ConfigError
+from .room import Room, validate as validate_room
 
 # gain_db = "match", "match -6", "match+3 LU": the trim that matches the mic's loudness to the
 # close mic's over the passages where its gate is open, plus an offset.
@@ -36,16 +37,6 @@ _METRES_PER_UNIT = {
 }
 # Pyroomacoustics needs mics strictly inside the walls; keep them this far off any surface.
 WALL_MARGIN_M = 0.05
-
-
-@dataclass(frozen=True)
-class RoomConfig:
-    size_m: tuple[float, float, float]
-    rt60_s: float | None = 1.5
-    materials: str | dict[str, str] | None = None
-    air_absorption: bool = True
-    temperature_c: float = 20.0
-    humidity_pct: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +86,7 @@ class OutputConfig:
 class RigConfig:
     name: str
     description: str
-    room: RoomConfig
+    room: Room
     singer: SingerConfig
     mics: tuple[MicConfig, ...]
     output: OutputConfig
@@ -243,7 +234,7 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
         rt60 = _number(rt60, "room.rt60_s", minimum=0.05, maximum=20.0)
     if rt60 is None and materials is None:
         raise ConfigError("room: expected rt60_s or materials, got neither")
-    room = RoomConfig(
+    room = Room(
         size_m=size,
         rt60_s=rt60,
         materials=materials,
@@ -259,6 +250,7 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
     toward = singer_table.get("toward_m")
     toward_m = None if toward is None else _vector(toward, "singer.toward_m", length=3)
     singer = SingerConfig(singer_position, toward_m)
+    validate_room(room, singer_position, [])  # an impossible decay is refused before any audio is read
 
     mic_tables = table.get("mics")
     if not isinstance(mic_tables, list) or not mic_tables:
