@@ -3,22 +3,25 @@
 This is a source-filter singer in the tradition of Klatt's cascade formant synthesiser:
 
 1. **Glottal source.** The glottal *flow* of the Liljencrants-Fant (LF) model, sampled analytically
-   once per period at a fractional onset, at an oversampled rate (>= 176.4 kHz), then decimated with a
-   polyphase low-pass. The pulse shape follows one number, Fant's ``Rd``: ~2.3 is a soft, breathy,
-   dark voice (long open phase, slow return), ~0.5 a pressed shout (short open phase, abrupt closure,
-   strong upper harmonics). Each period draws its own jitter (period) and shimmer (amplitude).
+   once per period at a fractional onset, at an oversampled rate (>= 96 kHz), then decimated with a
+   polyphase low-pass: what is left off the harmonics sits below -80 dB at any output rate. The pulse
+   shape follows one number, Fant's ``Rd``: 1.7 is a soft, breathy, dark voice (long open phase, slow
+   return), 0.45 a pressed shout (short open phase, abrupt closure, strong upper harmonics). Each
+   period draws its own jitter (period) and shimmer (amplitude).
 2. **Aspiration.** Noise added to the flow and gated by the glottal opening, stronger for soft
    (breathy) singing; it also makes "h" onsets and the breaths between phrases.
 3. **Vocal tract.** A cascade of two-pole resonators F1-F5 taken from a singers' vowel table, moving
-   smoothly between vowels, plus fixed higher poles every ~1 kHz (a uniform-tube continuation), and a
-   peaking boost at ~2.9 kHz -- the singer's formant -- which grows with effort while F3-F5 cluster.
+   smoothly between vowels, and a peaking boost at ~2.9 kHz -- the singer's formant -- which grows
+   with effort while F3-F5 cluster. Above F5 a parallel branch of broad resonances (4.6, 6.2, 7.9 kHz)
+   stands in for the higher formants a five-pole cascade lacks (Klatt's cascade/parallel split).
 4. **Lip radiation.** A first difference of the tract output (+6 dB/octave).
 5. **Fricatives** ("s", "sh", stop bursts) are band-passed noise added after the tract.
 
 The performance layer turns a list of :class:`Note` and :class:`Rest` into control curves: pitch with
 onset scoops, legato portamento, delayed vibrato whose depth grows through a held note, slow drift and
 an end-of-phrase fall; vocal effort that sets level, ``Rd``, breathiness, the singer's formant and a slight
-sharpening at a shout; voicing envelopes with soft attacks and releases (no clicks).
+sharpening at a shout; voicing envelopes with soft attacks and releases (no clicks). Like a singer
+listening to themselves, each note is then trimmed to the loudness its effort asks for.
 
 Sources (read and re-derived here, nothing copied):
 
@@ -32,7 +35,8 @@ Sources (read and re-derived here, nothing copied):
   appendix of the Csound manual (data from IRCAM's CHANT singing synthesis). ``"baritone"`` is the mean
   of the bass and tenor rows.
 - J. Sundberg, "Articulatory interpretation of the 'singing formant'", JASA 55(4), 1974: the ~3 kHz
-  cluster of F3-F5 in trained (and loud) singing.
+  cluster of F3-F5 in trained (and loud) singing; and his later work on F1 tuning at high pitch.
+- R. Bristow-Johnson, "Audio EQ cookbook": the peaking biquad used for the singer's formant.
 """
 
 from __future__ import annotations
@@ -211,18 +215,28 @@ def _lf_table() -> np.ndarray:
 
 
 def _rd_of_effort(effort: np.ndarray) -> np.ndarray:
-    """Vocal effort 0..1 -> Rd: 2.3 (soft, breathy) ... 0.5 (pressed shout), geometric in between."""
-    return 2.3 * (0.5 / 2.3) ** np.clip(effort, 0.0, 1.0)
+    """Vocal effort 0..1 -> Rd: 1.7 (soft, breathy) ... 0.45 (pressed shout), geometric in between."""
+    return 1.7 * (0.45 / 1.7) ** np.clip(effort, 0.0, 1.0)
 
 
-# Source level by effort (dB re Ee = 1 at 100 Hz), measured so that the radiated RMS of a sustained
-# mid-register vowel rises ~linearly from soft to shout, about 27 dB in all (see _calibrate notes).
+# Loudness targets. Singers set their loudness by ear, so ``sing`` measures each sung note and trims it
+# to: RMS (dBFS, before peak normalisation) = level(effort) + 3 dB per octave above A3 + a small
+# intrinsic vowel term (open vowels are louder; Lehiste & Peterson 1959 found a few dB between a and i).
 _EFFORT_KNOTS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
-_LEVEL_DB_KNOTS = np.array([-26.0, -19.0, -12.5, -6.0, 0.0])
+_LEVEL_DB_KNOTS = np.array([-30.5, -25.5, -20.0, -15.5, -11.0])
+_VOWEL_DB = {"a": 0.0, "o": -1.0, "e": -1.5, "u": -2.5, "i": -2.5}
+_PITCH_DB_PER_OCTAVE = 3.0
 
 
 def _level_db_of_effort(effort: np.ndarray) -> np.ndarray:
+    """Vocal effort 0..1 -> target RMS in dBFS of a sustained 'a' at A3 (220 Hz)."""
     return np.interp(np.clip(effort, 0.0, 1.0), _EFFORT_KNOTS, _LEVEL_DB_KNOTS)
+
+
+def _note_target_db(note: "Note") -> float:
+    e = 0.5 * (note.effort + (note.effort if note.effort_end is None else note.effort_end))
+    vowel = float(np.mean([_VOWEL_DB[v] for v in note.vowel]))
+    return float(_level_db_of_effort(e)) + _PITCH_DB_PER_OCTAVE * math.log2(note.pitch_hz / 220.0) + vowel
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -235,10 +249,10 @@ def _kernels():
     njit = numba.njit(cache=True, nogil=True, fastmath=False)
 
     @njit
-    def glottal_flow(n, hop, os, f0c, ampc, rdc, table, rd_min, rd_step, jit, shim, out, gmod):
+    def glottal_flow(n, fsi, hop, os, f0c, ampc, rdc, table, rd_min, rd_step, jit, shim, out, gmod):
         """LF glottal flow at the oversampled rate.
 
-        n: output samples at the oversampled rate; hop: oversampled samples per control frame;
+        n: output samples at the oversampled rate fsi (Hz); hop: oversampled samples per control frame;
         os: oversampling factor (gmod, the normalised glottal opening 0..1, is written every os samples);
         f0c, ampc, rdc: control curves (Hz, linear, Rd); jit, shim: per-period relative perturbations.
         """
@@ -258,7 +272,7 @@ def _kernels():
             amp = ampc[j] + w * (ampc[j + 1] - ampc[j])
             rd = rdc[j] + w * (rdc[j + 1] - rdc[j])
             kk = k % jit.shape[0]
-            period = hop * 1000.0 / f0 * (1.0 + jit[kk])  # hop samples = 1 ms
+            period = fsi / f0 * (1.0 + jit[kk])
             start = int(math.ceil(t0))
             stop = int(math.ceil(t0 + period))
             if stop > n:
@@ -288,37 +302,59 @@ def _kernels():
                 # with a ramp so the flow is exactly 0 at both ends of the period (no step, no click)
                 uend = ute - k_ret * ((1.0 - ec) / eps - (1.0 - te) * ec)
                 # Ee scales with amp; flow = Ee * T0 * U(t/T0), referenced to T0 = 10 ms
-                scale = amp * (period / hop) / 10.0
+                scale = amp * (period / fsi) * 100.0
                 inv_pk = 1.0 / upk
-                for s in range(start, stop):
-                    tau = (s - t0) / period
-                    if tau <= te:
-                        u = e0 * (math.exp(alpha * tau) * (alpha * math.sin(wg * tau) - wg * math.cos(wg * tau)) + wg) * inv_den
-                    else:
-                        d = tau - te
-                        u = ute - k_ret * ((1.0 - math.exp(-eps * d)) / eps - d * ec)
-                    u -= tau * uend
+                # open phase: e^(alpha tau) (alpha sin wg tau - wg cos wg tau) through a complex rotation,
+                # one multiply per sample instead of exp, sin and cos
+                s_te = int(math.floor(t0 + te * period)) + 1
+                if s_te > stop:
+                    s_te = stop
+                if s_te < start:
+                    s_te = start
+                dt = 1.0 / period
+                tau0 = (start - t0) * dt
+                mag = math.exp(alpha * tau0)
+                zr = mag * math.cos(wg * tau0)
+                zi = mag * math.sin(wg * tau0)
+                mag = math.exp(alpha * dt)
+                mr = mag * math.cos(wg * dt)
+                mi = mag * math.sin(wg * dt)
+                for s in range(start, s_te):
+                    tau = (s - t0) * dt
+                    u = e0 * (alpha * zi - wg * zr + wg) * inv_den - tau * uend
                     out[s] = scale * u
                     if s % os == 0:
                         g = u * inv_pk
                         gmod[s // os] = g if g > 0.0 else 0.0
+                    zr, zi = zr * mr - zi * mi, zr * mi + zi * mr
+                # return phase: exponential recovery towards closure
+                if s_te < stop:
+                    q = math.exp(-eps * ((s_te - t0) * dt - te))
+                    qm = math.exp(-eps * dt)
+                    for s in range(s_te, stop):
+                        tau = (s - t0) * dt
+                        d = tau - te
+                        u = ute - k_ret * ((1.0 - q) / eps - d * ec) - tau * uend
+                        out[s] = scale * u
+                        if s % os == 0:
+                            g = u * inv_pk
+                            gmod[s // os] = g if g > 0.0 else 0.0
+                        q *= qm
             t0 += period
             k += 1
 
     @njit
-    def tract(x, hop, a1c, a2c, b0c, fa1, fa2, fb0, eqc, out):
-        """Cascade of time-varying two-pole resonators, fixed higher poles, then a peaking biquad.
+    def tract(x, hop, a1c, a2c, b0c, eqc, out):
+        """Cascade of time-varying two-pole resonators, then a time-varying peaking biquad.
 
         x: (N,) input; hop: samples per control frame; a1c, a2c, b0c: (frames, K) resonator
-        coefficients; fa1, fa2, fb0: (M,) fixed resonators; eqc: (frames, 5) peaking b0 b1 b2 a1 a2.
+        coefficients, linearly interpolated per sample (the stability triangle is convex, so the
+        interpolated filter stays stable); eqc: (frames, 5) peaking b0 b1 b2 a1 a2.
         """
         n = x.shape[0]
         nc, nk = a1c.shape
-        nm = fa1.shape[0]
         y1 = np.zeros(nk)
         y2 = np.zeros(nk)
-        z1 = np.zeros(nm)
-        z2 = np.zeros(nm)
         ex1 = 0.0
         ex2 = 0.0
         ey1 = 0.0
@@ -340,11 +376,6 @@ def _kernels():
                 y2[q] = y1[q]
                 y1[q] = yv
                 v = yv
-            for q in range(nm):
-                yv = fb0[q] * v - fa1[q] * z1[q] - fa2[q] * z2[q]
-                z2[q] = z1[q]
-                z1[q] = yv
-                v = yv
             b0 = eqc[j, 0] + w * (eqc[j + 1, 0] - eqc[j, 0])
             b1 = eqc[j, 1] + w * (eqc[j + 1, 1] - eqc[j, 1])
             b2 = eqc[j, 2] + w * (eqc[j + 1, 2] - eqc[j, 2])
@@ -364,6 +395,7 @@ def _kernels():
 # The performance: notes -> control curves at 1 kHz.
 # ---------------------------------------------------------------------------------------------------
 _CR = 1000.0  # control rate, frames per second
+_BREATH_AMP = 0.4  # aspiration amplitude of a full inhalation (breath=1): about -45 dBFS RMS
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -406,6 +438,8 @@ def _validate(notes: Sequence[Note | Rest], voice: str) -> list[Note | Rest]:
         if not (np.isfinite(it.duration_s) and it.duration_s > 0):
             raise ConfigError(f"notes[{i}].duration_s: expected > 0 s, got {it.duration_s!r}")
         if isinstance(it, Note):
+            if isinstance(it.pitch, bool) or not isinstance(it.pitch, (int, float, np.number, str)):
+                raise ConfigError(f"notes[{i}].pitch: expected Hz or a note name like 'A3', got {it.pitch!r}")
             hz = it.pitch_hz
             if not (40.0 <= hz <= 1500.0):
                 raise ConfigError(f"notes[{i}].pitch: expected 40..1500 Hz, got {hz!r} Hz")
@@ -430,7 +464,9 @@ class _Controls:
     asp: np.ndarray  # (F,) aspiration noise amplitude (linear)
     formant_hz: np.ndarray  # (5, F)
     bandwidth_hz: np.ndarray  # (5, F)
-    bursts: list  # (start_s, dur_s, kind, amplitude) fricatives and stop bursts added after the tract
+    bursts: list  # (start_s, dur_s, kind, vowel_start_s): fricatives and stop bursts added after the tract
+    notes: list  # (start_s, vowel_start_s, end_s, target_db) per note: the loudness the singer aims at
+    phrases: list  # (start_s, end_s) per phrase, release included
 
 
 def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness) -> _Controls:
@@ -464,8 +500,11 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
     asp_extra = np.zeros(nf)  # h, stop aspiration, breaths (relative to the local voice amplitude)
     breath_abs = np.zeros(nf)
     cents_extra = np.zeros(nf)  # scoops, falls
+    shape_db = np.zeros(nf)  # note-level dynamics: a lift into each note, a swell through long ones
     vib_depth = np.zeros(nf)
     bursts = []
+    note_spans: list = []
+    phrase_spans: list = []
     schwa = (np.array([500.0, 1500.0, 2500.0, 3500.0, 4200.0]), np.array([150.0, 200.0, 250.0, 300.0, 300.0]))
 
     # stepwise targets
@@ -489,10 +528,14 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
                 vow_b[:, a:b] = np.array(v0[1])[:, None] * (1 - g) + np.array(v1[1])[:, None] * g
             last_note = i
         else:
-            # hold the neighbouring pitch and effort so the smoothing does not swing through the rest
-            prev = last_note if last_note is not None else first_note
-            logf[a:b] = math.log2(items[prev].pitch_hz)
-            eff[a:b] = items[prev].effort if items[prev].effort_end is None else items[prev].effort_end
+            # hold the last pitch and effort through the release, then prepare the next phrase's, so
+            # the smoothing never swings through a rest
+            prev = items[last_note if last_note is not None else first_note]
+            nxt = next((items[k] for k in range(i + 1, len(items)) if isinstance(items[k], Note)), prev)
+            m = (a + b) // 2
+            logf[a:m], logf[m:b] = math.log2(prev.pitch_hz), math.log2(nxt.pitch_hz)
+            eff[a:m] = prev.effort if prev.effort_end is None else prev.effort_end
+            eff[m:b] = nxt.effort
             vow_f[:, a:b] = schwa[0][:, None]
             vow_b[:, a:b] = schwa[1][:, None]
     # before the first note and after the last, hold their pitch
@@ -516,7 +559,7 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
             b_end = starts[i + 1] - 0.06
             a, b = fr(b_end - bd), fr(b_end)
             x = np.linspace(0.0, 1.0, b - a)
-            breath_abs[a:b] = it.breath * depth * np.sin(np.pi * x) ** 2 * (0.6 + 0.4 * x)
+            breath_abs[a:b] = breathiness * it.breath * depth * np.sin(np.pi * x) ** 2 * (0.6 + 0.4 * x)
 
     # per phrase: voicing envelope, consonants, scoops, vibrato, release fall
     for ph in phrases:
@@ -526,6 +569,7 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
         attack = 0.12 - 0.08 * e_on  # soft singers ease in, a shout hits
         release = 0.28 - 0.16 * e_off
         a, b = fr(p0), fr(p1 + 0.5 * release)
+        phrase_spans.append((p0, p1 + 0.5 * release))
         x = t[a:b]
         env = _smoothstep((x - p0) / attack) * (1.0 - _smoothstep((x - (p1 - 0.5 * release)) / release))
         voicing[a:b] = np.maximum(voicing[a:b], env)
@@ -538,6 +582,14 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
             cdur = min(cdur, 0.4 * it.duration_s)
             vs = s0 + cdur  # the vowel starts here
             a, b = fr(s0), fr(s1)
+            # each note has its own loudness aim (a little unsteady), eases in after a note change
+            # and swells through a held note (~ +2 dB mid-note)
+            note_spans.append((s0, vs, s1, _note_target_db(it) + 0.8 * humanize * rng.standard_normal()))
+            xn = np.clip((t[a:b] - vs) / max(s1 - vs, 1e-3), 0.0, 1.0)
+            swell = min(1.0, (s1 - vs) / 1.2) * (2.0 + rng.random()) * humanize
+            swell *= 1.0 - 0.7 * it.effort  # no headroom left at a shout
+            ease = -2.0 * humanize * (1.0 - _smoothstep((t[a:b] - vs) / 0.1))
+            shape_db[a:b] = ease + swell * np.sin(np.pi * xn) ** 1.5
             if cdur > 0:
                 ca, cb = fr(s0), fr(vs)
                 if cvoice == 0.0:
@@ -546,14 +598,15 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
                     dip = _smoothstep((xx - (s0 - 0.02)) / 0.025) * (1.0 - _smoothstep((xx - (vs - 0.005)) / 0.05))
                     voicing[fr(s0 - 0.03):fr(vs + 0.06)] *= 1.0 - dip
                     if it.onset == "h":
-                        asp_extra[ca:cb] = np.maximum(asp_extra[ca:cb], np.sin(np.pi * np.linspace(0.15, 1.0, cb - ca)) ** 0.7)
+                        puff = np.sin(np.pi * np.linspace(0.15, 1.0, cb - ca)) ** 0.7
+                        asp_extra[ca:cb] = np.maximum(asp_extra[ca:cb], puff)
                     elif it.onset in ("t", "k"):
                         closure = 0.45 * cdur
-                        bursts.append((s0 + closure, 0.012, it.onset, 1.0))
+                        bursts.append((s0 + closure, 0.012, it.onset, vs))
                         ta_, tb_ = fr(s0 + closure + 0.01), cb
                         asp_extra[ta_:tb_] = np.maximum(asp_extra[ta_:tb_], np.linspace(0.8, 0.2, tb_ - ta_))
                     else:
-                        bursts.append((s0 - 0.01, cdur + 0.02, it.onset, 1.0))
+                        bursts.append((s0 - 0.01, cdur + 0.02, it.onset, vs))
                 else:
                     cons_gain_db[ca:cb] = np.minimum(cons_gain_db[ca:cb], cdb)
                     if it.onset in _CONSONANT_FORMANTS:
@@ -583,14 +636,6 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
     cb_s = _smooth(np.where(cons_mask > 0, cons_b, vow_b[:3]), 0.03)
     fmt_f[:3] = fmt_f[:3] * (1 - cm) + cf_s * cm
     fmt_b[:3] = fmt_b[:3] * (1 - cm) + cb_s * cm
-    # effort: the jaw opens (F1 up a little) and F3..F5 gather into the singer's formant cluster;
-    # a soft voice spreads them as in speech
-    spread = 1.0 - eff_s
-    fmt_f[0] *= 1.0 + 0.08 * eff_s
-    fmt_f[3] += 250.0 * spread
-    fmt_f[4] += 450.0 * spread
-    fmt_b[2:] *= 1.0 + 0.5 * spread  # a soft voice has weaker, wider upper formants
-
     # pitch: target + portamento + vibrato + drift + scoops + sharpening at a shout
     logf_s = _smooth(logf, 0.09)
     rate = 5.6 + 0.25 * _lowpass_noise(rng, nf, 0.5) * humanize
@@ -606,22 +651,44 @@ def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
     cents = vib + drift + cents_extra + sharp
     f0 = 2.0 ** (logf_s + cents / 1200.0)
 
-    level = 10.0 ** (_level_db_of_effort(eff_s) / 20.0)
-    level *= 10.0 ** (0.4 * humanize * _lowpass_noise(rng, nf, 2.0) / 20.0)  # slight unsteadiness, +-0.4 dB
+    # effort: the jaw opens (F1 up a little) and F3..F5 gather into the singer's formant cluster;
+    # a soft voice spreads them as in speech, with wider (weaker) upper formants
+    spread = 1.0 - eff_s
+    fmt_f[0] *= 1.0 + 0.08 * eff_s
+    fmt_f[3] += 250.0 * spread
+    fmt_f[4] += 450.0 * spread
+    fmt_b[2:] *= 1.0 + 0.3 * spread
+    # the table's narrow F1/F2 bandwidths (40-60 Hz) suit FOF synthesis; in a cascade they ring and make
+    # the level jump by ~7 dB as harmonics cross F1, so floor them at sung closed-phase values
+    fmt_b[0] = np.maximum(fmt_b[0], 100.0)
+    fmt_b[1] = np.maximum(fmt_b[1], 110.0)
+    # formant tuning at high pitch (Sundberg): singers do not leave F1 below the fundamental
+    f0t = 2.0 ** logf_s
+    fmt_f[0] = np.maximum(fmt_f[0], 1.1 * f0t)
+
+    # source amplitude: a first guess (measured offset of the radiated output re the source), trimmed
+    # per note after the tract
+    level = 10.0 ** ((_level_db_of_effort(eff_s) + 36.0) / 20.0)
+    level *= 10.0 ** ((_smooth(shape_db, 0.05) + 0.4 * humanize * _lowpass_noise(rng, nf, 2.0)) / 20.0)
     amp = level * voicing * cons_gain
     rd = _rd_of_effort(eff_s)
-    # aspiration relative to the voice: -14 dB soft, -36 dB at a shout (breathy vs pressed)
-    asp_rel = 10.0 ** ((-14.0 - 22.0 * eff_s) / 20.0) * breathiness
-    asp = level * (asp_rel * voicing + 0.5 * asp_extra) + 10.0 ** (-20.0 / 20.0) * 0.12 * breath_abs
+    # aspiration relative to the voice: -16 dB soft, -36 dB at a shout (breathy vs pressed)
+    asp_rel = 10.0 ** ((-16.0 - 20.0 * eff_s) / 20.0) * breathiness
+    # an "h" is whispered vowel about 12 dB under the vowel it opens (the voice brightens with effort
+    # faster than the noise does, hence the effort term)
+    asp_h = 10.0 ** ((-15.0 - 5.0 * eff_s) / 20.0)
+    asp = level * (asp_rel * voicing + asp_h * asp_extra) + _BREATH_AMP * breath_abs
     asp = _smooth(asp, 0.01)
-    return _Controls(f0, amp, voicing, rd, eff_s, asp, fmt_f, fmt_b, bursts)
+    return _Controls(f0, amp, voicing, rd, eff_s, asp, fmt_f, fmt_b, bursts, note_spans, phrase_spans)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Rendering.
 # ---------------------------------------------------------------------------------------------------
-_INTERNAL_MIN_HZ = 176400.0  # oversampled rate for the glottal source: aliases land below -100 dB
+_INTERNAL_MIN_HZ = 96000.0  # oversampled rate for the glottal source: inharmonic residue < -80 dB
 _SINGER_FORMANT_HZ = 2900.0
+# parallel high-formant branch: (centre Hz, bandwidth Hz, gain re the radiated source)
+_HF_BRANCH = ((4600.0, 1200.0, 1.0), (6200.0, 1600.0, 0.8), (7900.0, 2200.0, 0.6))
 
 
 def _resonator_coeffs(f_hz: np.ndarray, b_hz: np.ndarray, sr: float):
@@ -639,7 +706,30 @@ def _peaking_coeffs(f_hz: float, gain_db: np.ndarray, q: float, sr: float) -> np
     al = np.sin(w0) / (2.0 * q)
     a0 = 1.0 + al / A
     cw = -2.0 * np.cos(w0)
-    return np.stack([(1.0 + al * A) / a0, cw / a0 + 0 * A, (1.0 - al * A) / a0, cw / a0 + 0 * A, (1.0 - al / A) / a0], axis=1)
+    a1 = np.broadcast_to(cw, A.shape) / a0
+    return np.stack([(1.0 + al * A) / a0, a1, (1.0 - al * A) / a0, a1, (1.0 - al / A) / a0], axis=1)
+
+
+def _loudness_trim(out: np.ndarray, voicing: np.ndarray, ctl: _Controls, sr: float) -> np.ndarray:
+    """Per-sample gain (N,) that brings each note's steady, voiced part to its target RMS (dBFS).
+
+    Harmonics falling on or between narrow formants make the raw level jump by several dB from note
+    to note; this evens it out the way a singer's ear does. Rests keep 0 dB (breaths stay absolute).
+    """
+    nf = ctl.f0_hz.shape[0]
+    trim_db = np.zeros(nf)
+    for (p0, p1) in ctl.phrases:
+        spans = [sp for sp in ctl.notes if p0 - 1e-9 <= sp[0] < p1]
+        for k, (s0, vs, s1, target_db) in enumerate(spans):
+            a, b = int((vs + 0.03) * sr), int((s1 - 0.03) * sr)
+            seg = out[a:b][voicing[a:b] > 0.8] if b > a else out[0:0]
+            if seg.size < 0.05 * sr:
+                seg = out[int(vs * sr):int(s1 * sr)]
+            rms_db = 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) if seg.size else target_db
+            end = p1 if k == len(spans) - 1 else s1
+            trim_db[int(round(s0 * _CR)):int(round(end * _CR))] = np.clip(target_db - rms_db, -20.0, 20.0)
+    trim_db = _smooth(trim_db, 0.06)
+    return np.interp(np.arange(out.shape[0]) / (sr / _CR), np.arange(nf), 10.0 ** (trim_db / 20.0))
 
 
 def _bandpass_noise(rng, n: int, lo_hz: float, hi_hz: float, sr: float) -> np.ndarray:
@@ -679,8 +769,9 @@ def sing(
         vibrato: scale of the vibrato depth (0: none).
         humanize: scale of jitter, shimmer, pitch drift, scoops and level wobble (0: exact machine).
         breathiness: scale of aspiration and breath noise (0: none; consonant noise stays).
-        peak_dbfs: normalise the peak to this level; ``None`` keeps the calibrated absolute level,
-            where a sustained vowel at effort 1 is near -8 dBFS RMS and at effort 0 near -34 dBFS.
+        peak_dbfs: normalise the peak to this level; ``None`` keeps the calibrated absolute level:
+            a sustained "a" at A3 sits near -30.5 dBFS RMS at effort 0 and -11 dBFS at effort 1, plus
+            3 dB per octave of pitch, a little less for closed vowels.
         lead_s, tail_s: silence before the first note and after the last, in seconds.
 
     Returns:
@@ -704,14 +795,16 @@ def sing(
     os_ = int(math.ceil(_INTERNAL_MIN_HZ / sr))
     # --- source: LF flow at os_ * sr, decimated with a long Kaiser low-pass (~80 dB stopband)
     max_periods = int(n / sr * 1600) + 16
-    jit = (0.006 - 0.003 * 0.5) * humanize * rng.standard_normal(max_periods)
-    shim = 0.05 * humanize * rng.standard_normal(max_periods)
+    jit = 0.005 * humanize * rng.standard_normal(max_periods)  # ~0.5 % period jitter, a healthy voice
+    shim = 0.03 * humanize * rng.standard_normal(max_periods)  # ~0.25 dB shimmer
     shim = np.clip(shim, -0.5, 0.5)
     flow_os = np.zeros(n * os_)
     gmod = np.zeros(n)
     table = _lf_table()
     rd_step = (_RD_MAX - _RD_MIN) / (_RD_N - 1)
-    glottal_flow(n * os_, hop * os_, os_, ctl.f0_hz, ctl.amp, ctl.rd, table, _RD_MIN, rd_step, jit, shim, flow_os, gmod)
+    glottal_flow(
+        n * os_, sr * os_, hop * os_, os_, ctl.f0_hz, ctl.amp, ctl.rd, table, _RD_MIN, rd_step, jit, shim, flow_os, gmod
+    )
     flow = resample_poly(flow_os, 1, os_, window=("kaiser", 8.0)) if os_ > 1 else flow_os
     del flow_os
 
@@ -724,43 +817,62 @@ def sing(
 
     noise = rng.standard_normal(n)
     # a -6 dB/octave tilt above 1.5 kHz in the flow domain becomes ~flat after lip radiation
-    sos = np.concatenate([butter(1, 1500.0 / (sr / 2), output="sos"), butter(2, 300.0 / (sr / 2), "high", output="sos")])
+    sos = np.concatenate(
+        [butter(1, 1500.0 / (sr / 2), output="sos"), butter(2, 300.0 / (sr / 2), "high", output="sos")]
+    )
     noise = sosfilt(sos, noise)
     gate = (1.0 - voicing) + voicing * (0.25 + 0.75 * gmod)
-    excitation = flow + noise * asp_amp * gate * 0.02
+    breath = noise * asp_amp * gate * 0.02  # 0.02: filtered-noise RMS re flow, set by ear against HNR
+    excitation = flow + breath
 
-    # --- vocal tract: variable F1..F5 (those below 0.46 fs), fixed higher poles, singer's formant
+    # --- vocal tract: F1..F5 (those below 0.46 fs) in cascade, then the singer's formant peak
     keep = [k for k in range(5) if ctl.formant_hz[k].max() < 0.46 * sr]
     a1c, a2c, b0c = _resonator_coeffs(ctl.formant_hz[keep].T, ctl.bandwidth_hz[keep].T, sr)
-    hf = np.arange(4300.0, min(0.45 * sr, 10500.0), 1000.0)
-    fa1, fa2, fb0 = _resonator_coeffs(hf, 0.08 * hf, sr)
-    sf_gain_db = 9.0 * np.clip(ctl.effort, 0.0, 1.0) ** 1.3
+    sf_gain_db = 2.0 + 7.0 * np.clip(ctl.effort, 0.0, 1.0) ** 1.3
     eqc = _peaking_coeffs(min(_SINGER_FORMANT_HZ, 0.4 * sr), sf_gain_db, 1.6, sr)
     voiced = np.empty(n)
-    tract(excitation, hop, np.ascontiguousarray(a1c), np.ascontiguousarray(a2c), np.ascontiguousarray(b0c), fa1, fa2, fb0, np.ascontiguousarray(eqc), voiced)
+    contig = np.ascontiguousarray
+    tract(excitation, hop, contig(a1c), contig(a2c), contig(b0c), contig(eqc), voiced)
 
     # --- lip radiation: first difference, scaled to unity gain at 1 kHz whatever the sample rate
-    out = np.diff(voiced, prepend=0.0) * (sr / (2.0 * np.pi * 1000.0))
+    rad = sr / (2.0 * np.pi * 1000.0)
+    out = np.diff(voiced, prepend=0.0) * rad
 
-    # --- fricatives and stop bursts, after the tract
-    level_at = lambda s: float(np.interp(s * _CR, fidx, 10.0 ** (_level_db_of_effort(ctl.effort) / 20.0)))
-    for start_s, dur_s, kind, gain in ctl.bursts:
+    # --- the region above F5 through a parallel branch (Klatt's cascade/parallel split): a truncated
+    # all-pole cascade falls ~10 dB/kHz above its last pole, while real voices keep a plateau of
+    # higher formants at 4-9 kHz about 30 dB under the strongest partials
+    hf_gain = np.interp(frames, fidx, 0.3 + 0.7 * ctl.effort)  # a soft voice is dark up there too
+    # (aspiration reaches it only in part: real breath noise is shaped by F3-F5 and fades above them)
+    exc_rad = np.diff(flow + 0.3 * breath, prepend=0.0) * rad
+    hf = np.zeros(n)
+    for fc, bw, g in _HF_BRANCH:
+        if fc + bw / 2 < 0.45 * sr:
+            sos = butter(1, [(fc - bw / 2) / (sr / 2), (fc + bw / 2) / (sr / 2)], "band", output="sos")
+            hf += g * sosfilt(sos, exc_rad)
+    out += hf_gain * hf
+
+    # --- the singer listens: trim every note to its loudness target. A smooth gain on the output equals
+    # scaling the source, since the tract is linear and rings for only a few milliseconds.
+    out *= _loudness_trim(out, voicing, ctl, sr)
+
+    # --- fricatives and stop bursts, after the tract, set relative to the vowel that follows them
+    # (an "s" sits ~12 dB under its vowel, a stop burst ~6 dB)
+    for start_s, dur_s, kind, vowel_s in ctl.bursts:
         a = int(round(start_s * sr))
-        m = int(round(dur_s * sr))
+        m = min(int(round(dur_s * sr)), n - max(a, 0))
         if a < 0 or m < 8:
             continue
-        m = min(m, n - a)
-        if kind == "s":
-            x, g = _bandpass_noise(rng, m, 4000.0, 9000.0, sr), 0.25
-        elif kind == "sh":
-            x, g = _bandpass_noise(rng, m, 1800.0, 6000.0, sr), 0.3
-        elif kind == "t":
-            x, g = _bandpass_noise(rng, m, 2500.0, 8000.0, sr), 0.5
-        else:  # "k"
-            x, g = _bandpass_noise(rng, m, 1200.0, 3500.0, sr), 0.5
+        va = int(round((vowel_s + 0.06) * sr))
+        ref = out[va:va + int(0.15 * sr)]
+        ref_rms = float(np.sqrt(np.mean(ref * ref))) if ref.size else 0.0
+        band, rel_db = {"s": ((4000.0, 9000.0), -12.0), "sh": ((1800.0, 6000.0), -10.0),
+                        "t": ((2500.0, 8000.0), -6.0), "k": ((1200.0, 3500.0), -6.0)}[kind]
+        x = _bandpass_noise(rng, m, band[0], band[1], sr)
         u = np.linspace(0.0, 1.0, m)
         env = np.sin(np.pi * u) ** 2 if kind in ("s", "sh") else np.minimum(u * 8.0, 1.0) * np.exp(-u * 4.0)
-        out[a:a + m] += g * gain * level_at(start_s) * env * x
+        x *= env
+        x *= ref_rms * 10.0 ** (rel_db / 20.0) / (float(np.sqrt(np.mean(x * x))) + 1e-12)
+        out[a:a + m] += x
 
     # edges: 5 ms fades so the file starts and ends at zero
     k = min(int(0.005 * sr), n // 2)
@@ -792,18 +904,18 @@ def crescendo_score() -> list[Note | Rest]:
         N("E3", 0.40, "o", 0.26, onset="n"), N("F#3", 1.50, "o", 0.28, 0.24),
         Rest(0.80, breath=0.45),
         # 3: full voice: the middle microphone should open here
-        N("A3", 0.50, "a", 0.48, onset="h"), N("B3", 0.45, "a", 0.50),
-        N("A3", 0.90, "ai", 0.52, onset="w"), N("F#3", 0.45, "e", 0.50, onset="s"),
-        N("A3", 0.50, "e", 0.52), N("B3", 1.40, "o", 0.55, 0.52, onset="l"),
+        N("A3", 0.50, "a", 0.52, onset="h"), N("B3", 0.45, "a", 0.54),
+        N("A3", 0.90, "ai", 0.56, onset="w"), N("F#3", 0.45, "e", 0.55, onset="s"),
+        N("A3", 0.50, "e", 0.57), N("B3", 1.40, "o", 0.60, 0.56, onset="l"),
         Rest(0.70, breath=0.6),
         # 4: loud, the top of the chest voice
-        N("D4", 0.70, "o", 0.74), N("C#4", 0.40, "o", 0.75),
-        N("B3", 0.50, "a", 0.75, onset="t"), N("A3", 0.40, "a", 0.74),
-        N("B3", 0.50, "e", 0.76, onset="y"), N("D4", 1.60, "e", 0.78, 0.82),
+        N("D4", 0.70, "o", 0.78), N("C#4", 0.40, "o", 0.79),
+        N("B3", 0.50, "a", 0.78, onset="t"), N("A3", 0.40, "a", 0.78),
+        N("B3", 0.50, "e", 0.80, onset="y"), N("D4", 1.60, "e", 0.82, 0.86),
         Rest(0.80, breath=0.9),
         # 5: the shout: every microphone open
-        N("F#4", 0.60, "e", 0.94, onset="h"), N("E4", 0.40, "e", 0.95),
-        N("D4", 0.50, "a", 0.96), N("E4", 0.50, "a", 0.97, onset="h"),
+        N("F#4", 0.60, "a", 0.95, onset="h"), N("E4", 0.40, "a", 0.96),
+        N("D4", 0.50, "o", 0.97, onset="w"), N("E4", 0.50, "a", 0.98, onset="y"),
         N("A4", 2.60, "a", 1.00, 1.00),
     ]
 
@@ -811,8 +923,10 @@ def crescendo_score() -> list[Note | Rest]:
 def sung_crescendo(sample_rate: int = 48000, *, seed: int = 0) -> np.ndarray:
     """The demo's dry vocal: a baritone singing five phrases from hushed to shouted.
 
-    About 24.6 s; the phrase RMS levels climb ~25 dB, from about -32 dBFS to about -8 dBFS, with
-    breaths (near-silence) between phrases; the peak is normalised to -1 dBFS at the shout.
+    24.6 s; the phrase RMS levels climb ~23 dB, from about -34 dBFS (hushed, low register) through
+    -29, -22 and -17 to about -11 dBFS (the shouted top A; a sung vowel's ~9 dB crest factor keeps
+    its RMS there once the peak is normalised to -1 dBFS). The rests between phrases hold only a
+    breath, 55-70 dBFS down.
 
     Returns:
         ``(1, N)`` float32 at ``sample_rate`` Hz.
