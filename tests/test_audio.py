@@ -114,3 +114,13 @@ def test_write_refuses_missing_folder_and_unknown_extension(tmp_path) -> None:
 def test_subtype_falls_back_when_the_format_cannot_hold_it(tmp_path) -> None:
     path = write_audio(tmp_path / "x.wav", _tone(1, 8000), 8000, "VORBIS")
     assert audio_info(path).subtype == "PCM_16"
+
+
+def test_outputs_get_ordinary_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    path = write_audio(tmp_path / "x.wav", _tone(1, 8000), 8000)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

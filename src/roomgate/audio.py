@@ -334,6 +334,8 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary = Path(temporary_name)
     try:
         yield temporary
+        # mkstemp makes the file private (0600); give it the permissions any new file would have.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -390,6 +392,12 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def _short(error: BaseException) -> str:
