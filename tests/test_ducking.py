@@ -215,12 +215,6 @@ def test_ducking_is_block_size_invariant(dry: np.ndarray, block_sizes: list[int]
     np.testing.assert_allclose(streamed, whole, atol=2e-5 * np.abs(whole).max(), err_msg=repr(block_sizes))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rig bug: the duck is computed from the far gate's gain trace *before* the alignment "
-    "delays, so with a lookahead on the far gate (and none on the mid) the mid mic ducks "
-    "lookahead_ms after the far mic opens in the mix, and recovers lookahead_ms after it shuts",
-)
 def test_duck_is_timed_with_the_far_mic_when_the_far_gate_looks_ahead(dry: np.ndarray) -> None:
     """With ``lookahead_ms = 10`` on the far gate, the rig delays the close and mid mics by 10 ms to
     stay aligned with it. The duck applied to the mid mic at output sample ``t`` must follow the

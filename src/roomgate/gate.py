@@ -490,7 +490,76 @@ def _key_filter_py(sos, key, K, N, zi, out):
                 zi[j, k] = z[j - first]
 
 
+def _gate_block_py(x, key, y, dl, fstate, istate, sumsq, sos, zi, kf, tr_gain, tr_open, tr_db,
+                   int_params, float_params, trace):
+    """One block of :meth:`Gate.process_into` in one compiled call: the checks, the key filter,
+    the kernel and the lookahead delay line, so the live path pays one dispatch per gate.
+
+    x, y ``(C, n)``, key ``(K, n)``, dl ``(C, L)`` float32 C-contiguous; kf a float32 scratch of
+    at least ``K * n`` (used only with a key filter, ``sos`` of ``S > 0`` sections); the trace
+    arrays at least ``n`` long when ``trace``. The state arrays are updated in place, and only
+    once the block is known finite. Returns -1, 0 (a non-finite audio sample) or 1 (key).
+    """
+    C, n = x.shape
+    K = key.shape[0]
+    L = dl.shape[1]
+    exponent = np.uint32(_NON_FINITE)
+    # Refuse a block holding a NaN or an Inf before any state moves (the key filter's included).
+    xbits = x.reshape(C * n).view(np.uint32)
+    bad = 0
+    for i in range(np.uint64(C * n)):
+        bad += (xbits[i] & exponent) == exponent
+    if bad:
+        return 0
+    kbits = key.reshape(K * n).view(np.uint32)
+    for i in range(np.uint64(K * n)):
+        bad += (kbits[i] & exponent) == exponent
+    if bad:
+        return 1
+    kflat = key.reshape(K * n)
+    if sos.shape[0] > 0:
+        kflat = kf[: K * n]
+        _key_filter_compiled(sos, key.reshape(K * n), K, n, zi, kflat)
+    xflat = x.reshape(C * n)
+    dflat = dl.reshape(C * L)
+    ok = _gate_kernel_compiled(
+        C, K, xflat, xbits, kflat, kflat.view(np.uint32), y.reshape(C * n), dflat, fstate, istate,
+        sumsq, tr_gain, tr_open, tr_db, int_params[0], int_params[1], int_params[2] != 0,
+        float_params[0], int_params[3], float_params[1], float_params[2], float_params[3],
+        float_params[4], float_params[5], float_params[6], int_params[4] != 0, float_params[7],
+        float_params[8], float_params[9], float_params[10], float_params[11], trace, False)
+    if ok >= 0:  # cannot happen (the key filter keeps a finite key finite); never hide it
+        return 1
+    # The delay line keeps the last L input samples, oldest first (a left shift copies forward).
+    for c in range(C):
+        if n >= L:
+            for j in range(L):
+                dflat[c * L + j] = xflat[c * n + n - L + j]
+        else:
+            for j in range(L - n):
+                dflat[c * L + j] = dflat[c * L + j + n]
+            for j in range(n):
+                dflat[c * L + L - n + j] = xflat[c * n + j]
+    return -1
+
+
+# The block wrapper reaches the kernels through these names, bound to compiled code before it is.
+_gate_kernel_compiled, _key_filter_compiled = _gate_kernel, _key_filter_py
+
 _compiled = None
+_compiled_block = None
+_NO_SCRATCH = np.zeros(0, np.float32)  # the filtered-key scratch of a gate without a key filter
+
+
+def _block_kernel():
+    """The compiled :func:`_gate_block_py` (after the kernels it calls), once."""
+    global _compiled_block, _gate_kernel_compiled, _key_filter_compiled
+    if _compiled_block is None:
+        import numba
+
+        _gate_kernel_compiled, _key_filter_compiled = _kernels()
+        _compiled_block = numba.njit(cache=True, nogil=True)(_gate_block_py)
+    return _compiled_block
 
 
 def _kernels():
@@ -585,6 +654,12 @@ class _Plan:
             self.floor, s.hold_ms * fs / 1000.0,
             expand, (s.ratio - 1.0) if expand else 0.0, s.threshold_db, s.knee_db, s.range_db,
             db_scale)
+        # The same constants packed in two arrays for the block wrapper (few arguments: each one
+        # costs about 0.3 us of numba dispatch per call, which counts at 32-sample blocks).
+        a = self.kernel_args
+        self.int_params = np.array([a[0], a[1], a[2], a[4], a[11]], dtype=np.int64)
+        self.float_params = np.array([a[3], *a[5:11], *a[12:17]], dtype=np.float64)
+        self.sos_or_empty = self.sos if self.sos is not None else np.zeros((0, 6))
 
 
 def _key_filter_sos(s: GateSettings, fs: float) -> np.ndarray | None:
@@ -762,6 +837,113 @@ class Gate:
         return y, trace
 
     __call__ = process
+
+    def process_into(self, audio: np.ndarray, sample_rate: float, out: np.ndarray,
+                     key: np.ndarray | None = None,
+                     trace: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Gate the next block of the stream into ``out``: the real-time path.
+
+        Always continues the stream (``reset=False``; call :meth:`reset` to start again) and gives
+        what :meth:`process` and :meth:`process_with_trace` give, sharing their state. With
+        float32 C-contiguous arrays it allocates no arrays once the gate is running (one compiled
+        call per block); other inputs are converted first (which allocates).
+
+        Args:
+            trace: None, or three arrays at least ``N`` long that receive the
+                :class:`GateTrace` (gain float32, is_open bool, key_db float32) in their first
+                ``N`` entries.
+
+        Shape:
+            audio ``(C, N)`` or ``(N,)``; key None, ``(K, N)`` or ``(N,)``; out the shape of the
+            audio, float32, C-contiguous, not overlapping the audio; returns ``out``.
+
+        Raises:
+            AudioInputError: for a block or key holding a NaN or an Inf (the gate is left as it
+                was), a wrong shape, or a stream continued with a different layout.
+        """
+        fs = sample_rate if type(sample_rate) is float and sample_rate > 0 \
+            else _check_sample_rate(sample_rate)
+        x = audio
+        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == np.float32
+                and x.flags.c_contiguous):
+            x, _ = _as_2d(audio, "audio")
+        channels, n = x.shape
+        if key is None:
+            k = x
+        else:
+            k = key
+            if not (type(k) is np.ndarray and k.ndim == 2 and k.dtype == np.float32
+                    and k.flags.c_contiguous):
+                k, _ = _as_2d(key, "key")
+            if k.shape[1] != n:
+                raise AudioInputError(f"key: expected {n} samples like the audio, got key shape "
+                                      f"{np.shape(key)} for audio shape {np.shape(audio)}")
+        y = out
+        if type(y) is np.ndarray and y.ndim == 1 and x.shape[0] == 1:
+            y = y[np.newaxis]
+        if not (type(y) is np.ndarray and y.shape == x.shape and y.dtype == np.float32
+                and y.flags.c_contiguous and y.flags.writeable):
+            raise AudioInputError(
+                f"out: expected a writable C-contiguous float32 array shaped like the audio "
+                f"{np.shape(audio)}, got {getattr(out, 'dtype', type(out).__name__)} "
+                f"{np.shape(out)}")
+        key_channels = k.shape[0]
+        st = self._state
+        if st is not None and (st["channels"] != channels or st["key_channels"] != key_channels
+                               or st["sample_rate"] != fs):
+            raise AudioInputError(
+                "audio: cannot continue the stream with a different layout: expected "
+                f"{st['channels']} channel(s) keyed by {st['key_channels']} at "
+                f"{st['sample_rate']:g} Hz, got {channels} keyed by {key_channels} at {fs:g} Hz")
+        if trace is not None and (len(trace[0]) < n or len(trace[1]) < n or len(trace[2]) < n):
+            raise AudioInputError(f"trace: expected three arrays of at least {n} samples, "
+                                  f"got lengths {[len(a) for a in trace]}")
+        bad = self._process_block(x, k, y, trace, fs)
+        if bad >= 0:
+            if bad == 1:
+                raise _non_finite_error("key", k, np.shape(key))
+            raise _non_finite_error("audio", x, np.shape(audio))
+        return out
+
+    def _process_block(self, x: np.ndarray, k: np.ndarray, y: np.ndarray,
+                       trace: tuple[np.ndarray, np.ndarray, np.ndarray] | None, fs: float) -> int:
+        """:meth:`process_into` without its checks, for a caller that guarantees them (the rig's
+        stream, whose buffers are made for it): float32 C-contiguous 2-D ``x``, ``k``, ``y``,
+        the stream's layout, trace arrays long enough. An empty block starts the state.
+        Returns -1, or 0 / 1 for a non-finite audio / key sample (the state then unchanged).
+        """
+        plan = self._plan(fs)
+        st = self._state
+        if st is None:
+            st = self._state = self._fresh_state(plan, x.shape[0], k.shape[0])
+            self._last_sample_rate = fs
+        n = x.shape[1]
+        if n == 0:
+            return -1
+        if trace is None:
+            gains, opened, levels = self._scratch_trace(0)
+        else:
+            gains, opened, levels = trace
+        kf = self._scratch_key(k.shape[0] * n) if plan.sos is not None else _NO_SCRATCH
+        return _block_kernel()(x, k, y, st["delay"], st["fstate"], st["istate"], st["sumsq"],
+                               plan.sos_or_empty, st["zi"], kf, gains, opened, levels,
+                               plan.int_params, plan.float_params, trace is not None)
+
+    def _scratch_trace(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Trace arrays of at least ``n`` samples, kept between calls (grown when too short)."""
+        cached = getattr(self, "_trace_scratch", None)
+        if cached is None or len(cached[0]) < n:
+            cached = (np.empty(n, np.float32), np.empty(n, np.bool_), np.empty(n, np.float32))
+            self._trace_scratch = cached
+        return cached
+
+    def _scratch_key(self, size: int) -> np.ndarray:
+        """A float32 scratch of at least ``size`` samples for the filtered key, kept."""
+        cached = getattr(self, "_key_scratch", None)
+        if cached is None or cached.shape[0] < size:
+            cached = np.empty(max(size, 256), np.float32)
+            self._key_scratch = cached
+        return cached
 
     def _run(self, audio: Any, sample_rate: float, key: Any, reset: bool,
              trace: bool) -> tuple[np.ndarray, GateTrace | None]:
