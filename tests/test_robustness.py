@@ -9,7 +9,7 @@ Outputs are atomic: a render killed with SIGKILL never leaves a partial file und
 The same input and preset give a bit-identical output.
 
 Cases that show a bug are written as the program should behave and marked ``xfail(strict=True)``
-with the reason; remove the mark with the fix.
+with the reason (the ``*_XFAIL`` tables); remove the mark with the fix. None is open now.
 """
 
 from __future__ import annotations
@@ -315,26 +315,7 @@ CATALOGUE: list[tuple[str, list[str], list[str]]] = [
 ]
 
 # Catalogue cases that show a bug: the reason, and (kept in the test) what should happen.
-_IR_CHECKED_LATE = ("a measured IR file (mics.<name>.ir) is read only after the other mics' room is simulated: "
-                    "with a cold cache the 'simulating the room' progress line precedes the error (two lines)")
-CATALOGUE_XFAIL = {
-    "render-unknown-subtype":
-        "--subtype is checked only when the output is written, after the whole render: with a cold IR cache "
-        "stderr holds the 'simulating the room' progress line before the error (and the render was wasted)",
-    "mix-nan-short-track":
-        "the 'shorter than the longest track; padded with silence' note is printed before the NaN is found "
-        "in the stream, so the error is the second line on stderr",
-    "set-ir-missing": _IR_CHECKED_LATE,
-    "set-ir-not-audio": _IR_CHECKED_LATE,
-    "set-ir-nan": _IR_CHECKED_LATE,
-    "mix-rate-too-low":
-        "the first track's 4 kHz is taken as the mix's rate unchecked: notes say it is padded and the other tracks "
-        "'resampled from 16000 Hz to 4000 Hz', then Rig.render_blocks refuses 'sample_rate: ... got 4000' "
-        "without naming the file (four lines on stderr)",
-    "set-into-a-list":
-        "config.apply_overrides treats any list on the path as the mics list: --set room.size_m.x=1 says "
-        "'name a mic, e.g. mics.far.distance_m' instead of 'room.size_m is a value, not a table'",
-}
+CATALOGUE_XFAIL: dict[str, str] = {}  # case -> the bug's description, while one is open
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
@@ -371,17 +352,7 @@ def test_output_via_symlink_or_hard_link_to_the_input_is_refused(tmp_path: Path)
 
 _NOT_CHECKED_UP_FRONT = ("cli._check_side_file checks that the folder exists but not that it is writable, so "
                          "out.wav is written before the report/plot fails: exit 2 with an output left behind")
-UNWRITABLE_XFAIL: dict[str, str] = {
-    "render": "cli._render_stream creates its scratch file with tempfile.mkstemp in the locked folder before any "
-              "check: PermissionError traceback, exit 1",
-    "mix": "cli._render_stream creates its scratch file with tempfile.mkstemp in the locked folder before any "
-           "check: PermissionError traceback, exit 1",
-    "ir": "cli._check_output_file does not check that the folder is writable: the room is simulated first, so "
-          "with a cold cache the progress line precedes the error (two lines)",
-    "render-report": _NOT_CHECKED_UP_FRONT,
-    "render-plot": _NOT_CHECKED_UP_FRONT,
-    "mix-report": _NOT_CHECKED_UP_FRONT,
-}
+UNWRITABLE_XFAIL: dict[str, str] = {}  # case -> the bug's description, while one is open
 
 
 @pytest.mark.parametrize("command", [
@@ -409,8 +380,6 @@ def test_unwritable_output_folder_is_one_line_exit_2_and_nothing_is_written(tmp_
     assert_nothing_changed(before, after)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "TOML integers are unbounded: float(10**400) raises OverflowError in config._number (traceback, exit 1)"))
 def test_huge_integer_in_a_preset_is_a_config_error(tmp_path: Path) -> None:
     voice = voice_file(tmp_path / "voice.wav")
     before = snapshot(tmp_path)
@@ -419,9 +388,6 @@ def test_huge_integer_in_a_preset_is_a_config_error(tmp_path: Path) -> None:
     assert_nothing_changed(before, snapshot(tmp_path))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config.parse_config accepts output.channels = 2.0 (2.0 in (1, 2)); soundfile.SoundFile then raises "
-    "TypeError 'an integer is required' (traceback, exit 1)"))
 def test_float_channel_count_is_used_or_refused_clearly(tmp_path: Path) -> None:
     voice = voice_file(tmp_path / "voice.wav")
     out = tmp_path / "out.wav"
@@ -434,9 +400,6 @@ def test_float_channel_count_is_used_or_refused_clearly(tmp_path: Path) -> None:
         assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GateSettings accepts any lookahead_ms >= 0: the rig allocates its delay line (16e9 samples at 1e9 ms) "
-    "and dies with MemoryError (traceback, exit 1)"))
 def test_huge_lookahead_is_refused_not_a_memory_error(tmp_path: Path) -> None:
     voice = voice_file(tmp_path / "voice.wav")
     before = snapshot(tmp_path)
@@ -446,9 +409,6 @@ def test_huge_lookahead_is_refused_not_a_memory_error(tmp_path: Path) -> None:
     assert_nothing_changed(before, snapshot(tmp_path))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the rate is checked by Rig.render_blocks' check_sample_rate, not when the file is opened: "
-    "'sample_rate: expected ... got 4000' does not name the file"))
 def test_input_rate_out_of_range_names_the_file(tmp_path: Path) -> None:
     for seconds, rate in ((0.3, 4_000), (0.05, 384_000)):
         source = voice_file(tmp_path / f"rate{rate}.wav", sample_rate=rate, seconds=seconds)
@@ -458,9 +418,6 @@ def test_input_rate_out_of_range_names_the_file(tmp_path: Path) -> None:
         assert_nothing_changed(before, snapshot(tmp_path))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the note 'N channels downmixed' comes first, then each block goes through as_channels_first's 64-channel "
-    "guard for arrays: two lines, the second advising 'pass audio.T' to a command-line user"))
 @pytest.mark.parametrize("channels", [65, 300])
 def test_a_file_with_very_many_channels_is_downmixed_or_refused_in_one_line(tmp_path: Path, channels: int) -> None:
     """A file's channel layout is not ambiguous (unlike an array's): roomgate should downmix it, or refuse
@@ -480,9 +437,6 @@ def test_a_file_with_very_many_channels_is_downmixed_or_refused_in_one_line(tmp_
         assert_nothing_changed(before, snapshot(tmp_path))
 
 
-@pytest.mark.xfail("MP3" in soundfile.available_formats(), strict=True, reason=(
-    "libsndfile's mpg123 decoder prints '[src/libmpg123/parse.c:...] warning' straight to fd 2 "
-    "while probing the file: two lines on stderr"))
 def test_random_bytes_named_wav_are_one_line(tmp_path: Path) -> None:
     """libmpg123 takes these bytes for MPEG audio and prints its own warning straight to stderr."""
     source = tmp_path / "random.wav"
@@ -511,9 +465,6 @@ def test_batch_with_two_inputs_of_the_same_name_loses_nothing(tmp_path: Path) ->
         assert list(folder.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Rig._resolve_ir_path resolves a relative ir path against the preset file's folder even when it came from "
-    "--set: with the built-in preset, --set mics.far.ir=hall.wav looks for .../roomgate/presets/hall.wav"))
 def test_set_ir_relative_path_is_relative_to_the_working_folder(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     t = np.arange(4000) / 16_000
@@ -549,9 +500,6 @@ def test_one_sample_input_renders_with_fixed_thresholds(tmp_path: Path) -> None:
     assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "calibrate.resolve_threshold raises ConfigError \"'p65' is relative to the singing, but the key holds no "
-    "sung frames\" when the take has no singing: exit 2 instead of a render with the gates shut"))
 @pytest.mark.parametrize("content", ["one-sample", "silence"])
 def test_one_sample_or_silent_input_renders_with_the_default_preset(tmp_path: Path, content: str) -> None:
     """heroes-1977's thresholds are percentiles of the singing; a take with no singing in it (one
@@ -820,9 +768,6 @@ def test_mix_is_bit_identical_run_to_run(tmp_path: Path) -> None:
     assert digests[0] == digests[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "libsndfile adds a PEAK chunk with a timestamp (seconds) to FLOAT/DOUBLE WAV and AIFF files: two runs a "
-    "second apart differ in header bytes 60-63 ('ir' writes FLOAT by default)"))
 @pytest.mark.parametrize("command", ["ir", "render-float"])
 def test_float_outputs_are_bit_identical_run_to_run(tmp_path: Path, command: str) -> None:
     voice = voice_file(tmp_path / "voice.wav")

@@ -45,11 +45,12 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def as_channels_first(audio: object, name: str = "audio") -> np.ndarray:
+def as_channels_first(audio: object, name: str = "audio", max_channels: int | None = MAX_CHANNELS) -> np.ndarray:
     """Check an array is ``(channels, samples)`` (or 1-D mono) and return it as float32 2-D.
 
     Shape:
         audio: ``(N,)`` or ``(C, N)``; returns ``(C, N)`` float32 (``(1, N)`` for 1-D input).
+        ``max_channels=None`` lifts the channel limit (a file's layout is never ambiguous).
 
     Raises:
         AudioInputError: not an array of numbers, more than 2 dimensions, more than
@@ -64,9 +65,9 @@ def as_channels_first(audio: object, name: str = "audio") -> np.ndarray:
         raise AudioInputError(
             f"{name}: expected shape (channels, samples), got {array.ndim}-D shape {array.shape}"
         )
-    if array.shape[0] > MAX_CHANNELS:
+    if max_channels is not None and array.shape[0] > max_channels:
         raise AudioInputError(
-            f"{name}: expected shape (channels, samples) with at most {MAX_CHANNELS} channels, "
+            f"{name}: expected shape (channels, samples) with at most {max_channels} channels, "
             f"got {array.shape}; if it is (samples, channels), pass audio.T"
         )
     if array.shape[0] == 0:
@@ -108,7 +109,8 @@ def audio_info(path: str | os.PathLike[str]) -> AudioInfo:
     path = Path(path)
     _check_readable(path)
     try:
-        info = soundfile.info(str(path))
+        with _quiet_stderr():  # libsndfile's decoders may print their own complaints
+            info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioInputError(f"{path}: not a readable audio file ({_short(error)})") from None
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype)
@@ -140,7 +142,7 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     except AudioInputError as error:
         raise AudioInputError(f"{path}: {error}") from None
     try:
-        audio = as_channels_first(data.T)
+        audio = as_channels_first(data.T, max_channels=None)
     except AudioInputError as error:
         raise AudioInputError(f"{path}: {error}") from None
     return audio, int(sample_rate)
@@ -171,7 +173,7 @@ def read_blocks(path: str | os.PathLike[str], block_frames: int = BLOCK_FRAMES) 
                 if data.shape[0] == 0:
                     return
                 try:
-                    yield as_channels_first(data.T)
+                    yield as_channels_first(data.T, max_channels=None)
                 except AudioInputError as error:
                     raise AudioInputError(f"{info.path}: {error}") from None
     except (soundfile.LibsndfileError, RuntimeError) as error:
@@ -235,7 +237,7 @@ class _ResampledSource:
             if self.stream is not None:
                 data = self.stream.resample_chunk(data, last=self.done).reshape(-1, self.info.channels)
             try:
-                chunk = as_channels_first(np.ascontiguousarray(data.T)) if data.shape[0] else data.T
+                chunk = as_channels_first(np.ascontiguousarray(data.T), max_channels=None) if data.shape[0] else data.T
             except AudioInputError as error:
                 raise AudioInputError(f"{self.info.path}: {error}") from None
             self.buffer = np.concatenate([self.buffer, chunk], axis=1)
@@ -273,7 +275,7 @@ def downmix_to_mono(audio: np.ndarray) -> np.ndarray:
     Shape:
         audio: ``(C, N)``; returns ``(1, N)`` float32.
     """
-    audio = as_channels_first(audio)
+    audio = as_channels_first(audio, max_channels=None)
     if audio.shape[0] == 1:
         return audio
     return audio.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
@@ -354,14 +356,9 @@ def write_audio(
     import soundfile
 
     path = Path(path)
-    audio = as_channels_first(audio, name=str(path))
-    major = _format_for(path)
-    chosen = choose_subtype(path, subtype)
-    with atomic_output(path) as temporary:
-        try:
-            soundfile.write(str(temporary), audio.T, int(sample_rate), subtype=chosen, format=major)
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-            raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
+    audio = as_channels_first(audio, name=str(path), max_channels=None)
+    with block_writer(path, sample_rate, audio.shape[0], subtype) as write:
+        write(audio)
     return path
 
 
@@ -382,6 +379,7 @@ def block_writer(
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
             raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
         with handle:
+            _without_peak_chunk(handle)
             yield lambda block: handle.write(np.ascontiguousarray(block.T))
 
 
@@ -392,6 +390,34 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (C libraries write there directly) for the block."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _without_peak_chunk(handle: object) -> None:
+    """Ask libsndfile not to write a PEAK chunk: it holds a timestamp, so the same render would
+    give different bytes each time (SFC_SET_ADD_PEAK_CHUNK = 0x1050)."""
+    import soundfile
+
+    try:
+        soundfile._snd.sf_command(handle._file, 0x1050, soundfile._ffi.NULL, 0)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # another soundfile build: a PEAK chunk is harmless
+        pass
 
 
 def _umask() -> int:

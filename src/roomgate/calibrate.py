@@ -23,6 +23,8 @@ import numpy as np
 from .errors import ConfigError
 
 FRAME_S = 0.01
+# The threshold a relative gate gets when the take holds no singing at all: shut.
+NO_SINGING_THRESHOLD_DB = 24.0
 # Below this a frame is digital silence or hiss, never singing.
 ABSOLUTE_FLOOR_DB = -80.0
 # Frames more than this below the loud end of the take are silence, breaths or room noise.
@@ -104,10 +106,16 @@ def resolve_threshold(threshold: float | str, statistics: KeyStatistics, where: 
     if not isinstance(threshold, str):
         return float(threshold)
     if statistics.sung_levels_db.size == 0:
-        raise ConfigError(
-            f"{where}: {threshold!r} is relative to the singing, but the key holds no sung frames "
-            f"(all below {ABSOLUTE_FLOOR_DB:g} dBFS); give threshold_db instead"
+        import warnings
+
+        from .errors import RoomgateWarning
+
+        warnings.warn(
+            f"{where}: {threshold!r} is relative to the singing, but the key holds none (all below "
+            f"{ABSOLUTE_FLOOR_DB:g} dBFS): the gate stays shut",
+            RoomgateWarning,
         )
+        return NO_SINGING_THRESHOLD_DB
     if match := PERCENTILE_PATTERN.match(threshold.strip()):
         return statistics.percentile_db(float(match.group(1)))
     if match := RE_PEAK_PATTERN.match(threshold.strip()):

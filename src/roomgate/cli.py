@@ -87,32 +87,38 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 def _render_one(rig: Any, input_path: Path, output_path: Path, subtype: str | None,
                 report_path: Path | None, plot_path: Path | None) -> tuple[Any, float]:
     """Render one file, streaming it from disk in blocks (memory does not grow with the take)."""
-    from .audio import audio_info, downmix_to_mono, read_blocks
+    from .audio import audio_info, check_sample_rate, downmix_to_mono, read_blocks
 
     info = audio_info(input_path)
+    check_sample_rate(info.sample_rate, f"{input_path}: sample rate")
+    notes = []
     if info.channels > 1:
-        _say(f"roomgate: note: {input_path}: {info.channels} channels downmixed to mono "
-             "(the rig takes one dry voice)")
+        notes.append(f"{input_path}: {info.channels} channels downmixed to mono (the rig takes one dry voice)")
 
     def blocks() -> Any:
         for block in _with_progress(read_blocks(input_path), info.frames):
             yield downmix_to_mono(block)
 
     return _render_stream(rig, blocks, info.sample_rate, output_path, subtype or info.subtype,
-                          report_path, plot_path, {"path": str(input_path)})
+                          report_path, plot_path, {"path": str(input_path)}, notes)
 
 
 def _render_stream(rig: Any, blocks: Any, sample_rate: int, output_path: Path, subtype: str | None,
-                   report_path: Path | None, plot_path: Path | None, input_fields: dict[str, Any]) -> tuple[Any, float]:
+                   report_path: Path | None, plot_path: Path | None, input_fields: dict[str, Any],
+                   notes: Sequence[str] = ()) -> tuple[Any, float]:
     """The two streaming passes of Rig.render_blocks into a scratch file beside the output, then
-    the normalised copy into place (atomically), the report and the plot."""
+    the normalised copy into place (atomically), the report and the plot. ``notes`` (a downmix, a
+    padding) are printed once the render has succeeded, so an error stays the only line."""
     import tempfile
 
     from .audio import block_writer, read_blocks
 
     started = time.perf_counter()
-    handle, scratch_name = tempfile.mkstemp(prefix=f".{output_path.name}.", suffix=".scratch.w64",
-                                            dir=output_path.parent)
+    try:
+        handle, scratch_name = tempfile.mkstemp(prefix=f".{output_path.name}.", suffix=".scratch.w64",
+                                                dir=output_path.parent)
+    except OSError as error:
+        raise OutputError(f"{output_path}: cannot write in {str(output_path.parent)!r} ({error.strerror})") from None
     os.close(handle)
     scratch = Path(scratch_name)
     try:
@@ -126,6 +132,8 @@ def _render_stream(rig: Any, blocks: Any, sample_rate: int, output_path: Path, s
         scratch.unlink(missing_ok=True)
     render.report["input"].update(input_fields)
     _write_side_files(render.report, report_path, plot_path)
+    for note in notes:
+        _say(f"roomgate: note: {note}")
     return render, time.perf_counter() - started
 
 
@@ -175,7 +183,8 @@ def _print_summary(render: Any, output_path: Path, elapsed_s: float) -> None:
     print(f"wrote {output_path} ({report['duration_s']:.1f} s of audio in {elapsed_s:.1f} s{note})")
 
 
-def _check_output_file(output_path: Path, inputs: Sequence[Path]) -> None:
+def _check_output_file(output_path: Path, inputs: Sequence[Path], subtype: str | None = None) -> None:
+    """Refuse, before any work, an output that would overwrite an input or cannot be written."""
     from .audio import choose_subtype, same_file
 
     for input_path in inputs:
@@ -184,9 +193,11 @@ def _check_output_file(output_path: Path, inputs: Sequence[Path]) -> None:
     folder = output_path.parent
     if not folder.is_dir():
         raise OutputError(f"{output_path}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{output_path}: the folder {str(folder)!r} is not writable")
     if output_path.is_dir():
         raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file")
-    choose_subtype(output_path, None)  # the extension must be a format we can write
+    choose_subtype(output_path, subtype)  # a format we can write, and a subtype that exists
 
 
 def _check_side_file(path: str | None, suffix: str, option: str) -> Path | None:
@@ -195,6 +206,10 @@ def _check_side_file(path: str | None, suffix: str, option: str) -> Path | None:
     result = Path(path)
     if not result.parent.is_dir():
         raise OutputError(f"{option} {path}: the folder {str(result.parent)!r} does not exist")
+    if not os.access(result.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {path}: the folder {str(result.parent)!r} is not writable")
+    if result.is_dir():
+        raise OutputError(f"{option} {path}: is a folder; expected a {suffix} file name")
     if result.suffix.lower() != suffix:
         raise OutputError(f"{option} {path}: expected a {suffix} file name")
     return result
@@ -207,7 +222,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise RoomgateError(f"--jobs: expected 1 or more worker processes, got {args.jobs}")
     if len(inputs) == 1:
-        _check_output_file(output, inputs)
+        _check_output_file(output, inputs, args.subtype)
         report = _check_side_file(args.report, ".json", "--report")
         plot = _check_side_file(args.plot, ".png", "--plot")
         render, elapsed_s = _render_one(rig, inputs[0], output, args.subtype, report, plot)
@@ -231,8 +246,9 @@ def _render_batch(args: argparse.Namespace, inputs: list[Path], output: Path) ->
             raise OutputError(f"{option} {value}: with several inputs, expected an existing folder")
         side_folders[option] = None if value is None else Path(value)
     names = [p.name for p in inputs]
-    if len(set(names)) != len(names):
-        raise OutputError(f"{output}: two inputs share a file name; they would overwrite each other")
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise OutputError(f"{output}: several inputs are named {', '.join(clashes)}; their outputs would overwrite each other")
     tasks = [
         (args.preset, tuple(args.overrides), str(path), str(output / path.name), args.subtype,
          None if side_folders["--report"] is None else str(side_folders["--report"] / f"{path.stem}.json"),
@@ -273,7 +289,7 @@ def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
         from .rig import load_preset
 
         target = Path(output_name)
-        _check_output_file(target, [Path(p) for p in all_inputs])
+        _check_output_file(target, [Path(p) for p in all_inputs], subtype)
         render, elapsed_s = _render_one(load_preset(preset, overrides), Path(input_name), target, subtype,
                                         None if report_name is None else Path(report_name),
                                         None if plot_name is None else Path(plot_name))
@@ -284,12 +300,12 @@ def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
-    from .audio import TrackReader
+    from .audio import TrackReader, check_sample_rate
 
     rig = _load_rig(args)
     paths = [Path(p) for p in args.inputs]
     output = Path(args.output)
-    _check_output_file(output, paths)
+    _check_output_file(output, paths, args.subtype)
     report_path = _check_side_file(args.report, ".json", "--report")
     plot_path = _check_side_file(args.plot, ".png", "--plot")
     names = rig.mic_names
@@ -303,20 +319,23 @@ def _cmd_mix(args: argparse.Namespace) -> int:
             f"mix: the rig has {len(names)} mics ({', '.join(names)}): expected {len(names)} files "
             f"or one {len(names)}-channel file; {source}"
         )
+    for info in infos:
+        check_sample_rate(info.sample_rate, f"{info.path}: sample rate")
     rate = infos[0].sample_rate
     reader = TrackReader(paths, rate)
+    notes = []
     for info, length in zip(infos, reader.lengths):
         if info.sample_rate != rate:
-            _say(f"roomgate: note: {info.path}: resampled from {info.sample_rate} Hz to {rate} Hz")
+            notes.append(f"{info.path}: resampled from {info.sample_rate} Hz to {rate} Hz")
         if length < reader.length:
-            _say(f"roomgate: note: {info.path}: {(reader.length - length) / rate:.3f} s shorter than the "
-                 "longest track; padded with silence")
+            notes.append(f"{info.path}: {(reader.length - length) / rate:.3f} s shorter than the longest track; "
+                         "padded with silence")
     fields: dict[str, Any] = {"paths": [str(p) for p in paths]}
     if args.align:
         fields["alignment"] = _align(rig, next(reader.blocks()), rate)
     blocks = lambda: _with_progress(reader.blocks(), reader.length)  # noqa: E731
     render, elapsed_s = _render_stream(rig, blocks, rate, output, args.subtype or infos[0].subtype,
-                                       report_path, plot_path, fields)
+                                       report_path, plot_path, fields, notes)
     _print_summary(render, output, elapsed_s)
     return 0
 
@@ -347,7 +366,7 @@ def _cmd_ir(args: argparse.Namespace) -> int:
     from .audio import check_sample_rate, write_audio
 
     output = Path(args.output)
-    _check_output_file(output, [])
+    _check_output_file(output, [], args.subtype or "FLOAT")
     rate = check_sample_rate(args.sample_rate, "--sample-rate")
     rig = _load_rig(args)
     irs = rig.impulse_responses(rate, progress=_progress)

@@ -174,7 +174,7 @@ def apply_overrides(table: Mapping[str, Any], overrides: Iterable[str]) -> dict[
         walked: list[str] = []
         for part in parts[:-1]:
             walked.append(part)
-            if isinstance(node, list):  # the mics list: address an entry by its name
+            if isinstance(node, list) and walked == ["mics", part]:  # the mics list: an entry by its name
                 names = [str(m.get("name")) for m in node if isinstance(m, dict)]
                 matches = [m for m in node if isinstance(m, dict) and m.get("name") == part]
                 if not matches:
@@ -193,10 +193,12 @@ def apply_overrides(table: Mapping[str, Any], overrides: Iterable[str]) -> dict[
                 else:
                     raise ConfigError(f"--set {key}: unknown key {'.'.join(walked)!r}")
             node = node[part]
-        if isinstance(node, list):
+        if isinstance(node, list) and parts[:-1] == ["mics"]:
             raise ConfigError(f"--set {key}: name a mic, e.g. mics.far.distance_m")
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])} is a value, not a table")
+        if parts[0] == "mics" and parts[-1] == "ir" and isinstance(value, str):
+            value = str(Path(value).expanduser().resolve())  # a path typed on the command line: from here
         node[parts[-1]] = value
         # Two spellings of one setting: setting one replaces the other.
         if parts[-1] in _ONE_OF:
@@ -271,7 +273,7 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
     output_table = _table(table.get("output", {}), "output")
     _check_keys(output_table, _OUTPUT_KEYS, "output.")
     channels = output_table.get("channels", 1)
-    if channels not in (1, 2) or isinstance(channels, bool):
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels not in (1, 2):
         raise ConfigError(f"output.channels: expected 1 (mono) or 2 (stereo), got {channels!r}")
     normalize = output_table.get("normalize", "peak")
     if normalize not in ("peak", "none"):
@@ -392,7 +394,10 @@ def parse_threshold(value: Any, where: str) -> float | str:
 def parse_length_m(value: Any, where: str) -> float:
     """A length in metres from a number (metres) or text with a unit: ``"50ft"``, ``"9in"``, ``"6.1 m"``."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number, unit = float(value), None
+        try:
+            number, unit = float(value), None
+        except OverflowError:
+            raise ConfigError(f"{where}: expected a length in metres, got one too large") from None
     elif isinstance(value, str) and (match := _LENGTH.match(value)):
         number, unit = float(match.group(1)), match.group(2)
     else:
@@ -454,7 +459,10 @@ def _table(value: Any, where: str, required: bool = False) -> dict[str, Any]:
 def _number(value: Any, where: str, minimum: float = -math.inf, maximum: float = math.inf) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{where}: expected a number, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ConfigError(f"{where}: expected a number from {minimum:g} to {maximum:g}, got one too large") from None
     if not math.isfinite(number) or not (minimum <= number <= maximum):
         raise ConfigError(f"{where}: expected a number from {minimum:g} to {maximum:g}, got {value!r}")
     return number

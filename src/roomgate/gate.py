@@ -79,7 +79,10 @@ def _number(name: str, value: Any, *, low: float | None = None, low_open: bool =
         expected = f"a number{bound}{inf_note}"
     if not _is_number(value):
         raise _bad(name, expected, value)
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int too large for a float
+        raise _bad(name, expected, "a number too large") from None
     if math.isnan(v):
         raise _bad(name, expected, v)
     if math.isinf(v) and not ((v > 0 and allow_inf == "+") or (v < 0 and allow_inf == "-")):
@@ -87,6 +90,10 @@ def _number(name: str, value: Any, *, low: float | None = None, low_open: bool =
     if low is not None and (v <= low if low_open else v < low):
         raise _bad(name, expected, v)
     return v
+
+
+MAX_TIME_MS = 60_000.0
+MAX_LOOKAHEAD_MS = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,11 @@ class GateSettings:
         for name in ("attack_ms", "hold_ms", "release_ms", "lookahead_ms", "detector_ms",
                      "knee_db"):
             put(self, name, _number(name, getattr(self, name), low=0.0))
+        # Times beyond a minute are typos, and a lookahead sizes a delay line: refuse them.
+        for name, most in (("attack_ms", MAX_TIME_MS), ("hold_ms", MAX_TIME_MS), ("release_ms", MAX_TIME_MS),
+                           ("detector_ms", MAX_TIME_MS), ("lookahead_ms", MAX_LOOKAHEAD_MS)):
+            if getattr(self, name) > most:
+                raise _bad(name, f"a number from 0 to {most:g}", getattr(self, name))
         range_db = _number("range_db", self.range_db, allow_inf="-",
                            expected="a number <= 0 (or -inf)")
         if range_db > 0:

@@ -30,6 +30,7 @@ from .errors import AudioInputError, ConfigError
 from .report import TimelineRecorder, build_report
 
 Progress = Callable[[str], None]
+MAX_INPUT_PEAK = 1e4
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,13 @@ class Rig:
         if sample_rate not in self._irs:
             from .room import Microphone, impulse_responses
 
+            from .audio import read_audio
+
             room = self.config.room
             positions = self.mic_positions_m()
+            for mic in self.config.mics:  # measured IR files are checked before any room is simulated
+                if mic.ir is not None:
+                    read_audio(self._resolve_ir_path(mic.ir))
             mics = [
                 Microphone(
                     name=m.name,
@@ -495,6 +501,9 @@ class Rig:
                 f"audio: expected (1, samples) for a dry vocal or ({count}, samples) for the "
                 f"{count} recorded mics ({', '.join(self.mic_names)}), got shape {audio.shape}"
             )
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > MAX_INPUT_PEAK:  # +80 dBFS: not audio, and trims on top would overflow float32
+            raise AudioInputError(f"audio: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
         return audio
 
     def _key_index(self, mic: MicConfig, index: int) -> int | None:
