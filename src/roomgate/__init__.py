@@ -39,6 +39,13 @@ _LAZY = {
     "builtin_presets": "config",
     "load_config": "config",
     "RigConfig": "config",
+    "Room": "room",
+    "Microphone": "room",
+    "impulse_responses": "room",
+    "schroeder_t30_s": "room",
+    "BlockConvolver": "convolve",
+    "estimate_delay": "align",
+    "LiveEngine": "live",
 }
 
 __all__ = [
@@ -68,7 +75,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .audio import read_audio, resample, write_audio
     from .config import RigConfig, builtin_presets, load_config
-    from .convolve import Convolver, convolve_offline
+    from .align import estimate_delay
+    from .convolve import BlockConvolver, Convolver, convolve_offline
+    from .live import LiveEngine
+    from .room import Microphone, Room, impulse_responses, schroeder_t30_s
     from .gate import Gate, GateSettings, GateTrace, gate
     from .rig import Calibration, Render, Rig, load_preset
     from .voice import sung_crescendo
