@@ -180,3 +180,17 @@ def test_gain_match_needs_calibration_for_streaming() -> None:
                                       "mics.far.gate.threshold_db=-20"])
     with pytest.raises(ConfigError, match="calibrate"):
         rig.process(_crescendo(seconds=0.5), RATE, reset=False)
+
+
+def test_a_measured_multichannel_ir_file_replaces_the_room(tmp_path) -> None:
+    """room.ir = a file with one channel per mic: the rig uses it instead of simulating; here the
+    file holds the rig's own IRs (as `roomgate ir` writes them), so the render is unchanged."""
+    rig = load_preset("heroes-1977")
+    irs_path = roomgate.write_audio(tmp_path / "hall.wav", rig.impulse_responses(RATE), RATE, "FLOAT")
+    dry = _crescendo(seconds=2.0)
+    simulated = rig.render(dry, RATE).audio
+    measured_rig = load_preset("heroes-1977", [f'room.ir="{irs_path}"'])
+    np.testing.assert_allclose(measured_rig.render(dry, RATE).audio, simulated, atol=1e-5)
+    with pytest.raises(AudioInputError, match="two.wav.*expected 3"):
+        two = roomgate.write_audio(tmp_path / "two.wav", rig.impulse_responses(RATE)[:2], RATE, "FLOAT")
+        load_preset("heroes-1977", [f'room.ir="{two}"']).impulse_responses(RATE)

@@ -91,6 +91,8 @@ class RigConfig:
     mics: tuple[MicConfig, ...]
     output: OutputConfig
     source: str = "<memory>"
+    # A measured multichannel IR file, one channel per mic in order, instead of the modelled room.
+    room_ir: str | None = None
 
     def mic(self, name: str) -> MicConfig:
         for mic in self.mics:
@@ -197,7 +199,7 @@ def apply_overrides(table: Mapping[str, Any], overrides: Iterable[str]) -> dict[
             raise ConfigError(f"--set {key}: name a mic, e.g. mics.far.distance_m")
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])} is a value, not a table")
-        if parts[0] == "mics" and parts[-1] == "ir" and isinstance(value, str):
+        if parts[0] in ("mics", "room") and parts[-1] == "ir" and isinstance(value, str):
             value = str(Path(value).expanduser().resolve())  # a path typed on the command line: from here
         node[parts[-1]] = value
         # Two spellings of one setting: setting one replaces the other.
@@ -212,7 +214,7 @@ _TOP_LEVEL_TABLES = ("room", "singer", "output")
 _ONE_OF = {"threshold": "threshold_db", "threshold_db": "threshold", "distance_m": "position_m",
            "position_m": "distance_m"}
 _TOP_LEVEL_KEYS = ("name", "description", "room", "singer", "mics", "output")
-_ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c", "humidity_pct")
+_ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c", "humidity_pct", "ir")
 _SINGER_KEYS = ("position_m", "toward_m")
 _MIC_KEYS = ("name", "distance_m", "position_m", "pattern", "aim_m", "gain_db", "pan",
              "invert_polarity", "ir", "gate")
@@ -285,7 +287,10 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
         peak_db=_number(output_table.get("peak_db", -1.0), "output.peak_db", -60.0, 0.0),
         tail_s=None if tail is None else _number(tail, "output.tail_s", 0.0, 60.0),
     )
-    return RigConfig(name, description, room, singer, tuple(mics), output, source)
+    room_ir = room_table.get("ir")
+    if room_ir is not None and not isinstance(room_ir, str):
+        raise ConfigError(f"room.ir: expected a path to a multichannel impulse response file, got {room_ir!r}")
+    return RigConfig(name, description, room, singer, tuple(mics), output, source, room_ir)
 
 
 def _parse_mic(mic_table: Any, index: int, singer: SingerConfig, size_m: tuple[float, float, float]) -> MicConfig:

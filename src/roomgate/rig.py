@@ -113,6 +113,12 @@ class Rig:
 
             room = self.config.room
             positions = self.mic_positions_m()
+            if self.config.room_ir is not None:  # a measured room: one channel per mic
+                from .room import load_measured_irs
+
+                irs = load_measured_irs(self._resolve_ir_path(self.config.room_ir), sample_rate, len(self.config.mics))
+                self._irs[sample_rate] = np.ascontiguousarray(irs, dtype=np.float32)
+                return self._irs[sample_rate]
             for mic in self.config.mics:  # measured IR files are checked before any room is simulated
                 if mic.ir is not None:
                     read_audio(self._resolve_ir_path(mic.ir))
