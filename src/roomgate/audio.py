@@ -281,12 +281,6 @@ def downmix_to_mono(audio: np.ndarray) -> np.ndarray:
     return audio.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
 
 
-def peak_dbfs(audio: np.ndarray) -> float:
-    """The largest absolute sample in dBFS (``-inf`` for silence)."""
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return 20.0 * np.log10(peak) if peak > 0 else float("-inf")
-
-
 def _format_for(path: Path) -> str:
     import soundfile
 

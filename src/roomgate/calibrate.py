@@ -75,17 +75,6 @@ class FrameLevels:
         return np.concatenate(self._frames + tail) if (self._frames or tail) else np.empty(0)
 
 
-def frame_levels_db(level_db: np.ndarray, sample_rate: int, frame_s: float = FRAME_S) -> np.ndarray:
-    """The highest level within each frame.
-
-    Shape:
-        level_db: ``(N,)`` a detector's level per sample, dBFS; returns ``(ceil(N / frame),)``.
-    """
-    levels = FrameLevels(sample_rate, frame_s)
-    levels.add(level_db)
-    return levels.frames_db()
-
-
 def key_statistics(frames_db: np.ndarray) -> KeyStatistics:
     """Find the sung frames among a key's frame levels (see :class:`FrameLevels`) and keep them."""
     frames = np.asarray(frames_db, dtype=np.float64)
@@ -95,10 +84,6 @@ def key_statistics(frames_db: np.ndarray) -> KeyStatistics:
     loud_end_db = float(np.percentile(audible, 95))
     sung = audible[audible > loud_end_db - SUNG_RANGE_DB]
     return KeyStatistics(sung, sung.size / frames.size)
-
-
-def is_relative(threshold: float | str) -> bool:
-    return isinstance(threshold, str)
 
 
 def resolve_threshold(threshold: float | str, statistics: KeyStatistics, where: str) -> float:

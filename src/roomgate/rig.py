@@ -94,10 +94,6 @@ class Rig:
     def output_channels(self) -> int:
         return self.config.output.channels
 
-    def with_overrides(self, overrides: Sequence[str]) -> "Rig":
-        """A new rig with ``KEY=VALUE`` overrides applied to this rig's preset file."""
-        return load_preset(self.config.source, overrides)
-
     # -- the room ------------------------------------------------------------------------------
 
     def impulse_responses(self, sample_rate: int, progress: Progress | None = None) -> np.ndarray:
