@@ -31,7 +31,7 @@ import scipy.signal
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from roomgate.convolve import (  # noqa: E402
+from roomgate.dsp.convolve import (  # noqa: E402
     _choose_fft_size,
     clear_ir_spectrum_cache,
     convolve_offline,

@@ -54,7 +54,7 @@ def main() -> None:
 
     import pedalboard
 
-    from roomgate.gate import Gate
+    from roomgate.dsp.gate import Gate
 
     close, room = sung_line(args.seconds)
     roomgate_gate = Gate(threshold_db=-40.0, hysteresis_db=4.0, attack_ms=2.0, hold_ms=80.0,

@@ -39,7 +39,7 @@ IN_MEMORY = (
 
 
 def make_take(path: Path, minutes: float) -> None:
-    from roomgate.voice import sung_crescendo
+    from roomgate.synth.voice import sung_crescendo
 
     phrase = sung_crescendo(RATE)[0]
     total = int(minutes * 60 * RATE)

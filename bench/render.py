@@ -77,7 +77,7 @@ def cold_child(take_path: str) -> None:
     import numpy as np
 
     import roomgate
-    from roomgate import rig as _rig  # noqa: F401 - the rig module and what it imports at the top
+    from roomgate.rig import rig as _rig  # noqa: F401 - the rig module and what it imports at the top
 
     times["import numpy + roomgate"] = time.perf_counter() - t0
     t0 = time.perf_counter()

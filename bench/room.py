@@ -3,7 +3,7 @@
 Three omni mics on Visconti's line (0.23, 6.1 and 15.2 m from the singer at (3, 7, 1.7) toward the
 far wall) in the 19 x 14 x 7 m room asked to decay in 1.5 s, with air absorption:
 
-* roomgate cold (empty cache) and warm (cached), :func:`roomgate.room.impulse_responses`;
+* roomgate cold (empty cache) and warm (cached), :func:`roomgate.acoustics.room.impulse_responses`;
 * pyroomacoustics' image source method alone: ``inverse_sabine(1.5)`` absorption and max order;
 * pyroomacoustics' hybrid: ISM to order 3 plus ray tracing (its default settings).
 
@@ -43,7 +43,7 @@ def main() -> None:
     import scipy.signal  # noqa: F401 - roomgate's T30 and DC blocker use it
 
     t_scipy = time.perf_counter() - t0
-    from roomgate import room as rg
+    from roomgate.acoustics import room as rg
 
     print(f"imports: numpy {t_numpy:.2f} s, pyroomacoustics {t_pra:.2f} s, scipy.signal {t_scipy:.2f} s "
           f"(pyroomacoustics {pra.__version__}, numpy {np.__version__})")

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from roomgate.convolve import Convolver  # noqa: E402
+from roomgate.dsp.convolve import Convolver  # noqa: E402
 
 SR = 48_000
 

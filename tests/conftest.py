@@ -31,6 +31,6 @@ def vocadito() -> tuple[np.ndarray, int]:
     """Real a-cappella singing, (1, N) float32 at 44.1 kHz."""
     if not VOCADITO.is_file():
         pytest.skip("../shared/data/vocadito_14.wav is absent")
-    from roomgate.audio import read_audio
+    from roomgate.io.audio import read_audio
 
     return read_audio(VOCADITO)

@@ -1,6 +1,6 @@
 """A slow, obviously correct reference of roomgate's gate: one Python loop, one sample at a time.
 
-It implements the algorithm described in ``roomgate.gate`` (key filter, control-frame detector,
+It implements the algorithm described in ``roomgate.dsp.gate`` (key filter, control-frame detector,
 state machine with hysteresis and hold, target gain, straight-line gain ramp, lookahead) without
 any of the fast kernel's tricks: no closed-form ramps, no integer views, no flat arrays. Only the
 filter design (``scipy.signal.butter``) and the settings validation are shared with the library.
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy import signal
 
-from roomgate.gate import KEY_DB_FLOOR, KEY_FILTER_ORDER, GateSettings, control_period
+from roomgate.dsp.gate import KEY_DB_FLOOR, KEY_FILTER_ORDER, GateSettings, control_period
 
 
 def _biquad_cascade(sos: np.ndarray, row: np.ndarray) -> list[float]:

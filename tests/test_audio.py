@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from roomgate import AudioInputError, OutputError
-from roomgate.audio import (
+from roomgate.io.audio import (
     as_channels_first,
     atomic_output,
     audio_info,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from roomgate import ConfigError
-from roomgate.config import (
+from roomgate.config.preset import (
     apply_overrides,
     builtin_presets,
     load_config,

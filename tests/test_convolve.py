@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roomgate import AudioInputError
-from roomgate.convolve import (
+from roomgate.dsp.convolve import (
     Convolver,
     clear_ir_spectrum_cache,
     convolve_offline,

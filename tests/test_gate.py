@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roomgate.errors import AudioInputError, ConfigError
-from roomgate.gate import Gate, GateSettings, GateTrace, control_period, gate
+from roomgate.dsp.gate import Gate, GateSettings, GateTrace, control_period, gate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gate_reference import reference_gate  # noqa: E402
@@ -585,7 +585,7 @@ def test_empty_audio():
 
 
 def test_import_is_light():
-    code = ("import sys, roomgate.gate; "
+    code = ("import sys, roomgate.dsp.gate; "
             "bad = [m for m in ('numba', 'scipy.signal') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -27,8 +27,8 @@ import pytest
 
 import roomgate
 from roomgate import AudioInputError, ConfigError, MissingDependencyError, load_preset
-from roomgate.convolve import convolve_offline
-from roomgate.gate import Gate
+from roomgate.dsp.convolve import convolve_offline
+from roomgate.dsp.gate import Gate
 from roomgate.live import LiveEngine, list_devices, load_calibration, run, save_calibration
 
 RATE = 16_000  # the heroes rig at a low rate keeps these tests quick

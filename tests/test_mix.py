@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from roomgate.align import estimate_delay
+from roomgate.dsp.align import estimate_delay
 
 
 def _room_takes(voice: np.ndarray, rate: int, extra_delays_s=(0.005, 0.012), gains_db=(-6.0, -12.0)):
     """A close take and two room takes: the voice through room responses of another hall (30 x 20 x
     10 m, RT60 2 s, mics at 8 m and 20 m) at two levels, each with an extra delay. Returns the
     tracks (3, N) and the true delays (s) of the room tracks behind the close one."""
-    from roomgate.room import Microphone, Room, impulse_responses, place_on_line, speed_of_sound_m_s
+    from roomgate.acoustics.room import Microphone, Room, impulse_responses, place_on_line, speed_of_sound_m_s
 
     room = Room(size_m=(30.0, 20.0, 10.0), rt60_s=2.0)
     # Off the room's centre line, as a real hall is never perfectly symmetric (on it, the two side

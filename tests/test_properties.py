@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from roomgate.config import load_config, parse_config, read_preset_table
+from roomgate.config.preset import load_config, parse_config, read_preset_table
 from roomgate.errors import ConfigError, RoomgateError
-from roomgate.rig import load_preset
+from roomgate.rig.rig import load_preset
 
 PRESET = "heroes-1977"
 MICS = ("close", "mid", "far")

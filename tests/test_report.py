@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from roomgate.report import TimelineRecorder, build_report, write_report
+from roomgate.io.report import TimelineRecorder, build_report, write_report
 
 RATE = 1_000
 
@@ -63,7 +63,7 @@ def test_report_is_json_and_plot_draws(tmp_path) -> None:
     report["mics"][1]["position_m"] = [17.5, 7, 1.7]
     path = write_report(tmp_path / "r.json", report)
     assert json.loads(path.read_text())["duration_s"] == 5.0
-    from roomgate.plot import plot_report
+    from roomgate.io.plot import plot_report
 
     png = plot_report(report, tmp_path / "p.png")
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000

@@ -157,7 +157,7 @@ def test_render_in_blocks_equals_render_in_one_piece() -> None:
 def test_gain_match_levels_the_room_mic_with_the_close_mic() -> None:
     """gain_db = "match -6": over the passages where the mid gate is open, the mid mic after its
     trim is 6 LU under the close mic (BS.1770 loudness, pyloudnorm)."""
-    from roomgate.calibrate import loudness_lufs
+    from roomgate.dsp.levels import loudness_lufs
 
     dry = _crescendo(seconds=4.0)
     rig = load_preset("heroes-1977", ['mics.mid.gain_db="match -6"', "mics.mid.gate.threshold_db=-30"])

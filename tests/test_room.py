@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from roomgate import room as rg
+from roomgate.acoustics import room as rg
 from roomgate.errors import AudioInputError, ConfigError, RoomgateWarning
-from roomgate.room import Microphone, Room, impulse_responses, place_on_line
+from roomgate.acoustics.room import Microphone, Room, impulse_responses, place_on_line
 
 FS = 16_000
 BANDS_HZ = (500.0, 1000.0, 2000.0)
@@ -515,7 +515,7 @@ def test_measured_ir_round_trip(tmp_path):
 
 
 def test_measured_ir_is_resampled_to_the_rate(tmp_path):
-    from roomgate.audio import resample
+    from roomgate.io.audio import resample
 
     ir = measured_ir(1)
     path = tmp_path / "hall.wav"
@@ -555,7 +555,7 @@ def test_missing_measured_ir_names_the_file(tmp_path):
 
 
 def test_pyroomacoustics_is_imported_lazily():
-    code = "import sys, roomgate.room; print('pyroomacoustics' in sys.modules, 'scipy.signal' in sys.modules)"
+    code = "import sys, roomgate.acoustics.room; print('pyroomacoustics' in sys.modules, 'scipy.signal' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["False", "False"]

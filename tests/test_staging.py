@@ -22,7 +22,7 @@ def song(request) -> tuple[np.ndarray, int, float]:
 
     if not VOCADITO.is_file():
         pytest.skip("../shared/data/vocadito_14.wav is absent")
-    from roomgate.audio import read_audio
+    from roomgate.io.audio import read_audio
 
     voice, rate = read_audio(VOCADITO)
     take = np.concatenate([voice * np.float32(10 ** (-15 / 20)), np.zeros((1, rate), np.float32), voice], axis=1)

@@ -324,16 +324,16 @@ def test_studio_render_equals_the_rig_the_cli_uses(client: TestClient) -> None:
 def test_gate_change_reuses_irs_and_a_moved_mic_simulates_only_itself(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import roomgate.room
+    import roomgate.acoustics.room
 
     simulated: list[int] = []  # how many mics each call into the room model asked for
-    real = roomgate.room.impulse_responses
+    real = roomgate.acoustics.room.impulse_responses
 
     def counting(room, source_m, mics, sample_rate, **kwargs):
         simulated.append(len(mics))
         return real(room, source_m, mics, sample_rate, **kwargs)
 
-    monkeypatch.setattr(roomgate.room, "impulse_responses", counting)
+    monkeypatch.setattr(roomgate.acoustics.room, "impulse_responses", counting)
     _load_take(client)
     first = client.post("/api/render").json()
     assert simulated == [1, 1, 1]  # one mic at a time

@@ -11,7 +11,7 @@ from scipy.signal import lfilter
 from scipy.signal.windows import blackmanharris
 
 from roomgate.errors import ConfigError
-from roomgate.voice import (
+from roomgate.synth.voice import (
     FORMANT_TABLE,
     Note,
     Rest,

@@ -22,29 +22,29 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _LAZY = {
-    "Rig": "rig",
-    "Render": "rig",
-    "Calibration": "rig",
-    "load_preset": "rig",
-    "Gate": "gate",
-    "GateSettings": "gate",
-    "GateTrace": "gate",
-    "gate": "gate",
-    "Convolver": "convolve",
-    "convolve_offline": "convolve",
-    "read_audio": "audio",
-    "write_audio": "audio",
-    "resample": "audio",
-    "sung_crescendo": "voice",
-    "builtin_presets": "config",
-    "load_config": "config",
-    "RigConfig": "config",
-    "Room": "room",
-    "Microphone": "room",
-    "impulse_responses": "room",
-    "schroeder_t30_s": "room",
-    "BlockConvolver": "convolve",
-    "estimate_delay": "align",
+    "Rig": "rig.rig",
+    "Render": "rig.rig",
+    "Calibration": "rig.rig",
+    "load_preset": "rig.rig",
+    "Gate": "dsp.gate",
+    "GateSettings": "dsp.gate",
+    "GateTrace": "dsp.gate",
+    "gate": "dsp.gate",
+    "Convolver": "dsp.convolve",
+    "convolve_offline": "dsp.convolve",
+    "read_audio": "io.audio",
+    "write_audio": "io.audio",
+    "resample": "io.audio",
+    "sung_crescendo": "synth.voice",
+    "builtin_presets": "config.preset",
+    "load_config": "config.preset",
+    "RigConfig": "config.preset",
+    "Room": "acoustics.room",
+    "Microphone": "acoustics.room",
+    "impulse_responses": "acoustics.room",
+    "schroeder_t30_s": "acoustics.room",
+    "BlockConvolver": "dsp.convolve",
+    "estimate_delay": "dsp.align",
     "LiveEngine": "live",
 }
 
@@ -73,12 +73,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .audio import read_audio, resample, write_audio
-    from .config import RigConfig, builtin_presets, load_config
-    from .align import estimate_delay
-    from .convolve import BlockConvolver, Convolver, convolve_offline
+    from .io.audio import read_audio, resample, write_audio
+    from .config.preset import RigConfig, builtin_presets, load_config
+    from .dsp.align import estimate_delay
+    from .dsp.convolve import BlockConvolver, Convolver, convolve_offline
     from .live import LiveEngine
-    from .room import Microphone, Room, impulse_responses, schroeder_t30_s
-    from .gate import Gate, GateSettings, GateTrace, gate
-    from .rig import Calibration, Render, Rig, load_preset
-    from .voice import sung_crescendo
+    from .acoustics.room import Microphone, Room, impulse_responses, schroeder_t30_s
+    from .dsp.gate import Gate, GateSettings, GateTrace, gate
+    from .rig.rig import Calibration, Render, Rig, load_preset
+    from .synth.voice import sung_crescendo

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import atomic_output, check_sample_rate
+from .io.audio import atomic_output, check_sample_rate
 from .errors import AudioInputError, ConfigError, MissingDependencyError, OutputError
 
 __all__ = [
@@ -316,9 +316,9 @@ def load_calibration(path: str | Path, rig: Any) -> Any:
 
     Raises ConfigError, naming the file, when it cannot be read, is for another preset, or was
     fitted for other relative thresholds than the rig's. Returns the
-    :class:`~roomgate.rig.Calibration` set.
+    :class:`~roomgate.rig.rig.Calibration` set.
     """
-    from .rig import Calibration
+    from .rig.rig import Calibration
 
     path = Path(path).expanduser()
     try:

@@ -1,6 +1,6 @@
 """The studio: a local web page to place the mics, set the gates and hear the room open.
 
-A small ASGI app (Starlette, served by uvicorn) over the same :class:`~roomgate.rig.Rig` the
+A small ASGI app (Starlette, served by uvicorn) over the same :class:`~roomgate.rig.rig.Rig` the
 command line uses, and one page of plain JavaScript (no build step, nothing from the network).
 It listens on 127.0.0.1 only by default, checks the ``Host`` header, and answers only requests
 that carry the random token from the URL it prints, as Jupyter does.

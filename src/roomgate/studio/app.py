@@ -1,4 +1,4 @@
-"""The studio's server: a Starlette app over one :class:`~roomgate.rig.Rig`, and :func:`serve`.
+"""The studio's server: a Starlette app over one :class:`~roomgate.rig.rig.Rig`, and :func:`serve`.
 
 One user, one session, on this machine. The state (the take, the rig's settings, the renders)
 lives in a :class:`Studio`; files live in a private folder and are addressed only by ids the
@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..config import (
+from ..config.preset import (
     apply_overrides,
     builtin_presets,
     default_toward_m,
@@ -65,7 +65,7 @@ from ..config import (
     read_preset_table,
 )
 from ..errors import AudioInputError, OutputError, RoomgateError
-from ..rig import Rig
+from ..rig.rig import Rig
 
 TOKEN_HEADER = "X-Roomgate-Token"
 ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -270,8 +270,8 @@ class Studio:
     # -- takes ---------------------------------------------------------------------------------
 
     def load_demo(self, sample_rate: int) -> dict[str, Any]:
-        from ..audio import check_sample_rate
-        from ..voice import sung_crescendo
+        from ..io.audio import check_sample_rate
+        from ..synth.voice import sung_crescendo
 
         try:
             sample_rate = check_sample_rate(sample_rate)
@@ -286,7 +286,7 @@ class Studio:
 
     def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
         """Check an uploaded file is audio (400 naming the problem) and make it the take."""
-        from ..audio import downmix_to_mono, read_audio
+        from ..io.audio import downmix_to_mono, read_audio
 
         try:
             if stored.stat().st_size == 0:
@@ -307,7 +307,7 @@ class Studio:
         return self._set_take(name, audio, sample_rate, notes)
 
     def _set_take(self, name: str, audio: np.ndarray, sample_rate: int, notes: list[str]) -> dict[str, Any]:
-        from ..audio import write_audio
+        from ..io.audio import write_audio
 
         take_id = _new_id("t")
         path = self.workdir / f"{take_id}.wav"
@@ -412,7 +412,7 @@ class Studio:
                 pass  # the render will say what is wrong
 
     def render(self) -> dict[str, Any]:
-        from ..audio import write_audio
+        from ..io.audio import write_audio
 
         with self.lock:
             take, rig = self.take, self.rig
@@ -485,7 +485,7 @@ class Studio:
 
 def describe_rig(rig: Any, overrides: Sequence[str], preset_name: str) -> dict[str, Any]:
     """The rig as the page draws it: metres, dB, dBFS."""
-    from ..gate import Gate
+    from ..dsp.gate import Gate
 
     config = rig.config
     room, singer = config.room, config.singer
@@ -540,7 +540,7 @@ def describe_rig(rig: Any, overrides: Sequence[str], preset_name: str) -> dict[s
 
 
 def _critical_distance_m(room_config: Any) -> float | None:
-    from ..room import Room, critical_distance_m
+    from ..acoustics.room import Room, critical_distance_m
 
     try:
         room = Room(

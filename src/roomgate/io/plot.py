@@ -21,7 +21,7 @@ def plot_report(report: dict[str, Any], path: str | os.PathLike[str], *, title: 
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    from .audio import atomic_output
+    from ..io.audio import atomic_output
 
     mics = report["mics"]
     timeline = report["timeline"]

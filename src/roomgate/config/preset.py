@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 # A relative threshold ("p60", "-6 dB re peak") is resolved against the performance by calibrate.
-from .calibrate import PERCENTILE_PATTERN, RE_PEAK_PATTERN
-from .errors import ConfigError
-from .room import Room, validate as validate_room
+from ..dsp.levels import PERCENTILE_PATTERN, RE_PEAK_PATTERN
+from ..errors import ConfigError
+from ..acoustics.room import Room, validate as validate_room
 
 # gain_db = "match", "match -6", "match+3 LU": the trim that matches the mic's loudness to the
 # close mic's over the passages where its gate is open, plus an offset.
@@ -106,7 +106,7 @@ class RigConfig:
 
 def builtin_presets() -> dict[str, Path]:
     """Built-in preset names mapped to their TOML files."""
-    folder = resources.files("roomgate") / "presets"
+    folder = resources.files("roomgate.config") / "presets"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
 
 
@@ -361,7 +361,7 @@ def _parse_gate(gate_table: Any, where: str, mic_name: str) -> GateConfig:
     else:
         threshold = parse_threshold(gate_table.get("threshold", -40.0), f"{where}threshold")
     settings = {k: v for k, v in gate_table.items() if k not in _GATE_SPECIAL_KEYS}
-    from .gate import Gate  # the Gate validates its own settings
+    from ..dsp.gate import Gate  # the Gate validates its own settings
 
     try:
         Gate(**settings)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 FRAME_S = 0.01
 # The threshold a relative gate gets when the take holds no singing at all: shut.
@@ -93,7 +93,7 @@ def resolve_threshold(threshold: float | str, statistics: KeyStatistics, where: 
     if statistics.sung_levels_db.size == 0:
         import warnings
 
-        from .errors import RoomgateWarning
+        from ..errors import RoomgateWarning
 
         warnings.warn(
             f"{where}: {threshold!r} is relative to the singing, but the key holds none (all below "
@@ -143,7 +143,7 @@ class OpenLoudness:
         on open passages (False: the gate was open under 0.4 s, so the whole take was used)."""
         import warnings
 
-        from .errors import RoomgateWarning
+        from ..errors import RoomgateWarning
 
         on_open = self.collected >= 0.4 * self.sample_rate
         mic = np.concatenate(self._mic if on_open else self._all_mic)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AudioInputError, ConfigError
+from ..errors import AudioInputError, ConfigError
 
 __all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate"]
 

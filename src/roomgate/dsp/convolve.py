@@ -43,7 +43,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .errors import AudioInputError
+from ..errors import AudioInputError
 
 __all__ = [
     "BlockConvolver",

@@ -163,7 +163,7 @@ def build_report(
 
 def write_report(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
     """Write the report as JSON, atomically."""
-    from .audio import atomic_output
+    from ..io.audio import atomic_output
 
     path = Path(path)
     with atomic_output(path) as temporary:
@@ -215,6 +215,6 @@ def _finite(value: Any) -> Any:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__

@@ -49,7 +49,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "FORMANT_TABLE",

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import AudioInputError, ConfigError, RoomgateWarning
+from ..errors import AudioInputError, ConfigError, RoomgateWarning
 
 __all__ = [
     "PATTERNS",
@@ -836,7 +836,7 @@ def clear_cache() -> int:
 def _library_versions() -> dict[str, str]:
     from importlib import metadata
 
-    from . import __version__
+    from .. import __version__
 
     versions = {"roomgate": __version__, "numpy": np.__version__}
     try:
@@ -935,7 +935,7 @@ def _store_cached(path: pathlib.Path, key: str, irs: np.ndarray) -> None:
 
 def _read_ir_file(path: str | os.PathLike[str], sample_rate: int) -> np.ndarray:
     """A measured IR file at ``sample_rate``: shape ``(C, L)`` float32 (AudioInputError naming the file)."""
-    from .audio import read_audio, resample
+    from ..io.audio import read_audio, resample
 
     audio, file_rate = read_audio(path)
     if file_rate != sample_rate:

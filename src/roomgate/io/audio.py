@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioInputError, OutputError
+from ..errors import AudioInputError, OutputError
 
 MIN_SAMPLE_RATE_HZ = 8_000
 MAX_SAMPLE_RATE_HZ = 192_000

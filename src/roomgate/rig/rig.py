@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .audio import as_channels_first, check_sample_rate
-from .calibrate import FrameLevels, KeyStatistics, key_statistics, resolve_threshold
-from .convolve import BlockConvolver
-from .config import MicConfig, RigConfig, load_config, mic_position_m
-from .errors import AudioInputError, ConfigError
-from .report import TimelineRecorder, build_report
+from ..io.audio import as_channels_first, check_sample_rate
+from ..dsp.levels import FrameLevels, KeyStatistics, key_statistics, resolve_threshold
+from ..dsp.convolve import BlockConvolver
+from ..config.preset import MicConfig, RigConfig, load_config, mic_position_m
+from ..errors import AudioInputError, ConfigError
+from ..io.report import TimelineRecorder, build_report
 
 Progress = Callable[[str], None]
 MAX_INPUT_PEAK = 1e4
@@ -58,7 +58,7 @@ class Rig:
     """Tony Visconti's multi-mic gated vocal system, configured by a preset.
 
     Args:
-        config: a validated :class:`~roomgate.config.RigConfig` (see :func:`load_preset`).
+        config: a validated :class:`~roomgate.config.preset.RigConfig` (see :func:`load_preset`).
 
     The mics are in the preset's order; a multitrack input gives one track per mic in that order.
     """
@@ -103,14 +103,14 @@ class Rig:
         """
         sample_rate = check_sample_rate(sample_rate)
         if sample_rate not in self._irs:
-            from .room import Microphone, impulse_responses
+            from ..acoustics.room import Microphone, impulse_responses
 
-            from .audio import read_audio
+            from ..io.audio import read_audio
 
             room = self.config.room
             positions = self.mic_positions_m()
             if self.config.room_ir is not None:  # a measured room: one channel per mic
-                from .room import load_measured_irs
+                from ..acoustics.room import load_measured_irs
 
                 irs = load_measured_irs(self._resolve_ir_path(self.config.room_ir), sample_rate, len(self.config.mics))
                 self._irs[sample_rate] = np.ascontiguousarray(irs, dtype=np.float32)
@@ -181,7 +181,7 @@ class Rig:
         one for the thresholds, one more for ``gain_db = "match"`` trims); ``blocks()`` yields the
         take's consecutive blocks each time it is called. Only frame levels and a bounded amount of
         open material are kept, so memory stays small."""
-        from .gate import Gate
+        from ..dsp.gate import Gate
 
         sample_rate = check_sample_rate(sample_rate)
         relative = [(i, m) for i, m in enumerate(self.config.mics) if m.gate and isinstance(m.gate.threshold, str)]
@@ -222,8 +222,8 @@ class Rig:
     def _match_gains(self, blocks: Callable[[], Iterable[np.ndarray]], sample_rate: int) -> dict[str, float]:
         """Trims for ``gain_db = "match"`` mics: each mic's loudness matched to the nearest mic's
         over the passages where its own gate is open (a pass with the calibrated gates)."""
-        from .calibrate import OpenLoudness
-        from .gate import Gate
+        from ..dsp.levels import OpenLoudness
+        from ..dsp.gate import Gate
 
         close = int(np.argmin(self.mic_distances_m()))
         matched = [(i, m) for i, m in enumerate(self.config.mics) if m.match_offset_lu is not None and i != close]
@@ -547,13 +547,13 @@ class _StreamState:
 
     Per block (``n`` samples), after the capture: one compiled call per gated mic (the core of
     ``Gate.process_into``) writing its output and its gain trace into the buffers, then one
-    compiled :mod:`~roomgate.mixer` call for the alignment delays, the ducking, the trims and the
+    compiled :mod:`~roomgate.dsp.mixer` call for the alignment delays, the ducking, the trims and the
     pans.
     """
 
     def __init__(self, rig: Rig, sample_rate: int, max_block_size: int = MAX_BLOCK_SIZE):
-        from .gate import Gate
-        from .mixer import mix_kernel
+        from ..dsp.gate import Gate
+        from ..dsp.mixer import mix_kernel
 
         if not 1 <= max_block_size <= 1 << 20:
             raise ConfigError(f"max_block_size: expected 1 to {1 << 20} samples, got {max_block_size!r}")
@@ -671,7 +671,7 @@ class _StreamState:
     def prepare_live(self, dry_input: bool = True) -> None:
         """Build the live convolver (for a dry input) and load every compiled kernel now, so that
         the first block of a live stream costs what the others do (and allocates nothing)."""
-        from .gate import Gate
+        from ..dsp.gate import Gate
 
         if dry_input and self.live_convolver is None and self._capture_mode is None:
             self._switch_capture("live")
@@ -781,7 +781,7 @@ class _StreamState:
         if mode == "block" and self.capture_convolver is None:
             self.capture_convolver = BlockConvolver(irs)  # long blocks by FFT, short ones partitioned
         if mode == "live" and self.live_convolver is None:
-            from .convolve import Convolver
+            from ..dsp.convolve import Convolver
 
             self.live_convolver = Convolver(irs, max_block_size=self.max_block_size, n_inputs=1)
         self._capture_mode = mode

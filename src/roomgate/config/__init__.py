@@ -1,0 +1,1 @@
+"""Presets: TOML to validated, frozen dataclasses, values typed once at the door; ``--set``."""

@@ -1,0 +1,1 @@
+"""Synthetic sources: the demo's sung crescendo."""
