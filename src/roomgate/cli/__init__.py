@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import AudioInputError, OutputError, RoomgateError, RoomgateWarning
+from ..errors import AudioInputError, OutputError, RoomgateError, RoomgateWarning
 
 DEFAULT_PRESET = "heroes-1977"
 
@@ -63,7 +63,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_rig(args: argparse.Namespace) -> Any:
-    from .rig.rig import load_preset
+    from ..rig.rig import load_preset
 
     return load_preset(args.preset, args.overrides)
 
@@ -72,7 +72,7 @@ def _load_rig(args: argparse.Namespace) -> Any:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from .config.preset import builtin_presets, load_config
+    from ..config.preset import builtin_presets, load_config
 
     for name, path in sorted(builtin_presets().items()):
         config = load_config(path)
@@ -87,7 +87,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 def _render_one(rig: Any, input_path: Path, output_path: Path, subtype: str | None,
                 report_path: Path | None, plot_path: Path | None) -> tuple[Any, float]:
     """Render one file, streaming it from disk in blocks (memory does not grow with the take)."""
-    from .io.audio import audio_info, check_sample_rate, downmix_to_mono, read_blocks
+    from ..io.audio import audio_info, check_sample_rate, downmix_to_mono, read_blocks
 
     info = audio_info(input_path)
     check_sample_rate(info.sample_rate, f"{input_path}: sample rate")
@@ -111,7 +111,7 @@ def _render_stream(rig: Any, blocks: Any, sample_rate: int, output_path: Path, s
     padding) are printed once the render has succeeded, so an error stays the only line."""
     import tempfile
 
-    from .io.audio import block_writer, read_blocks
+    from ..io.audio import block_writer, read_blocks
 
     started = time.perf_counter()
     try:
@@ -151,26 +151,26 @@ def _with_progress(blocks: Any, total_frames: int, every_s: float = 2.0) -> Any:
 
 
 def _write_side_files(report: dict[str, Any], report_path: Path | None, plot_path: Path | None) -> None:
-    from .io.report import write_report
+    from ..io.report import write_report
 
     if report_path is not None:
         write_report(report_path, report)
     if plot_path is not None:
-        from .io.plot import plot_report
+        from ..io.plot import plot_report
 
         plot_report(report, plot_path)
 
 
 def _finish_outputs(render: Any, output_path: Path, subtype: str | None,
                     report_path: Path | None, plot_path: Path | None) -> None:
-    from .io.audio import write_audio
+    from ..io.audio import write_audio
 
     write_audio(output_path, render.audio, render.sample_rate, subtype)
     _write_side_files(render.report, report_path, plot_path)
 
 
 def _print_summary(render: Any, output_path: Path, elapsed_s: float) -> None:
-    from .io.report import format_table, summary_rows
+    from ..io.report import format_table, summary_rows
 
     report = render.report
     print(format_table(summary_rows(report), ("mic", "distance", "trim", "threshold", "open", "first open")))
@@ -185,7 +185,7 @@ def _print_summary(render: Any, output_path: Path, elapsed_s: float) -> None:
 
 def _check_output_file(output_path: Path, inputs: Sequence[Path], subtype: str | None = None) -> None:
     """Refuse, before any work, an output that would overwrite an input or cannot be written."""
-    from .io.audio import choose_subtype, same_file
+    from ..io.audio import choose_subtype, same_file
 
     for input_path in inputs:
         if same_file(output_path, input_path) or output_path.resolve() == input_path.resolve():
@@ -286,7 +286,7 @@ def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
     preset, overrides, input_name, output_name, subtype, report_name, plot_name, all_inputs = task
     warnings.showwarning = _show_warning  # type: ignore[assignment]
     try:
-        from .rig.rig import load_preset
+        from ..rig.rig import load_preset
 
         target = Path(output_name)
         _check_output_file(target, [Path(p) for p in all_inputs], subtype)
@@ -300,7 +300,7 @@ def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
 
 
 def _cmd_mix(args: argparse.Namespace) -> int:
-    from .io.audio import TrackReader, check_sample_rate
+    from ..io.audio import TrackReader, check_sample_rate
 
     rig = _load_rig(args)
     paths = [Path(p) for p in args.inputs]
@@ -309,7 +309,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
     report_path = _check_side_file(args.report, ".json", "--report")
     plot_path = _check_side_file(args.plot, ".png", "--plot")
     names = rig.mic_names
-    from .io.audio import audio_info
+    from ..io.audio import audio_info
 
     infos = [audio_info(p) for p in paths]
     channels = sum(i.channels for i in infos)
@@ -342,7 +342,7 @@ def _cmd_mix(args: argparse.Namespace) -> int:
 
 def _align(rig: Any, first_block: Any, sample_rate: int) -> dict[str, Any]:
     """Each mic's delay behind the nearest mic (GCC-PHAT on the first block), printed and reported."""
-    from .dsp.align import estimate_delay
+    from ..dsp.align import estimate_delay
 
     distances = rig.mic_distances_m()
     close = int(distances.argmin())
@@ -363,7 +363,7 @@ def _align(rig: Any, first_block: Any, sample_rate: int) -> dict[str, Any]:
 def _cmd_ir(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .io.audio import check_sample_rate, write_audio
+    from ..io.audio import check_sample_rate, write_audio
 
     output = Path(args.output)
     _check_output_file(output, [], args.subtype or "FLOAT")
@@ -384,13 +384,13 @@ def _cmd_ir(args: argparse.Namespace) -> int:
 
 
 def _speed_of_sound(rig: Any) -> float:
-    from .acoustics.room import speed_of_sound_m_s
+    from ..acoustics.room import speed_of_sound_m_s
 
     return speed_of_sound_m_s(rig.config.room.temperature_c, rig.config.room.humidity_pct)
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from . import live
+    from .. import live
 
     if args.list_devices:
         print(live.list_devices())
@@ -422,7 +422,7 @@ def _device(value: str | None) -> int | str | None:
 
 
 def _cmd_studio(args: argparse.Namespace) -> int:
-    from .studio import serve
+    from ..studio import serve
 
     serve(host=args.host, port=args.port, open_browser=args.open, preset=args.preset, overrides=args.overrides,
           on_message=lambda url: print(f"roomgate studio: {url}  (Ctrl+C to stop)", flush=True))
@@ -430,7 +430,7 @@ def _cmd_studio(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .acoustics.room import cache_dir, clear_cache
+    from ..acoustics.room import cache_dir, clear_cache
 
     folder = cache_dir()
     if args.clear:
@@ -444,10 +444,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .io.audio import write_audio
-    from .io.report import format_table
-    from .rig.rig import load_preset
-    from .synth.voice import sung_crescendo
+    from ..io.audio import write_audio
+    from ..io.report import format_table
+    from ..rig.rig import load_preset
+    from ..synth.voice import sung_crescendo
 
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
@@ -486,7 +486,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(
         prog="roomgate",
