@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated IR cache, the real singing from ../shared (skipped when absent)."""
+"""Shared fixtures: an isolated IR cache, and real singing from tests/data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-VOCADITO = SHARED_DATA / "vocadito_14.wav"  # Vocadito dataset, CC BY 4.0 (see shared/data/NOTICE.md)
+TEST_DATA = Path(__file__).resolve().parent / "data"
+VOCADITO = TEST_DATA / "vocadito_14.wav"  # Vocadito dataset, CC BY 4.0 (see tests/data/NOTICE.md)
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +29,6 @@ def _session_cache(factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def vocadito() -> tuple[np.ndarray, int]:
     """Real a-cappella singing, (1, N) float32 at 44.1 kHz."""
-    if not VOCADITO.is_file():
-        pytest.skip("../shared/data/vocadito_14.wav is absent")
     from roomgate.io.audio import read_audio
 
     return read_audio(VOCADITO)

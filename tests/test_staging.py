@@ -20,8 +20,6 @@ def song(request) -> tuple[np.ndarray, int, float]:
     """(take (1, N), sample rate, time the loud half starts in s)."""
     from tests.conftest import VOCADITO
 
-    if not VOCADITO.is_file():
-        pytest.skip("../shared/data/vocadito_14.wav is absent")
     from roomgate.io.audio import read_audio
 
     voice, rate = read_audio(VOCADITO)
