@@ -65,6 +65,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import AudioInputError, ConfigError, RoomgateWarning
+from ..units import MIN_SAMPLE_RATE_HZ, PATTERNS, check_sample_rate
 
 __all__ = [
     "PATTERNS",
@@ -84,7 +85,6 @@ __all__ = [
     "validate",
 ]
 
-PATTERNS = ("omni", "cardioid", "supercardioid", "hypercardioid", "figure8")
 # First-order polar patterns g(theta) = p + (1 - p) cos(theta). Supercardioid: the largest
 # front-to-back ratio, p = (sqrt(3) - 1) / 2; hypercardioid: the largest directivity index, p = 1/4.
 PATTERN_P = {
@@ -113,8 +113,6 @@ SCATTER_MAX_M = 0.5
 DC_BLOCK_HZ = 10.0
 # Mics closer than this to the singer have no meaningful 1/r level.
 MIN_DISTANCE_M = 0.01
-MIN_SAMPLE_RATE_HZ = 8_000
-MAX_SAMPLE_RATE_HZ = 192_000
 # Call progress() when a simulation is expected to take longer than this.
 PROGRESS_AFTER_S = 1.0
 # Bump when anything changes what impulse_responses() computes: invalidates every cache entry.
@@ -409,17 +407,6 @@ def validate(room: Room, source_m: Sequence[float], mics: Sequence[Microphone]) 
     _wall_absorption(room, _band_centres_hz(MIN_SAMPLE_RATE_HZ))  # raises when the decay is impossible
 
 
-def _check_sample_rate(sample_rate: object) -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or not (
-        MIN_SAMPLE_RATE_HZ <= sample_rate <= MAX_SAMPLE_RATE_HZ
-    ):
-        raise ConfigError(
-            f"sample_rate: expected an integer from {MIN_SAMPLE_RATE_HZ} to {MAX_SAMPLE_RATE_HZ} Hz, "
-            f"got {sample_rate!r}"
-        )
-    return int(sample_rate)
-
-
 # ----------------------------------------------------------------------------------------------
 # Reverberation times (Sabine / Eyring)
 # ----------------------------------------------------------------------------------------------
@@ -509,7 +496,7 @@ def rt60_bands_s(room: Room, sample_rate: int = 48_000) -> dict[float, float]:
     with ``materials`` they are Eyring's prediction. Raises :class:`ConfigError` like :func:`validate`.
     """
     _check_room(room)
-    centres = _band_centres_hz(_check_sample_rate(sample_rate))
+    centres = _band_centres_hz(check_sample_rate(sample_rate))
     rt60 = _eyring_rt60_s(room, centres, _wall_absorption(room, centres))
     return {float(f): float(t) for f, t in zip(centres, rt60)}
 
@@ -962,7 +949,7 @@ def load_measured_irs(path: str | os.PathLike[str], sample_rate: int, n_mics: in
     Shape: returns ``(n_mics, L)`` float32, time zero as recorded.
     Raises :class:`AudioInputError` naming the file when it is unreadable or its channel count is not ``n_mics``.
     """
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     audio = _read_ir_file(path, sample_rate)
     if audio.shape[0] != n_mics:
         raise AudioInputError(f"{path}: has {audio.shape[0]} channels; expected {n_mics}, one per mic")
@@ -1003,7 +990,7 @@ def impulse_responses(
     Raises :class:`ConfigError` naming the key (see :func:`validate`) and :class:`AudioInputError`
     naming a measured IR file that cannot be used.
     """
-    sample_rate = _check_sample_rate(sample_rate)
+    sample_rate = check_sample_rate(sample_rate)
     validate(room, source_m, mics)
     source = np.asarray(source_m, dtype=np.float64)
     simulated = [m for m in mics if m.ir_path is None]

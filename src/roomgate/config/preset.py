@@ -21,20 +21,14 @@ from typing import Any
 # A relative threshold ("p60", "-6 dB re peak") is resolved against the performance by calibrate.
 from ..dsp.levels import PERCENTILE_PATTERN, RE_PEAK_PATTERN
 from ..errors import ConfigError
+from ..units import PATTERNS, parse_length_m
 from ..acoustics.room import Room, validate as validate_room
 
 # gain_db = "match", "match -6", "match+3 LU": the trim that matches the mic's loudness to the
 # close mic's over the passages where its gate is open, plus an offset.
 _MATCH = re.compile(r"^match\s*([+-]\s*\d+(?:\.\d+)?)?\s*(?:LU|dB)?$", re.IGNORECASE)
-PATTERNS = ("omni", "cardioid", "supercardioid", "hypercardioid", "figure8")
 # Keys a gate may take besides its key and threshold: the Gate's own settings (checked by Gate).
 _GATE_SPECIAL_KEYS = ("key", "threshold", "threshold_db", "duck_db")
-_LENGTH = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(m|cm|mm|ft|feet|foot|in|inch|inches|\"|')?\s*$")
-_METRES_PER_UNIT = {
-    None: 1.0, "m": 1.0, "cm": 0.01, "mm": 0.001,
-    "ft": 0.3048, "feet": 0.3048, "foot": 0.3048, "'": 0.3048,
-    "in": 0.0254, "inch": 0.0254, "inches": 0.0254, '"': 0.0254,
-}
 # Pyroomacoustics needs mics strictly inside the walls; keep them this far off any surface.
 WALL_MARGIN_M = 0.05
 
@@ -394,22 +388,6 @@ def parse_threshold(value: Any, where: str) -> float | str:
         except ValueError:
             pass
     raise ConfigError(f"{where}: expected dBFS (-30), a percentile ('p60') or '-6 dB re peak', got {value!r}")
-
-
-def parse_length_m(value: Any, where: str) -> float:
-    """A length in metres from a number (metres) or text with a unit: ``"50ft"``, ``"9in"``, ``"6.1 m"``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            number, unit = float(value), None
-        except OverflowError:
-            raise ConfigError(f"{where}: expected a length in metres, got one too large") from None
-    elif isinstance(value, str) and (match := _LENGTH.match(value)):
-        number, unit = float(match.group(1)), match.group(2)
-    else:
-        raise ConfigError(f"{where}: expected a length such as 6.1, '6.1m', '20ft' or '9in', got {value!r}")
-    if not math.isfinite(number):
-        raise ConfigError(f"{where}: expected a finite length, got {value!r}")
-    return number * _METRES_PER_UNIT[unit]
 
 
 def mic_position_m(

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AudioInputError, ConfigError
+from ..units import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, check_sample_rate
 
 __all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate"]
 
@@ -595,10 +596,8 @@ def _kernels():
 
 
 def _check_sample_rate(sample_rate: Any) -> float:
-    if not _is_number(sample_rate) or not math.isfinite(float(sample_rate)) or sample_rate <= 0:
-        raise AudioInputError(f"sample_rate: expected a positive finite number of Hz, "
-                              f"got {sample_rate!r}")
-    return float(sample_rate)
+    """The library's one sample-rate rule (:func:`roomgate.units.check_sample_rate`), as a float."""
+    return float(check_sample_rate(sample_rate))
 
 
 def _as_2d(array: Any, name: str) -> tuple[np.ndarray, bool]:
@@ -873,7 +872,8 @@ class Gate:
             AudioInputError: for a block or key holding a NaN or an Inf (the gate is left as it
                 was), a wrong shape, or a stream continued with a different layout.
         """
-        fs = sample_rate if type(sample_rate) is float and sample_rate > 0 \
+        fs = sample_rate if (type(sample_rate) is float and sample_rate.is_integer()  # the rig's own rate
+                             and MIN_SAMPLE_RATE_HZ <= sample_rate <= MAX_SAMPLE_RATE_HZ) \
             else _check_sample_rate(sample_rate)
         x = audio
         if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == np.float32

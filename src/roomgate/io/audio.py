@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AudioInputError, OutputError
+from ..units import check_sample_rate
 
-MIN_SAMPLE_RATE_HZ = 8_000
-MAX_SAMPLE_RATE_HZ = 192_000
 # More channels than this in a (channels, samples) array almost always means a transposed
 # (samples, channels) array: refuse it rather than guess.
 MAX_CHANNELS = 64
@@ -77,20 +76,6 @@ def as_channels_first(audio: object, name: str = "audio", max_channels: int | No
         bad = int(np.count_nonzero(~np.isfinite(array)))
         raise AudioInputError(f"{name}: {bad} samples are NaN or infinite; expected finite samples")
     return array
-
-
-def check_sample_rate(sample_rate: object, name: str = "sample_rate") -> int:
-    """Return ``sample_rate`` as an int in [8 kHz, 192 kHz], or raise AudioInputError."""
-    try:
-        rate = float(sample_rate)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise AudioInputError(f"{name}: expected a number of Hz, got {sample_rate!r}") from None
-    if not (MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ) or rate != int(rate):
-        raise AudioInputError(
-            f"{name}: expected a whole number of Hz from {MIN_SAMPLE_RATE_HZ} to "
-            f"{MAX_SAMPLE_RATE_HZ}, got {sample_rate!r}"
-        )
-    return int(rate)
 
 
 def _check_readable(path: Path) -> None:

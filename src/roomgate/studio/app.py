@@ -270,15 +270,13 @@ class Studio:
     # -- takes ---------------------------------------------------------------------------------
 
     def load_demo(self, sample_rate: int) -> dict[str, Any]:
-        from ..io.audio import check_sample_rate
         from ..synth.voice import sung_crescendo
+        from ..units import check_sample_rate
 
         try:
             sample_rate = check_sample_rate(sample_rate)
         except AudioInputError as error:
             raise HTTPError(400, str(error)) from None
-        if sample_rate > 96_000:
-            raise HTTPError(400, f"sample_rate: expected at most 96000 Hz for the demo, got {sample_rate}")
         voice = self._demo_voices.get(sample_rate)
         if voice is None:
             voice = self._demo_voices[sample_rate] = sung_crescendo(sample_rate)

@@ -50,6 +50,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ..errors import ConfigError
+from ..units import check_sample_rate
 
 __all__ = [
     "FORMANT_TABLE",
@@ -779,8 +780,7 @@ def sing(
     """
     from scipy.signal import resample_poly
 
-    if not (isinstance(sample_rate, (int, np.integer)) and 8000 <= sample_rate <= 384000):
-        raise ConfigError(f"sample_rate: expected an integer 8000..384000 Hz, got {sample_rate!r}")
+    sample_rate = check_sample_rate(sample_rate)
     for name, val in (("vibrato", vibrato), ("humanize", humanize), ("breathiness", breathiness)):
         if not (np.isfinite(val) and 0.0 <= val <= 4.0):
             raise ConfigError(f"{name}: expected 0..4, got {val!r}")
