@@ -7,11 +7,12 @@ import math
 import pytest
 
 from roomgate import ConfigError
-from roomgate.config.preset import (
+from roomgate.config import AbsoluteThreshold, RePeakThreshold
+from roomgate.units import parse_length_m
+from roomgate.config import (
     apply_overrides,
     builtin_presets,
     load_config,
-    parse_length_m,
     parse_override,
     read_preset_table,
 )
@@ -57,7 +58,7 @@ def test_overrides_address_mics_by_name() -> None:
                                          "mics.mid.gate.threshold_db=-30", "mics.far.gate.hold_ms=100"])
     assert config.mic("far").distance_m == pytest.approx(12.192)
     assert config.room.rt60_s == 2.0
-    assert config.mic("mid").gate.threshold == -30.0
+    assert config.mic("mid").gate.threshold == AbsoluteThreshold(-30.0)
     assert config.mic("far").gate.settings["hold_ms"] == 100
 
 
@@ -132,6 +133,7 @@ def test_preset_file_round_trip(tmp_path) -> None:
 
 def test_relative_thresholds_parse() -> None:
     config = load_config("heroes-1977", ["mics.mid.gate.threshold=\"-6 dB re peak\"", "mics.far.gate.threshold=-25"])
-    assert config.mic("mid").gate.threshold == "-6 dB re peak"
-    assert config.mic("far").gate.threshold == -25.0
-    assert not math.isnan(config.mic("far").gate.threshold)
+    assert config.mic("mid").gate.threshold == RePeakThreshold(-6.0)
+    assert config.mic("mid").gate.threshold.text == "-6 dB re peak"
+    assert config.mic("far").gate.threshold == AbsoluteThreshold(-25.0)
+    assert not math.isnan(config.mic("far").gate.threshold.level_db)

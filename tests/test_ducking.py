@@ -171,12 +171,12 @@ def test_duck_moves_no_faster_than_the_gates_own_ramp(dry: np.ndarray) -> None:
 
 
 def test_report_timeline_shows_the_duck(dry: np.ndarray) -> None:
-    """``Rig.render(...).report["timeline"]["gain"]["mid"]`` is the gain actually applied, duck
+    """``Rig.render(...).report.to_json()["timeline"]["gain"]["mid"]`` is the gain actually applied, duck
     included: ``duck_db`` lower in the frames where the far gate's timeline gain is 1, equal where
     it is at its floor. The duck is a level, not a gate state: the mid mic's open intervals and
     open fraction do not change."""
-    plain = _rig(ABSOLUTE).render(dry, RATE).report
-    ducked = _rig(DUCKED).render(dry, RATE).report
+    plain = _rig(ABSOLUTE).render(dry, RATE).report.to_json()
+    ducked = _rig(DUCKED).render(dry, RATE).report.to_json()
     floor = _floor(_rig(DUCKED), "far")
     far = np.array(ducked["timeline"]["gain"]["far"])
     np.testing.assert_array_equal(far, plain["timeline"]["gain"]["far"])

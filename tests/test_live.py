@@ -29,7 +29,7 @@ import roomgate
 from roomgate import AudioInputError, ConfigError, MissingDependencyError, load_preset
 from roomgate.dsp.convolve import convolve_offline
 from roomgate.dsp.gate import Gate
-from roomgate.live import LiveEngine, list_devices, load_calibration, run, save_calibration
+from roomgate.live import LiveEngine, list_devices, run
 
 RATE = 16_000  # the heroes rig at a low rate keeps these tests quick
 FIXED = ["mics.mid.gate.threshold_db=-30", "mics.far.gate.threshold_db=-20"]  # no calibration needed
@@ -643,25 +643,25 @@ def test_calibrate_then_save_then_reuse(fake_sd: _FakeSoundDevice, tmp_path: Any
 
 def test_calibration_files_are_checked(tmp_path: Any) -> None:
     rig = _rig(calibrate_on=_crescendo())
-    path = save_calibration(tmp_path / "c.json", rig, sample_rate=RATE)
+    path = rig.save_calibration(tmp_path / "c.json", sample_rate=RATE)
     umask = os.umask(0o022)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not mkstemp's 0600
-    assert load_calibration(path, _rig()).thresholds_db == pytest.approx(rig.calibration.thresholds_db, abs=1e-3)
+    assert _rig().load_calibration(path).thresholds_db == pytest.approx(rig.calibration.thresholds_db, abs=1e-3)
     with pytest.raises(ConfigError, match=r"mics.mid.gate.threshold is 'p50'.*'p65'"):
-        load_calibration(path, _rig(["mics.mid.gate.threshold=p50"]))
+        _rig(["mics.mid.gate.threshold=p50"]).load_calibration(path)
     other = json.loads(path.read_text())
     other["preset"] = "somewhere-else"
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(ConfigError, match="other.json: a calibration of preset 'somewhere-else'"):
-        load_calibration(tmp_path / "other.json", _rig())
+        _rig().load_calibration(tmp_path / "other.json")
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(ConfigError, match="junk.json: not a calibration file"):
-        load_calibration(tmp_path / "junk.json", _rig())
+        _rig().load_calibration(tmp_path / "junk.json")
     with pytest.raises(ConfigError, match="missing.json: cannot read"):
-        load_calibration(tmp_path / "missing.json", _rig())
+        _rig().load_calibration(tmp_path / "missing.json")
     with pytest.raises(ConfigError, match="not calibrated"):
-        save_calibration(tmp_path / "x.json", _rig())
+        _rig().save_calibration(tmp_path / "x.json")
 
 
 def test_a_silent_calibration_is_refused(fake_sd: _FakeSoundDevice) -> None:

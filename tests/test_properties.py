@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from roomgate.config.preset import load_config, parse_config, read_preset_table
+from roomgate.config import load_config, parse_config, read_preset_table
 from roomgate.errors import ConfigError, RoomgateError
 from roomgate.rig.rig import load_preset
 

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from roomgate.io.report import TimelineRecorder, build_report, write_report
+from roomgate.io.report import MicReport, Report, RoomReport, SingerReport, build_report, write_report
+from roomgate.io.timeline import TimelineRecorder
 
 RATE = 1_000
 
@@ -20,7 +21,7 @@ def _signals(n: int = 5_000, seed: int = 1):
     return key_db, gain, opened
 
 
-def _record(block_sizes: list[int]) -> dict:
+def _record(block_sizes: list[int]) -> Report:
     key_db, gain, opened = _signals()
     recorder = TimelineRecorder(RATE, ["close", "far"], [False, True], hop_s=0.01)
     start, turn = 0, 0
@@ -29,8 +30,8 @@ def _record(block_sizes: list[int]) -> dict:
         stop = start + size
         recorder.add(key_db[start:stop], [None, gain[start:stop]], [None, opened[start:stop]])
         start, turn = stop, turn + 1
-    mics = [{"name": "close", "distance_m": 0.2, "gain_db": 0.0, "threshold_db": None},
-            {"name": "far", "distance_m": 15.0, "gain_db": 6.0, "threshold_db": -20.0}]
+    mics = [MicReport(name="close", distance_m=0.2, gain_db=0.0, threshold_db=None),
+            MicReport(name="far", distance_m=15.0, gain_db=6.0, threshold_db=-20.0)]
     return build_report(recorder, mics, preset="test")
 
 
@@ -41,7 +42,7 @@ def test_any_block_sizes_give_the_same_report(block_sizes: list[int]) -> None:
 
 def test_intervals_and_fractions_match_the_open_flags() -> None:
     key_db, gain, opened = _signals()
-    report = _record([10**9])
+    report = _record([10**9]).to_json()
     far = report["mics"][1]
     assert far["open_fraction"] == pytest.approx(opened.mean())
     rebuilt = np.zeros_like(opened)
@@ -56,11 +57,13 @@ def test_intervals_and_fractions_match_the_open_flags() -> None:
 
 
 def test_report_is_json_and_plot_draws(tmp_path) -> None:
-    report = _record([10**9])
-    report["room"] = {"size_m": [19, 14, 7], "rt60_s": 1.5}
-    report["singer"] = {"position_m": [2.5, 7, 1.7]}
-    report["mics"][0]["position_m"] = [2.7, 7, 1.7]
-    report["mics"][1]["position_m"] = [17.5, 7, 1.7]
+    data = _record([10**9]).to_json()
+    data["room"] = {"size_m": [19, 14, 7], "rt60_s": 1.5}
+    data["singer"] = {"position_m": [2.5, 7, 1.7]}
+    data["mics"][0]["position_m"] = [2.7, 7, 1.7]
+    data["mics"][1]["position_m"] = [17.5, 7, 1.7]
+    report = Report.from_json(data)
+    assert report.room == RoomReport([19, 14, 7], 1.5) and report.singer == SingerReport([2.5, 7, 1.7])
     path = write_report(tmp_path / "r.json", report)
     assert json.loads(path.read_text())["duration_s"] == 5.0
     from roomgate.io.plot import plot_report

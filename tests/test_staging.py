@@ -33,7 +33,7 @@ def _inside(inner, outer) -> bool:
 
 def test_room_shut_when_soft_open_when_loud(song) -> None:
     take, rate, loud_start_s = song
-    report = load_preset("heroes-1977").render(take, rate).report
+    report = load_preset("heroes-1977").render(take, rate).report.to_json()
     _, mid, far = report["mics"]
     for mic in (mid, far):
         assert mic["intervals"], mic["name"]
@@ -54,8 +54,8 @@ def test_room_shut_when_soft_open_when_loud(song) -> None:
 
 def test_same_take_12_db_quieter_opens_the_same(song) -> None:
     take, rate, _ = song
-    loud = load_preset("heroes-1977").render(take, rate).report
-    quiet = load_preset("heroes-1977").render(take * np.float32(10 ** (-12 / 20)), rate).report
+    loud = load_preset("heroes-1977").render(take, rate).report.to_json()
+    quiet = load_preset("heroes-1977").render(take * np.float32(10 ** (-12 / 20)), rate).report.to_json()
     for a, b in zip(loud["mics"][1:], quiet["mics"][1:]):
         assert b["open_fraction"] == pytest.approx(a["open_fraction"], abs=0.05), a["name"]
         assert b["threshold_db"] == pytest.approx(a["threshold_db"] - 12, abs=0.5), a["name"]

@@ -36,9 +36,9 @@ _LAZY = {
     "write_audio": "io.audio",
     "resample": "io.audio",
     "sung_crescendo": "synth.voice",
-    "builtin_presets": "config.preset",
-    "load_config": "config.preset",
-    "RigConfig": "config.preset",
+    "builtin_presets": "config",
+    "load_config": "config",
+    "RigConfig": "config",
     "Room": "acoustics.room",
     "Microphone": "acoustics.room",
     "impulse_responses": "acoustics.room",
@@ -74,7 +74,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .io.audio import read_audio, resample, write_audio
-    from .config.preset import RigConfig, builtin_presets, load_config
+    from .config import RigConfig, builtin_presets, load_config
     from .dsp.align import estimate_delay
     from .dsp.convolve import BlockConvolver, Convolver, convolve_offline
     from .live import LiveEngine

@@ -31,12 +31,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .io.audio import atomic_output, check_sample_rate
-from .errors import AudioInputError, ConfigError, MissingDependencyError, OutputError
+from .errors import AudioInputError, ConfigError, MissingDependencyError
+from .units import check_sample_rate
+
+if TYPE_CHECKING:
+    from .rig import Rig
 
 __all__ = [
     "INSTALL_PORTAUDIO",
@@ -44,9 +47,7 @@ __all__ = [
     "LiveEngine",
     "LiveStats",
     "list_devices",
-    "load_calibration",
     "run",
-    "save_calibration",
 ]
 
 INSTALL_PORTAUDIO = (
@@ -58,7 +59,6 @@ INSTALL_SOUNDDEVICE = "roomgate live needs the sounddevice package: pip install 
 TIMING_HISTORY_BLOCKS = 1 << 16
 #: A calibration recording whose peak is below this is taken for a dead input, not a singer.
 SILENT_INPUT_DB = -60.0
-CALIBRATION_FORMAT = 1
 
 Message = Callable[[str], None]
 
@@ -145,7 +145,7 @@ class LiveEngine:
 
     def __init__(
         self,
-        rig: Any,
+        rig: Rig,
         sample_rate: int,
         blocksize: int = 128,
         *,
@@ -278,91 +278,6 @@ _perf_counter = time.perf_counter
 
 
 # --------------------------------------------------------------------------------------------------
-# Calibration files
-
-
-def save_calibration(path: str | Path, rig: Any, *, sample_rate: int | None = None,
-                     recorded_s: float | None = None) -> Path:
-    """Write the rig's calibration (absolute thresholds, matched trims) as JSON, atomically.
-
-    The file names the preset and each mic's relative threshold, so that
-    :func:`load_calibration` can refuse it for another rig. Returns the path.
-    """
-    if rig.calibration is None:
-        raise ConfigError("calibration: the rig is not calibrated; nothing to save")
-    path = Path(path).expanduser()
-    data = {
-        "roomgate_calibration": CALIBRATION_FORMAT,
-        "preset": rig.config.name,
-        "thresholds": {m.name: m.gate.threshold for m in rig.gated_mics if m.gate is not None},
-        "thresholds_db": {k: round(float(v), 4) for k, v in rig.calibration.thresholds_db.items()},
-        "gains_db": {k: round(float(v), 4) for k, v in getattr(rig.calibration, "gains_db", {}).items()},
-        "sample_rate": sample_rate,
-        "recorded_s": recorded_s,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    try:
-        with atomic_output(path) as temporary:  # never a half-written file; ordinary permissions
-            temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    except OutputError:
-        raise
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write the calibration: {error.strerror or error}") from error
-    return path
-
-
-def load_calibration(path: str | Path, rig: Any) -> Any:
-    """Read a calibration saved by :func:`save_calibration` and set it on the rig.
-
-    Raises ConfigError, naming the file, when it cannot be read, is for another preset, or was
-    fitted for other relative thresholds than the rig's. Returns the
-    :class:`~roomgate.rig.rig.Calibration` set.
-    """
-    from .rig.rig import Calibration
-
-    path = Path(path).expanduser()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the calibration file: {error.strerror or error}") from error
-    except ValueError as error:
-        raise ConfigError(f"{path}: not a calibration file (invalid JSON: {error})") from error
-    if not isinstance(data, dict) or data.get("roomgate_calibration") != CALIBRATION_FORMAT:
-        raise ConfigError(f"{path}: not a roomgate calibration file (expected the key 'roomgate_calibration': "
-                          f"{CALIBRATION_FORMAT})")
-    if data.get("preset") != rig.config.name:
-        raise ConfigError(f"{path}: a calibration of preset {data.get('preset')!r}, not {rig.config.name!r}; "
-                          "calibrate again (--calibrate SECONDS)")
-    thresholds = data.get("thresholds_db")
-    gains = data.get("gains_db", {})
-    if not isinstance(thresholds, dict) or not isinstance(gains, dict):
-        raise ConfigError(f"{path}: expected 'thresholds_db' and 'gains_db' objects of mic name -> dB")
-    saved_specs = data.get("thresholds", {})
-    for mic in rig.gated_mics:
-        spec = mic.gate.threshold
-        if not isinstance(spec, str):
-            continue
-        if mic.name not in thresholds:
-            raise ConfigError(f"{path}: no threshold for mics.{mic.name}; calibrate again (--calibrate SECONDS)")
-        if saved_specs.get(mic.name) != spec:
-            raise ConfigError(
-                f"{path}: mics.{mic.name}.gate.threshold is {spec!r} but the file was fitted for "
-                f"{saved_specs.get(mic.name)!r}; calibrate again (--calibrate SECONDS)"
-            )
-    try:
-        values = {str(k): float(v) for k, v in thresholds.items()}
-        trims = {str(k): float(v) for k, v in gains.items()}
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{path}: thresholds and gains must be numbers of dB ({error})") from error
-    if not all(math.isfinite(v) for v in [*values.values(), *trims.values()]):
-        raise ConfigError(f"{path}: thresholds and gains must be finite numbers of dB")
-    calibration = Calibration(thresholds_db=values, gains_db=trims)
-    rig.calibration = calibration
-    rig.reset()
-    return calibration
-
-
-# --------------------------------------------------------------------------------------------------
 # The calling thread's side
 
 
@@ -422,7 +337,7 @@ def _record(sd: Any, device: int, channels: Sequence[int], stream_channels: int,
 
 
 def run(
-    rig: Any,
+    rig: Rig,
     *,
     input_device: int | str | None = None,
     output_device: int | str | None = None,
@@ -469,7 +384,56 @@ def run(
         Ctrl-C while the calibration records is a KeyboardInterrupt, as anywhere.
     """
     say = on_message or _silent
-    # Checked before anything is opened or recorded: nobody should sing for nothing.
+    selection = _check_run_arguments(rig, input_channel, blocksize, calibrate_s)
+    sd = _sounddevice()
+    in_info = _query_device(sd, _device_number(input_device), "input")
+    out_info = _query_device(sd, _device_number(output_device), "output")
+    available_in = int(in_info["max_input_channels"])
+    if any(c >= available_in for c in selection):
+        raise AudioInputError(
+            f"--input-channel {input_channel!r}: input device {in_info.get('name', '?')!r} has {available_in} "
+            f"input channel(s), numbered 0 to {available_in - 1}"
+        )
+    stream_inputs = max(selection) + 1
+    output_channels = max(1, min(int(output_channels), int(out_info["max_output_channels"])))
+    rate = check_sample_rate(sample_rate if sample_rate is not None else round(float(in_info["default_samplerate"])))
+    if calibrate_s is not None:
+        recorded = _calibrate_live(rig, sd, in_info, selection, stream_inputs, rate, calibrate_s, calibration_path,
+                                   stop, say)
+        if not recorded:  # stopped while calibrating: nothing ran
+            return LiveStats(rate, blocksize, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, math.nan)
+    elif calibration_path is not None:
+        rig.load_calibration(calibration_path)
+        say(_describe_calibration(rig, f"from {calibration_path}"))
+    elif rig.needs_calibration:
+        fitted = [f"mics.{m.name}.gate.threshold = {m.gate.threshold.text!r}" for m in rig.config.mics
+                  if m.gate and m.gate.threshold.is_relative]
+        fitted += [f"mics.{m.name}.gain_db = 'match'" for m in rig.config.mics if m.match_offset_lu is not None]
+        raise ConfigError(
+            f"{', '.join(fitted)}: fitted to the singer, so going live needs a "
+            "calibration first: pass --calibrate SECONDS (sing your loudest line) or --calibration FILE "
+            "(saved by an earlier --calibrate)"
+        )
+    engine = LiveEngine(rig, rate, blocksize, output_channels=output_channels, input_channel=input_channel,
+                        input_channels=stream_inputs)
+    engine.abort_exception = sd.CallbackAbort
+    stream = _open_stream(sd, engine, in_info, out_info, rate, blocksize, stream_inputs, output_channels, latency)
+    latency_s = _run_stream(stream, engine, in_info, out_info, input_channel, stop, say)
+    if engine.error is not None:
+        raise engine.error
+    stats = engine.stats(latency_s)
+    say(
+        f"stopped after {stats.duration_s:.1f} s: {stats.blocks} blocks, {stats.xruns} over/underflow(s), "
+        f"callback mean {stats.mean_callback_fraction:.1%}, p99 {stats.p99_callback_fraction:.1%}, "
+        f"max {stats.max_callback_fraction:.1%} of the block period"
+    )
+    return stats
+
+
+def _check_run_arguments(rig: Rig, input_channel: int | Sequence[int], blocksize: int,
+                         calibrate_s: float | None) -> list[int]:
+    """Checked before anything is opened or recorded (nobody should sing for nothing); returns
+    the input channels, 0-based."""
     if not isinstance(blocksize, int) or not 1 <= blocksize <= 8192:
         raise ConfigError(f"blocksize: expected 1 to 8192 samples, got {blocksize!r}")
     if not (isinstance(input_channel, (int, np.integer)) or len(list(input_channel)) == len(rig.mic_names)):
@@ -479,57 +443,38 @@ def run(
         )
     if calibrate_s is not None and not (isinstance(calibrate_s, (int, float)) and 0 < calibrate_s <= 600):
         raise ConfigError(f"calibrate_s: expected 0 to 600 seconds, got {calibrate_s!r}")
-    sd = _sounddevice()
-    in_info = _query_device(sd, _device_number(input_device), "input")
-    out_info = _query_device(sd, _device_number(output_device), "output")
-    in_name, out_name = in_info.get("name", "?"), out_info.get("name", "?")
-    selection = [input_channel] if isinstance(input_channel, (int, np.integer)) else list(input_channel)
-    available_in = int(in_info["max_input_channels"])
-    if any(int(c) >= available_in for c in selection):
+    return [int(input_channel)] if isinstance(input_channel, (int, np.integer)) else [int(c) for c in input_channel]
+
+
+def _calibrate_live(rig: Rig, sd: Any, in_info: dict[str, Any], selection: list[int], stream_inputs: int,
+                    rate: int, calibrate_s: float, calibration_path: str | Path | None,
+                    stop: threading.Event | None, say: Message) -> bool:
+    """Record the singer's loudest line, calibrate on it (and save it); False if stopped meanwhile."""
+    in_name = in_info.get("name", "?")
+    channel = selection[0] if len(selection) == 1 else selection
+    say(f"calibration: sing your loudest line now, for {calibrate_s:g} s (input {in_name!r}, channel {channel})")
+    recording = _record(sd, in_info["index"], selection, stream_inputs, rate, calibrate_s, stop)
+    if stop is not None and stop.is_set():
+        return False
+    peak = float(np.max(np.abs(recording))) if recording.size else 0.0
+    peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
+    if peak_db < SILENT_INPUT_DB:
         raise AudioInputError(
-            f"--input-channel {input_channel!r}: input device {in_name!r} has {available_in} input "
-            f"channel(s), numbered 0 to {available_in - 1}"
+            f"calibration: the input {in_name!r} channel {channel} was silent (peak "
+            f"{peak_db:.1f} dBFS over {calibrate_s:g} s); check the channel and the input gain"
         )
-    stream_inputs = max(int(c) for c in selection) + 1
-    output_channels = max(1, min(int(output_channels), int(out_info["max_output_channels"])))
-    rate = check_sample_rate(sample_rate if sample_rate is not None else round(float(in_info["default_samplerate"])))
+    rig.calibrate(recording, rate)
+    say(_describe_calibration(rig, f"fitted on {recording.shape[1] / rate:.1f} s, peak {peak_db:.1f} dBFS"))
+    if calibration_path is not None:
+        saved = rig.save_calibration(calibration_path, sample_rate=rate, recorded_s=recording.shape[1] / rate)
+        say(f"calibration saved to {saved}")
+    return True
 
-    if calibrate_s is not None:
-        say(f"calibration: sing your loudest line now, for {calibrate_s:g} s (input {in_name!r}, "
-            f"channel {input_channel})")
-        recording = _record(sd, in_info["index"], [int(c) for c in selection], stream_inputs, rate,
-                            calibrate_s, stop)
-        if stop is not None and stop.is_set():  # stopped while calibrating: nothing ran
-            return LiveStats(rate, blocksize, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, math.nan)
-        peak = float(np.max(np.abs(recording))) if recording.size else 0.0
-        peak_db = 20 * math.log10(peak) if peak > 0 else -math.inf
-        if peak_db < SILENT_INPUT_DB:
-            raise AudioInputError(
-                f"calibration: the input {in_name!r} channel {input_channel} was silent (peak "
-                f"{peak_db:.1f} dBFS over {calibrate_s:g} s); check the channel and the input gain"
-            )
-        rig.calibrate(recording, rate)
-        say(_describe_calibration(rig, f"fitted on {recording.shape[1] / rate:.1f} s, peak {peak_db:.1f} dBFS"))
-        if calibration_path is not None:
-            saved = save_calibration(calibration_path, rig, sample_rate=rate, recorded_s=recording.shape[1] / rate)
-            say(f"calibration saved to {saved}")
-    elif calibration_path is not None:
-        load_calibration(calibration_path, rig)
-        say(_describe_calibration(rig, f"from {calibration_path}"))
-    elif rig.needs_calibration:
-        relative = [f"mics.{m.name}.gate.threshold = {m.gate.threshold!r}" for m in rig.gated_mics
-                    if m.gate is not None and isinstance(m.gate.threshold, str)]
-        raise ConfigError(
-            f"{', '.join(relative) or 'the preset'}: fitted to the singer, so going live needs a "
-            "calibration first: pass --calibrate SECONDS (sing your loudest line) or --calibration FILE "
-            "(saved by an earlier --calibrate)"
-        )
 
-    engine = LiveEngine(rig, rate, blocksize, output_channels=output_channels, input_channel=input_channel,
-                        input_channels=stream_inputs)
-    engine.abort_exception = sd.CallbackAbort
+def _open_stream(sd: Any, engine: LiveEngine, in_info: dict[str, Any], out_info: dict[str, Any], rate: int,
+                 blocksize: int, stream_inputs: int, output_channels: int, latency: str | float) -> Any:
     try:
-        stream = sd.Stream(
+        return sd.Stream(
             device=(in_info["index"], out_info["index"]),
             samplerate=rate,
             blocksize=blocksize,
@@ -541,20 +486,24 @@ def run(
         )
     except (ValueError, sd.PortAudioError) as error:
         raise AudioInputError(
-            f"cannot open the audio stream (input {in_name!r}, output {out_name!r}, {rate} Hz, blocks of "
-            f"{blocksize}): {error}"
+            f"cannot open the audio stream (input {in_info.get('name', '?')!r}, output "
+            f"{out_info.get('name', '?')!r}, {rate} Hz, blocks of {blocksize}): {error}"
         ) from error
-    latency_s = 0.0
+
+
+def _run_stream(stream: Any, engine: LiveEngine, in_info: dict[str, Any], out_info: dict[str, Any],
+                input_channel: int | Sequence[int], stop: threading.Event | None, say: Message) -> float:
+    """Run until Ctrl-C, ``stop`` or the stream's end, telling of dropouts; returns the latency (s)."""
     with stream:
         device_in_s, device_out_s = _pair(stream.latency)
-        block_s = blocksize / rate
-        lookahead_s = engine.latency_samples / rate
+        block_s = engine.blocksize / engine.sample_rate
+        lookahead_s = engine.latency_samples / engine.sample_rate
         latency_s = block_s + lookahead_s + device_in_s + device_out_s
         say(
-            f"live at {rate} Hz: {in_name!r} channel {input_channel} -> {out_name!r} "
-            f"({output_channels} channel(s)); latency {latency_s * 1e3:.1f} ms = block {block_s * 1e3:.1f} ms "
-            f"+ gate lookahead {lookahead_s * 1e3:.1f} ms + device {device_in_s * 1e3:.1f} in "
-            f"+ {device_out_s * 1e3:.1f} out; Ctrl-C to stop"
+            f"live at {engine.sample_rate} Hz: {in_info.get('name', '?')!r} channel {input_channel} -> "
+            f"{out_info.get('name', '?')!r} ({engine.output_channels} channel(s)); latency {latency_s * 1e3:.1f} ms "
+            f"= block {block_s * 1e3:.1f} ms + gate lookahead {lookahead_s * 1e3:.1f} ms + device "
+            f"{device_in_s * 1e3:.1f} in + {device_out_s * 1e3:.1f} out; Ctrl-C to stop"
         )
         reported = 0
         try:
@@ -567,15 +516,7 @@ def run(
                         f"(a larger --blocksize or a quieter machine helps)")
         except KeyboardInterrupt:
             pass
-    if engine.error is not None:
-        raise engine.error
-    stats = engine.stats(latency_s)
-    say(
-        f"stopped after {stats.duration_s:.1f} s: {stats.blocks} blocks, {stats.xruns} over/underflow(s), "
-        f"callback mean {stats.mean_callback_fraction:.1%}, p99 {stats.p99_callback_fraction:.1%}, "
-        f"max {stats.max_callback_fraction:.1%} of the block period"
-    )
-    return stats
+    return latency_s
 
 
 def _pair(latency: Any) -> tuple[float, float]:
@@ -585,6 +526,7 @@ def _pair(latency: Any) -> tuple[float, float]:
     return float(latency), float(latency)
 
 
-def _describe_calibration(rig: Any, how: str) -> str:
+def _describe_calibration(rig: Rig, how: str) -> str:
+    assert rig.calibration is not None
     parts = [f"{name} {value:.1f} dBFS" for name, value in rig.calibration.thresholds_db.items()]
     return f"calibration ({how}): thresholds {', '.join(parts) or 'none'}"

@@ -1,21 +1,15 @@
-"""Thresholds from the performance itself.
+"""Levels of a take: the key's sung frames, and loudness (ITU-R BS.1770 via pyloudnorm).
 
-A gate's threshold may be absolute (dBFS of its key detector) or relative to the take:
-
-- ``"p60"``: the 60th percentile of the key's level over the *sung* frames (silences and breaths
-  left out), so the gate opens on the louder 40 % of the singing whatever the recording level;
-- ``"-6 dB re peak"``: that many dB below the loudest passage.
-
-Levels are the gate's own detector level (so a threshold means the same thing to the gate that
-uses it), taken as the highest value in each 10 ms frame. A frame is *sung* when it is above
-both :data:`ABSOLUTE_FLOOR_DB` and :data:`SUNG_RANGE_DB` below the loud end of the take (its 95th
-percentile); both are relative to the take except the absolute floor, so a take 12 dB quieter
+The gates' relative thresholds (:mod:`roomgate.config.thresholds`) are fitted on
+:class:`KeyStatistics`: the gate's own detector level (so a threshold means the same thing to the
+gate that uses it), taken as the highest value in each 10 ms frame. A frame is *sung* when it is
+above both :data:`ABSOLUTE_FLOOR_DB` and :data:`SUNG_RANGE_DB` below the loud end of the take (its
+95th percentile); both are relative to the take except the absolute floor, so a take 12 dB quieter
 gets thresholds 12 dB lower and its gates open at the same moments. Nothing here reads files.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,18 +17,10 @@ import numpy as np
 from ..errors import ConfigError
 
 FRAME_S = 0.01
-# The threshold a relative gate gets when the take holds no singing at all: shut.
-NO_SINGING_THRESHOLD_DB = 24.0
 # Below this a frame is digital silence or hiss, never singing.
 ABSOLUTE_FLOOR_DB = -80.0
 # Frames more than this below the loud end of the take are silence, breaths or room noise.
 SUNG_RANGE_DB = 45.0
-# "re peak" is measured from this percentile of the sung frames, so one click or plosive does not
-# set it.
-PEAKPERCENTILE_PATTERN = 99.0
-
-PERCENTILE_PATTERN = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$", re.IGNORECASE)
-RE_PEAK_PATTERN = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*dB\s+re\s+peak$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -46,10 +32,6 @@ class KeyStatistics:
 
     def percentile_db(self, percent: float) -> float:
         return float(np.percentile(self.sung_levels_db, percent))
-
-    @property
-    def peak_db(self) -> float:
-        return self.percentile_db(PEAKPERCENTILE_PATTERN)
 
 
 class FrameLevels:
@@ -84,28 +66,6 @@ def key_statistics(frames_db: np.ndarray) -> KeyStatistics:
     loud_end_db = float(np.percentile(audible, 95))
     sung = audible[audible > loud_end_db - SUNG_RANGE_DB]
     return KeyStatistics(sung, sung.size / frames.size)
-
-
-def resolve_threshold(threshold: float | str, statistics: KeyStatistics, where: str) -> float:
-    """An absolute threshold in dBFS for ``threshold`` on this take."""
-    if not isinstance(threshold, str):
-        return float(threshold)
-    if statistics.sung_levels_db.size == 0:
-        import warnings
-
-        from ..errors import RoomgateWarning
-
-        warnings.warn(
-            f"{where}: {threshold!r} is relative to the singing, but the key holds none (all below "
-            f"{ABSOLUTE_FLOOR_DB:g} dBFS): the gate stays shut",
-            RoomgateWarning,
-        )
-        return NO_SINGING_THRESHOLD_DB
-    if match := PERCENTILE_PATTERN.match(threshold.strip()):
-        return statistics.percentile_db(float(match.group(1)))
-    if match := RE_PEAK_PATTERN.match(threshold.strip()):
-        return statistics.peak_db + float(match.group(1))
-    raise ConfigError(f"{where}: expected dBFS, 'pNN' or '-6 dB re peak', got {threshold!r}")
 
 
 # Loudness matching (ITU-R BS.1770-4 via pyloudnorm) listens to at most this much open material:

@@ -1,8 +1,13 @@
-"""The gate timeline: what each mic did, when, as a JSON report (see DESIGN.md for its keys).
+"""The report of a render: typed here, written as JSON, declared by ``report.schema.json``.
 
-:class:`TimelineRecorder` follows a render block by block (any block sizes give the same
-timeline), keeping only a few numbers per ``hop_s`` and the sample-exact open intervals, so
-memory does not grow with the take's per-sample length. Nothing here does DSP.
+Every report carries ``schema_version``; the shipped JSON Schema (:func:`schema`) declares every
+key. The rig builds a :class:`Report`; the CLI, the plot and the studio read it through these
+types (:meth:`Report.from_json` for a report read back from disk), never by raw keys.
+
+The contract keys (``sample_rate``, ``duration_s``, ``mics`` with ``name``, ``distance_m``,
+``gain_db``, ``threshold_db``, ``open_fraction``, ``intervals``, and ``timeline`` with ``hop_s``,
+``key_db``, ``gain``) are as DESIGN.md lists them; the rest adds what a user needs to read a
+render back: where each mic stood, the closing thresholds, the normalisation.
 """
 
 from __future__ import annotations
@@ -11,195 +16,195 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-HOP_S = 0.01
-# Levels below this are written as this (JSON has no -inf).
-FLOOR_DB = -120.0
+from .timeline import TimelineRecorder
+
+__all__ = [
+    "SCHEMA_VERSION", "InputReport", "MicReport", "OutputReport", "Report", "RoomReport", "SingerReport",
+    "TimelineReport", "build_report", "read_report", "schema", "write_report",
+]
+
+#: Bumped when a key changes meaning or disappears (adding a key keeps the version).
+SCHEMA_VERSION = 1
 
 
-@dataclass
-class _MicTimeline:
+@dataclass(frozen=True)
+class MicReport:
+    """What one mic did. ``threshold_db`` and ``close_threshold_db`` are ``None`` when ungated."""
+
     name: str
-    gated: bool
-    gain_frames: list[np.ndarray] = field(default_factory=list)  # float32 chunks, one per block
-    intervals: list[list[int]] = field(default_factory=list)  # [start, end) in samples
-    open_since: int | None = None
-    open_samples: int = 0
-
-
-class TimelineRecorder:
-    """Collects per-sample gate gains, open flags and the key level into ``hop_s`` frames.
-
-    Feed :meth:`add` with consecutive blocks; each frame holds the gain at the frame's last sample
-    and the key's highest level within the frame, so a frame boundary falling inside a block or
-    between blocks gives the same result.
-    """
-
-    def __init__(self, sample_rate: int, mic_names: Sequence[str], gated: Sequence[bool], hop_s: float = HOP_S):
-        self.sample_rate = int(sample_rate)
-        self.hop_samples = max(1, int(round(hop_s * sample_rate)))
-        self.mics = [_MicTimeline(name, g) for name, g in zip(mic_names, gated)]
-        self.key_db_frames: list[np.ndarray] = []  # float32 chunks, one per block
-        self.samples_seen = 0
-        self._key_running_max_db = -math.inf
+    distance_m: float | None  # from the singer
+    gain_db: float | None  # the trim applied, gate aside
+    threshold_db: float | None  # where the gate opens, dBFS of its key detector
+    close_threshold_db: float | None = None  # where it starts to close (threshold less hysteresis)
+    position_m: list[float] | None = None
+    pattern: str | None = None
+    threshold: float | str | None = None  # as the preset set it: -30, "p65", "-6 dB re peak"
+    key: str | None = None  # the mic (or "dry", "self") whose level opens the gate
+    open_fraction: float = 1.0  # share of the take the gate was open (holding included)
+    intervals: list[list[float]] = field(default_factory=list)  # [[start_s, end_s], ...] open
 
     @property
-    def hop_s(self) -> float:
-        return self.hop_samples / self.sample_rate
-
-    def add(self, key_db: np.ndarray, gains: Sequence[np.ndarray | None], is_open: Sequence[np.ndarray | None]) -> None:
-        """Record one block.
-
-        Shape:
-            key_db: ``(n,)`` the key's detector level in dBFS; gains, is_open: one ``(n,)`` array
-            per mic (``None`` for an ungated mic: gain 1, always open).
-        """
-        n = int(key_db.shape[0])
-        if n == 0:
-            return
-        start = self.samples_seen
-        # Frame ends (exclusive sample index) that fall inside this block.
-        first_end = (start // self.hop_samples + 1) * self.hop_samples
-        ends = np.arange(first_end, start + n + 1, self.hop_samples)
-        local_ends = ends - start  # 1..n
-        # Key: the running maximum over each frame, carried across blocks.
-        key = np.maximum(np.asarray(key_db, dtype=np.float64), FLOOR_DB)
-        done = int(local_ends[-1]) if local_ends.size else 0
-        if done:
-            starts = np.concatenate(([0], local_ends[:-1]))
-            frame_max = np.maximum.reduceat(key[:done], starts)
-            frame_max[0] = max(frame_max[0], self._key_running_max_db)
-            self.key_db_frames.append(frame_max.astype(np.float32))
-            self._key_running_max_db = -math.inf
-        if done < n:
-            self._key_running_max_db = max(self._key_running_max_db, float(key[done:].max()))
-        for timeline, gain, opened in zip(self.mics, gains, is_open):
-            if gain is None:
-                timeline.gain_frames.append(np.ones(len(local_ends), np.float32))
-                continue
-            timeline.gain_frames.append(np.asarray(gain[local_ends - 1], dtype=np.float32))
-            assert opened is not None
-            self._add_intervals(timeline, opened, start)
-        self.samples_seen += n
-
-    @staticmethod
-    def _add_intervals(timeline: _MicTimeline, opened: np.ndarray, start: int) -> None:
-        opened = np.asarray(opened, dtype=bool)
-        timeline.open_samples += int(np.count_nonzero(opened))
-        was_open = timeline.open_since is not None
-        # Indices where the state differs from the sample before (the block's first sample is
-        # compared with the state carried over from the previous block).
-        changes = np.flatnonzero(np.diff(np.concatenate(([was_open], opened)).astype(np.int8)))
-        for index in changes:
-            if opened[index]:
-                timeline.open_since = start + int(index)
-            else:
-                assert timeline.open_since is not None
-                timeline.intervals.append([timeline.open_since, start + int(index)])
-                timeline.open_since = None
-
-    def finish(self) -> None:
-        """Close intervals still open at the end of the take."""
-        for timeline in self.mics:
-            if timeline.open_since is not None:
-                timeline.intervals.append([timeline.open_since, self.samples_seen])
-                timeline.open_since = None
-
-    def open_fraction(self, name: str) -> float:
-        timeline = next(t for t in self.mics if t.name == name)
-        if not timeline.gated:
-            return 1.0
-        return timeline.open_samples / self.samples_seen if self.samples_seen else 0.0
-
-    def intervals_s(self, name: str) -> list[list[float]]:
-        timeline = next(t for t in self.mics if t.name == name)
-        if not timeline.gated:
-            return [[0.0, round(self.samples_seen / self.sample_rate, 6)]]
-        return [[round(a / self.sample_rate, 6), round(b / self.sample_rate, 6)] for a, b in timeline.intervals]
+    def is_gated(self) -> bool:
+        return self.threshold_db is not None
 
 
-def build_report(
-    recorder: TimelineRecorder,
-    mics: Sequence[dict[str, Any]],
-    *,
-    preset: str,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The report as a JSON-ready dict.
+@dataclass(frozen=True)
+class TimelineReport:
+    """Sampled every ``hop_s``: the key's level (dBFS, the frame's highest) and each mic's gain."""
 
-    ``mics`` gives, per mic in rig order: ``name``, ``distance_m``, ``gain_db`` (the trim, gate
-    aside), ``threshold_db`` (``None`` when ungated) and any other fields to pass through.
-    """
+    hop_s: float
+    key_db: list[float]
+    gain: dict[str, list[float]]
+
+
+@dataclass(frozen=True)
+class InputReport:
+    samples: int
+    channels: int
+    mode: str  # "dry" (one voice through the modelled room) or "multitrack" (recorded mics)
+    path: str | None = None  # the file rendered (render)
+    paths: list[str] | None = None  # the files mixed (mix)
+    name: str | None = None  # the take's name (studio)
+    alignment: dict[str, dict[str, float]] | None = None  # mix --estimate-delays: per room mic
+
+
+@dataclass(frozen=True)
+class OutputReport:
+    channels: int
+    normalization_db: float  # the gain applied to reach the output peak (0 when not normalising)
+    peak_db_before_normalization: float | None  # None for a silent render
+
+
+@dataclass(frozen=True)
+class RoomReport:
+    size_m: list[float]
+    rt60_s: float | dict[str, float] | None  # None when set by materials or measured IRs
+
+
+@dataclass(frozen=True)
+class SingerReport:
+    position_m: list[float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    """A render's report. :meth:`to_json` gives the dict written to disk, in this field order."""
+
+    schema_version: int = SCHEMA_VERSION
+    roomgate_version: str = ""
+    preset: str
+    sample_rate: int
+    duration_s: float
+    input: InputReport | None = None
+    output: OutputReport | None = None
+    room: RoomReport | None = None
+    singer: SingerReport | None = None
+    mics: list[MicReport]
+    timeline: TimelineReport
+
+    def mic(self, name: str) -> MicReport:
+        return next(m for m in self.mics if m.name == name)
+
+    @property
+    def gated_mics(self) -> list[MicReport]:
+        return [m for m in self.mics if m.is_gated]
+
+    def with_input(self, **changes: Any) -> Report:
+        """A copy whose input part has ``changes`` (a face adds the file it read, for example)."""
+        assert self.input is not None
+        return replace(self, input=replace(self.input, **changes))
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-ready dict (no NaN or infinity: those become null; the timeline is finite by
+        construction and long, so it is not walked)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "timeline"}
+        return {**_finite(_as_dict(data)), "timeline": _as_dict(self.timeline)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """A report read back (e.g. from a file :func:`write_report` wrote)."""
+        parts: dict[str, Any] = {k: v for k, v in data.items() if k in _FIELDS[cls]}
+        parts["mics"] = [_build(MicReport, m) for m in data["mics"]]
+        parts["timeline"] = _build(TimelineReport, data["timeline"])
+        for key, kind in (("input", InputReport), ("output", OutputReport), ("room", RoomReport),
+                          ("singer", SingerReport)):
+            if data.get(key) is not None:
+                parts[key] = _build(kind, data[key])
+        return cls(**parts)
+
+
+def build_report(recorder: TimelineRecorder, mics: Sequence[MicReport], *, preset: str,
+                 input: InputReport | None = None, output: OutputReport | None = None,
+                 room: RoomReport | None = None, singer: SingerReport | None = None) -> Report:
+    """The report of a finished recording: ``mics`` (in the rig's order) get their open fraction
+    and intervals from ``recorder``, the timeline its frames."""
     recorder.finish()
-    mic_entries = []
-    for info in mics:
-        name = info["name"]
-        entry = dict(info)
-        entry["open_fraction"] = round(recorder.open_fraction(name), 6)
-        entry["intervals"] = recorder.intervals_s(name)
-        mic_entries.append(entry)
-    report: dict[str, Any] = {
-        "roomgate_version": _version(),
-        "preset": preset,
-        "sample_rate": recorder.sample_rate,
-        "duration_s": round(recorder.samples_seen / recorder.sample_rate, 6),
-        "mics": mic_entries,
-        "timeline": {
-            "hop_s": recorder.hop_s,
-            "key_db": _rounded(recorder.key_db_frames, 2),
-            "gain": {t.name: _rounded(t.gain_frames, 5) for t in recorder.mics},
-        },
-    }
-    if extra:
-        report.update(_finite(extra))
-    report["mics"] = _finite(report["mics"])
-    return report
+    filled = [replace(m, open_fraction=round(recorder.open_fraction(m.name), 6),
+                      intervals=recorder.intervals_s(m.name)) for m in mics]
+    timeline = TimelineReport(
+        hop_s=recorder.hop_s,
+        key_db=_rounded(recorder.key_db_frames, 2),
+        gain={t.name: _rounded(t.gain_frames, 5) for t in recorder.mics},
+    )
+    return Report(preset=preset, sample_rate=recorder.sample_rate,
+                  duration_s=round(recorder.samples_seen / recorder.sample_rate, 6), mics=filled,
+                  timeline=timeline, input=input, output=output, room=room, singer=singer,
+                  roomgate_version=_version())
 
 
-def write_report(path: str | os.PathLike[str], report: dict[str, Any]) -> Path:
+def write_report(path: str | os.PathLike[str], report: Report) -> Path:
     """Write the report as JSON, atomically."""
-    from ..io.audio import atomic_output
+    from .audio import atomic_output
 
     path = Path(path)
     with atomic_output(path) as temporary:
-        temporary.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        temporary.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
     return path
 
 
-def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """Rows for the CLI's table: mic, distance, trim, threshold, open %, first opening."""
-    rows = []
-    for mic in report["mics"]:
-        threshold = mic.get("threshold_db")
-        intervals = mic["intervals"]
-        first = "always" if threshold is None else (f"{intervals[0][0]:.2f} s" if intervals else "never")
-        rows.append((
-            mic["name"],
-            f"{mic['distance_m']:.2f} m" if mic.get("distance_m") is not None else "-",
-            f"{mic['gain_db']:+.1f} dB",
-            "open" if threshold is None else f"{threshold:.1f} dBFS",
-            f"{100 * mic['open_fraction']:.0f}%",
-            first,
-        ))
-    return rows
+def read_report(path: str | os.PathLike[str]) -> Report:
+    """A report file read back."""
+    return Report.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines)
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) every report validates against, shipped with the package."""
+    text = (resources.files("roomgate.io") / "report.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+_FIELDS = {kind: {f.name for f in fields(kind)} for kind in
+           (Report, MicReport, TimelineReport, InputReport, OutputReport, RoomReport, SingerReport)}
+
+
+def _build(kind: Any, data: dict[str, Any]) -> Any:
+    return kind(**{k: v for k, v in data.items() if k in _FIELDS[kind]})
+
+
+def _as_dict(value: Any) -> Any:
+    """Dataclasses to dicts in field order, recursively (``dataclasses.asdict`` deep-copies)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _as_dict(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [_as_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_dict(v) for k, v in value.items()}
+    return value
 
 
 def _rounded(chunks: list[np.ndarray], decimals: int) -> list[float]:
     if not chunks:
         return []
-    return np.round(np.concatenate(chunks).astype(np.float64), decimals).tolist()
+    return np.round(np.concatenate(chunks).astype(np.float64), decimals).tolist()  # type: ignore[no-any-return]
 
 
 def _finite(value: Any) -> Any:

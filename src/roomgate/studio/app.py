@@ -56,16 +56,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..config.preset import (
-    apply_overrides,
-    builtin_presets,
-    default_toward_m,
-    parse_config,
-    parse_override,
-    read_preset_table,
-)
+from ..config.overrides import ONE_OF
+from ..config import MicConfig, apply_overrides, builtin_presets, parse_config, parse_override, read_preset_table
 from ..errors import AudioInputError, OutputError, RoomgateError
-from ..rig.rig import Rig
+from ..io.report import Report
+from ..acoustics.room import Room
+from ..rig import Rig
+from ..rig.gates import build_gate, close_threshold_db
 
 TOKEN_HEADER = "X-Roomgate-Token"
 ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -132,7 +129,7 @@ class RenderResult:
     id: str
     take_id: str
     path: Path
-    report: dict[str, Any] = field(repr=False)
+    report: Report = field(repr=False)
     rig: dict[str, Any] = field(repr=False)
     elapsed_s: float
     simulated_mics: list[str]
@@ -149,7 +146,7 @@ class RenderResult:
             "rig": self.rig,
         }
         if include_report:
-            out["report"] = self.report
+            out["report"] = self.report.to_json()
         return out
 
 
@@ -426,8 +423,7 @@ class Studio:
             path = self.workdir / f"{render_id}.wav"
             write_audio(path, result.audio, result.sample_rate, "FLOAT")
             elapsed_s = time.perf_counter() - started
-            report = result.report
-            report["input"]["name"] = take.name
+            report = result.report.with_input(name=take.name)
             with self.lock:
                 overrides, preset_name = list(self.overrides), self.preset_name
             entry = RenderResult(render_id, take.id, path, report, describe_rig(rig, overrides, preset_name),
@@ -481,44 +477,10 @@ class Studio:
         }
 
 
-def describe_rig(rig: Any, overrides: Sequence[str], preset_name: str) -> dict[str, Any]:
+def describe_rig(rig: Rig, overrides: Sequence[str], preset_name: str) -> dict[str, Any]:
     """The rig as the page draws it: metres, dB, dBFS."""
-    from ..dsp.gate import Gate
-
     config = rig.config
     room, singer = config.room, config.singer
-    positions = rig.mic_positions_m()
-    distances = rig.mic_distances_m()
-    toward = singer.toward_m or default_toward_m(singer.position_m, room.size_m)
-    direction = np.asarray(toward, dtype=float) - np.asarray(singer.position_m, dtype=float)
-    direction = direction / max(float(np.linalg.norm(direction)), 1e-12)
-    mics = []
-    for mic, position, distance in zip(config.mics, positions, distances):
-        entry: dict[str, Any] = {
-            "name": mic.name,
-            "distance_m": round(float(distance), 4),
-            "position_m": [round(float(v), 4) for v in position],
-            "placed": "distance" if mic.distance_m is not None else "position",
-            "pattern": mic.pattern,
-            "gain_db": mic.gain_db,
-            "pan": mic.pan,
-            "measured_ir": mic.ir is not None,
-            "gate": None,
-        }
-        if mic.gate is not None:
-            settings = Gate(**mic.gate.settings).settings
-            entry["gate"] = {
-                "key": mic.gate.key,
-                "threshold": mic.gate.threshold,  # as set: dBFS, or "p65" resolved on the take
-                "threshold_db": _rounded(rig.threshold_db(mic.name)),
-                "hysteresis_db": settings.hysteresis_db,
-                "attack_ms": settings.attack_ms,
-                "hold_ms": settings.hold_ms,
-                "release_ms": settings.release_ms,
-                "range_db": None if math.isinf(settings.range_db) else settings.range_db,
-                "duck_db": mic.gate.duck_db,
-            }
-        mics.append(entry)
     return {
         "preset": preset_name,
         "name": config.name,
@@ -529,32 +491,52 @@ def describe_rig(rig: Any, overrides: Sequence[str], preset_name: str) -> dict[s
             "materials": room.materials,
             "critical_distance_m": _rounded(_critical_distance_m(room)),
         },
-        "singer": {"position_m": list(singer.position_m), "toward_m": list(toward)},
-        "line": {"direction": [round(float(v), 6) for v in direction]},
-        "mics": mics,
+        "singer": {"position_m": list(singer.position_m), "toward_m": list(singer.toward_m)},
+        "line": {"direction": [round(float(v), 6) for v in singer.line_direction]},
+        "mics": [_describe_mic(rig, mic) for mic in config.mics],
         "output": dataclasses.asdict(config.output),
         "overrides": list(overrides),
     }
 
 
-def _critical_distance_m(room_config: Any) -> float | None:
-    from ..acoustics.room import Room, critical_distance_m
+def _describe_mic(rig: Rig, mic: MicConfig) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": mic.name,
+        "distance_m": round(mic.distance_m, 4),
+        "position_m": [round(float(v), 4) for v in mic.position_m],
+        "placed": "distance" if mic.on_line else "position",
+        "pattern": mic.pattern,
+        "gain_db": mic.gain_db,
+        "pan": mic.pan,
+        "measured_ir": mic.ir is not None,
+        "gate": None,
+    }
+    if mic.gate is not None:
+        threshold_db = rig.threshold_db(mic.name)
+        settings = build_gate(mic.gate, 0.0 if threshold_db is None else threshold_db).settings
+        entry["gate"] = {
+            "key": mic.gate.key,
+            "threshold": mic.gate.threshold.text,  # as set: dBFS, or "p65" resolved on the take
+            "threshold_db": _rounded(threshold_db),
+            "close_threshold_db": None if threshold_db is None else _rounded(close_threshold_db(mic.gate, threshold_db)),
+            "hysteresis_db": settings.hysteresis_db,
+            "attack_ms": settings.attack_ms,
+            "hold_ms": settings.hold_ms,
+            "release_ms": settings.release_ms,
+            "range_db": None if math.isinf(settings.range_db) else settings.range_db,
+            "duck_db": mic.gate.duck_db,
+        }
+    return entry
+
+
+def _critical_distance_m(room: Room) -> float | None:
+    from ..acoustics.room import critical_distance_m
 
     try:
-        room = Room(
-            size_m=room_config.size_m, rt60_s=room_config.rt60_s, materials=room_config.materials,
-            air_absorption=room_config.air_absorption, temperature_c=room_config.temperature_c,
-            humidity_pct=room_config.humidity_pct,
-        )
         value = critical_distance_m(room)
     except (RoomgateError, ValueError, KeyError):
         return None
     return value if math.isfinite(value) else None
-
-
-# Two spellings of one setting: a change to one makes an earlier change to the other moot.
-_PARTNERS = {"distance_m": "position_m", "position_m": "distance_m", "threshold": "threshold_db",
-             "threshold_db": "threshold"}
 
 
 def _merge_overrides(existing: Sequence[str], changes: Sequence[str]) -> list[str]:
@@ -563,7 +545,8 @@ def _merge_overrides(existing: Sequence[str], changes: Sequence[str]) -> list[st
     for text in changes:
         key, _ = parse_override(text)
         stem, _, leaf = key.rpartition(".")
-        same = {key, f"{stem}.{_PARTNERS[leaf]}" if leaf in _PARTNERS else key}
+        # Two spellings of one setting: a change to one makes an earlier change to the other moot.
+        same = {key, f"{stem}.{ONE_OF[leaf]}" if leaf in ONE_OF else key}
         merged = [old for old in merged if parse_override(old)[0] not in same]
         merged.append(text.strip())
     return merged
@@ -754,7 +737,7 @@ def create_app(
         last = studio.last_render
         if last is None:
             raise HTTPError(404, "nothing rendered yet")
-        return JSONResponse(last.report)
+        return JSONResponse(last.report.to_json())
 
     @_endpoint
     async def get_audio(request: Request) -> Response:
