@@ -45,6 +45,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Sequence, Union
 
 import numpy as np
@@ -241,155 +242,212 @@ def _note_target_db(note: "Note") -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Kernels (numba, compiled lazily, cached on disk).
+# Kernels: plain Python, compiled by numba on first use (and cached on disk), so that importing this
+# module never imports numba. The compiled kernels reach their helpers through the module globals
+# bound below, which _kernels() rebinds to compiled versions before anything is compiled.
 # ---------------------------------------------------------------------------------------------------
+def _frame_position_py(position: float, hop: float, n_frames: int) -> tuple[int, float]:
+    """Control frame ``j`` and weight ``w`` (0..1) that interpolate frames ``j, j + 1`` at ``position``.
+
+    ``position`` and ``hop`` (samples per control frame) count samples; past the next-to-last frame
+    the curves hold their last value.
+    """
+    frame = position / hop
+    j = int(frame)
+    if j >= n_frames - 1:
+        return n_frames - 2, 1.0
+    return j, frame - j
+
+
+def _lerp_py(a: float, b: float, w: float) -> float:
+    """``a`` to ``b`` at weight ``w``, rounded as ``a + w * (b - a)`` (every curve here is)."""
+    return a + w * (b - a)
+
+
+def _lf_parameters_py(
+    lf_table: np.ndarray, rd: float, rd_min: float, rd_step: float
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """The LF row ``te, tp, ta, eps, alpha, E0, U(te), U(tp)`` (see :func:`_lf_table`) at shape ``rd``,
+    interpolated between the ``(R, 8)`` table's rows (Rd from ``rd_min`` by ``rd_step``), held at its ends."""
+    x = (rd - rd_min) / rd_step
+    if x < 0.0:
+        x = 0.0
+    if x > lf_table.shape[0] - 1.000001:
+        x = lf_table.shape[0] - 1.000001
+    r = int(x)
+    w = x - r
+    lo, hi = lf_table[r], lf_table[r + 1]
+    return (
+        _lerp(lo[0], hi[0], w), _lerp(lo[1], hi[1], w), _lerp(lo[2], hi[2], w), _lerp(lo[3], hi[3], w),
+        _lerp(lo[4], hi[4], w), _lerp(lo[5], hi[5], w), _lerp(lo[6], hi[6], w), _lerp(lo[7], hi[7], w),
+    )
+
+
+def _store_flow_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, s: int, u: float, scale: float, inv_peak: float
+) -> None:
+    """Write normalised flow ``u`` at oversampled sample ``s``; every ``oversampling``-th sample, also
+    the glottal opening (flow re its peak, 0..1) at the output rate."""
+    flow[s] = scale * u
+    if s % oversampling == 0:
+        g = u * inv_peak
+        opening[s // oversampling] = g if g > 0.0 else 0.0
+
+
+def _open_phase_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, t0: float, dt: float, first: int, stop: int,
+    scale: float, inv_peak: float, u_end: float, wg: float, alpha: float, e0: float,
+) -> None:
+    """Samples ``first..stop-1`` of the open phase, ``tau = (s - t0) * dt`` in periods:
+    ``U = E0 (e^(alpha tau) (alpha sin wg tau - wg cos wg tau) + wg) / (alpha^2 + wg^2) - tau U_end``."""
+    inv_den = 1.0 / (alpha * alpha + wg * wg)
+    # e^(alpha tau) (cos wg tau, sin wg tau) as a complex number rotated by one sample's step:
+    # one multiply per sample instead of exp, sin and cos
+    tau0 = (first - t0) * dt
+    mag = math.exp(alpha * tau0)
+    zr = mag * math.cos(wg * tau0)
+    zi = mag * math.sin(wg * tau0)
+    mag = math.exp(alpha * dt)
+    mr = mag * math.cos(wg * dt)
+    mi = mag * math.sin(wg * dt)
+    for s in range(first, stop):
+        tau = (s - t0) * dt
+        u = e0 * (alpha * zi - wg * zr + wg) * inv_den - tau * u_end
+        _store_flow(flow, opening, oversampling, s, u, scale, inv_peak)
+        zr, zi = zr * mr - zi * mi, zr * mi + zi * mr
+
+
+def _return_phase_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, t0: float, dt: float, first: int, stop: int,
+    scale: float, inv_peak: float, u_end: float, te: float, eps: float, k_ret: float, ec: float, u_te: float,
+) -> None:
+    """Samples ``first..stop-1`` of the return phase: the exponential recovery towards closure,
+    ``U = U(te) - k_ret ((1 - e^(-eps (tau - te))) / eps - (tau - te) ec) - tau U_end``."""
+    q = math.exp(-eps * ((first - t0) * dt - te))
+    qm = math.exp(-eps * dt)  # q advances by one multiply per sample
+    for s in range(first, stop):
+        tau = (s - t0) * dt
+        d = tau - te
+        u = u_te - k_ret * ((1.0 - q) / eps - d * ec) - tau * u_end
+        _store_flow(flow, opening, oversampling, s, u, scale, inv_peak)
+        q *= qm
+
+
+def _glottal_pulse_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, t0: float, period: float, n_samples: int,
+    scale: float, lf: tuple[float, float, float, float, float, float, float, float],
+) -> None:
+    """One LF flow pulse of ``period`` oversampled samples from fractional sample ``t0``, ``scale`` times
+    the normalised flow of LF row ``lf`` (see :func:`_lf_parameters_py`), cut at ``n_samples``."""
+    te, tp, ta, eps, alpha, e0, u_te, u_tp = lf
+    start = int(math.ceil(t0))
+    stop = min(int(math.ceil(t0 + period)), n_samples)
+    wg = math.pi / tp
+    k_ret = 1.0 / (eps * ta)
+    ec = math.exp(-eps * (1.0 - te))
+    # interpolated parameters break the zero-net-flow balance slightly: remove the residual
+    # with a ramp so the flow is exactly 0 at both ends of the period (no step, no click)
+    u_end = u_te - k_ret * ((1.0 - ec) / eps - (1.0 - te) * ec)
+    inv_peak = 1.0 / u_tp
+    closing = max(start, min(int(math.floor(t0 + te * period)) + 1, stop))  # first sample after te
+    dt = 1.0 / period
+    _open_phase(flow, opening, oversampling, t0, dt, start, closing, scale, inv_peak, u_end, wg, alpha, e0)
+    if closing < stop:
+        _return_phase(flow, opening, oversampling, t0, dt, closing, stop, scale, inv_peak, u_end, te, eps, k_ret, ec, u_te)
+
+
+def _glottal_flow_py(
+    n_samples: int, sample_rate_hz: float, hop: float, oversampling: int,
+    f0_hz: np.ndarray, amplitude: np.ndarray, rd: np.ndarray, lf_table: np.ndarray, rd_min: float, rd_step: float,
+    jitter: np.ndarray, shimmer: np.ndarray, flow: np.ndarray, opening: np.ndarray,
+) -> None:
+    """LF glottal flow at the oversampled rate, one period after the other.
+
+    n_samples: samples to write at the oversampled rate ``sample_rate_hz``; hop: oversampled samples per
+    control frame; f0_hz, amplitude, rd: ``(F,)`` control curves (Hz, linear Ee, Rd); lf_table: ``(R, 8)``
+    from :func:`_lf_table` (Rd from ``rd_min`` by ``rd_step``); jitter, shimmer: ``(P,)`` relative
+    perturbations of each period's length and amplitude (reused cyclically after P periods).
+    flow: ``(n_samples,)`` output; opening: ``(n_samples // oversampling,)`` output, the normalised glottal
+    opening 0..1 at the output rate.
+    """
+    n_frames = f0_hz.shape[0]
+    t0 = 0.0  # fractional start of the current period, in oversampled samples
+    k = 0
+    while t0 < n_samples:
+        j, w = _frame_position(t0, hop, n_frames)
+        f0 = _lerp(f0_hz[j], f0_hz[j + 1], w)
+        amp = _lerp(amplitude[j], amplitude[j + 1], w)
+        kk = k % jitter.shape[0]
+        period = sample_rate_hz / f0 * (1.0 + jitter[kk])
+        if amp > 0.0:
+            amp = amp * (1.0 + shimmer[kk])
+            # Ee scales with amp; flow = Ee * T0 * U(t/T0), referenced to T0 = 10 ms
+            scale = amp * (period / sample_rate_hz) * 100.0
+            lf = _lf_parameters(lf_table, _lerp(rd[j], rd[j + 1], w), rd_min, rd_step)
+            _glottal_pulse(flow, opening, oversampling, t0, period, n_samples, scale, lf)
+        t0 += period
+        k += 1
+
+
+def _tract_py(
+    x: np.ndarray, hop: float, a1_curve: np.ndarray, a2_curve: np.ndarray, b0_curve: np.ndarray,
+    peaking_curve: np.ndarray, out: np.ndarray,
+) -> None:
+    """Cascade of time-varying two-pole resonators, then a time-varying peaking biquad.
+
+    x: ``(N,)`` input; hop: samples per control frame; a1_curve, a2_curve, b0_curve: ``(F, K)`` resonator
+    coefficients, linearly interpolated per sample (the stability triangle is convex, so the
+    interpolated filter stays stable); peaking_curve: ``(F, 5)`` peaking b0 b1 b2 a1 a2; out: ``(N,)``.
+    """
+    n_frames, n_resonators = a1_curve.shape
+    y1 = np.zeros(n_resonators)  # each resonator's last two outputs
+    y2 = np.zeros(n_resonators)
+    ex1 = 0.0  # the peaking biquad's last two inputs and outputs
+    ex2 = 0.0
+    ey1 = 0.0
+    ey2 = 0.0
+    for s in range(x.shape[0]):
+        j, w = _frame_position(s, hop, n_frames)
+        v = x[s]
+        for q in range(n_resonators):
+            a1 = _lerp(a1_curve[j, q], a1_curve[j + 1, q], w)
+            a2 = _lerp(a2_curve[j, q], a2_curve[j + 1, q], w)
+            b0 = _lerp(b0_curve[j, q], b0_curve[j + 1, q], w)
+            yv = b0 * v - a1 * y1[q] - a2 * y2[q]
+            y2[q] = y1[q]
+            y1[q] = yv
+            v = yv
+        b0 = _lerp(peaking_curve[j, 0], peaking_curve[j + 1, 0], w)
+        b1 = _lerp(peaking_curve[j, 1], peaking_curve[j + 1, 1], w)
+        b2 = _lerp(peaking_curve[j, 2], peaking_curve[j + 1, 2], w)
+        a1 = _lerp(peaking_curve[j, 3], peaking_curve[j + 1, 3], w)
+        a2 = _lerp(peaking_curve[j, 4], peaking_curve[j + 1, 4], w)
+        yv = b0 * v + b1 * ex1 + b2 * ex2 - a1 * ey1 - a2 * ey2
+        ex2 = ex1
+        ex1 = v
+        ey2 = ey1
+        ey1 = yv
+        out[s] = yv
+
+
+_frame_position, _lerp, _lf_parameters = _frame_position_py, _lerp_py, _lf_parameters_py
+_store_flow, _open_phase, _return_phase, _glottal_pulse = (
+    _store_flow_py, _open_phase_py, _return_phase_py, _glottal_pulse_py
+)
+
+
 @functools.cache
-def _kernels():
-    import numba
+def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The compiled ``(glottal_flow, tract)`` kernels, compiled (or loaded from numba's cache) once."""
+    global _frame_position, _lerp, _lf_parameters, _store_flow, _open_phase, _return_phase, _glottal_pulse
+    import numba  # here, not at the top: importing the module stays light
 
-    njit = numba.njit(cache=True, nogil=True, fastmath=False)
-
-    @njit
-    def glottal_flow(n, fsi, hop, os, f0c, ampc, rdc, table, rd_min, rd_step, jit, shim, out, gmod):
-        """LF glottal flow at the oversampled rate.
-
-        n: output samples at the oversampled rate fsi (Hz); hop: oversampled samples per control frame;
-        os: oversampling factor (gmod, the normalised glottal opening 0..1, is written every os samples);
-        f0c, ampc, rdc: control curves (Hz, linear, Rd); jit, shim: per-period relative perturbations.
-        """
-        nrow = table.shape[0]
-        nc = f0c.shape[0]
-        t0 = 0.0  # fractional start of the current period, in oversampled samples
-        k = 0
-        while t0 < n:
-            c = t0 / hop
-            j = int(c)
-            if j >= nc - 1:
-                j = nc - 2
-                w = 1.0
-            else:
-                w = c - j
-            f0 = f0c[j] + w * (f0c[j + 1] - f0c[j])
-            amp = ampc[j] + w * (ampc[j + 1] - ampc[j])
-            rd = rdc[j] + w * (rdc[j + 1] - rdc[j])
-            kk = k % jit.shape[0]
-            period = fsi / f0 * (1.0 + jit[kk])
-            start = int(math.ceil(t0))
-            stop = int(math.ceil(t0 + period))
-            if stop > n:
-                stop = n
-            if amp > 0.0:
-                amp = amp * (1.0 + shim[kk])
-                x = (rd - rd_min) / rd_step
-                if x < 0.0:
-                    x = 0.0
-                if x > nrow - 1.000001:
-                    x = nrow - 1.000001
-                r = int(x)
-                v = x - r
-                te = table[r, 0] + v * (table[r + 1, 0] - table[r, 0])
-                tp = table[r, 1] + v * (table[r + 1, 1] - table[r, 1])
-                ta = table[r, 2] + v * (table[r + 1, 2] - table[r, 2])
-                eps = table[r, 3] + v * (table[r + 1, 3] - table[r, 3])
-                alpha = table[r, 4] + v * (table[r + 1, 4] - table[r, 4])
-                e0 = table[r, 5] + v * (table[r + 1, 5] - table[r, 5])
-                ute = table[r, 6] + v * (table[r + 1, 6] - table[r, 6])
-                upk = table[r, 7] + v * (table[r + 1, 7] - table[r, 7])
-                wg = math.pi / tp
-                inv_den = 1.0 / (alpha * alpha + wg * wg)
-                k_ret = 1.0 / (eps * ta)
-                ec = math.exp(-eps * (1.0 - te))
-                # interpolated parameters break the zero-net-flow balance slightly: remove the residual
-                # with a ramp so the flow is exactly 0 at both ends of the period (no step, no click)
-                uend = ute - k_ret * ((1.0 - ec) / eps - (1.0 - te) * ec)
-                # Ee scales with amp; flow = Ee * T0 * U(t/T0), referenced to T0 = 10 ms
-                scale = amp * (period / fsi) * 100.0
-                inv_pk = 1.0 / upk
-                # open phase: e^(alpha tau) (alpha sin wg tau - wg cos wg tau) through a complex rotation,
-                # one multiply per sample instead of exp, sin and cos
-                s_te = int(math.floor(t0 + te * period)) + 1
-                if s_te > stop:
-                    s_te = stop
-                if s_te < start:
-                    s_te = start
-                dt = 1.0 / period
-                tau0 = (start - t0) * dt
-                mag = math.exp(alpha * tau0)
-                zr = mag * math.cos(wg * tau0)
-                zi = mag * math.sin(wg * tau0)
-                mag = math.exp(alpha * dt)
-                mr = mag * math.cos(wg * dt)
-                mi = mag * math.sin(wg * dt)
-                for s in range(start, s_te):
-                    tau = (s - t0) * dt
-                    u = e0 * (alpha * zi - wg * zr + wg) * inv_den - tau * uend
-                    out[s] = scale * u
-                    if s % os == 0:
-                        g = u * inv_pk
-                        gmod[s // os] = g if g > 0.0 else 0.0
-                    zr, zi = zr * mr - zi * mi, zr * mi + zi * mr
-                # return phase: exponential recovery towards closure
-                if s_te < stop:
-                    q = math.exp(-eps * ((s_te - t0) * dt - te))
-                    qm = math.exp(-eps * dt)
-                    for s in range(s_te, stop):
-                        tau = (s - t0) * dt
-                        d = tau - te
-                        u = ute - k_ret * ((1.0 - q) / eps - d * ec) - tau * uend
-                        out[s] = scale * u
-                        if s % os == 0:
-                            g = u * inv_pk
-                            gmod[s // os] = g if g > 0.0 else 0.0
-                        q *= qm
-            t0 += period
-            k += 1
-
-    @njit
-    def tract(x, hop, a1c, a2c, b0c, eqc, out):
-        """Cascade of time-varying two-pole resonators, then a time-varying peaking biquad.
-
-        x: (N,) input; hop: samples per control frame; a1c, a2c, b0c: (frames, K) resonator
-        coefficients, linearly interpolated per sample (the stability triangle is convex, so the
-        interpolated filter stays stable); eqc: (frames, 5) peaking b0 b1 b2 a1 a2.
-        """
-        n = x.shape[0]
-        nc, nk = a1c.shape
-        y1 = np.zeros(nk)
-        y2 = np.zeros(nk)
-        ex1 = 0.0
-        ex2 = 0.0
-        ey1 = 0.0
-        ey2 = 0.0
-        for s in range(n):
-            c = s / hop
-            j = int(c)
-            if j >= nc - 1:
-                j = nc - 2
-                w = 1.0
-            else:
-                w = c - j
-            v = x[s]
-            for q in range(nk):
-                a1 = a1c[j, q] + w * (a1c[j + 1, q] - a1c[j, q])
-                a2 = a2c[j, q] + w * (a2c[j + 1, q] - a2c[j, q])
-                b0 = b0c[j, q] + w * (b0c[j + 1, q] - b0c[j, q])
-                yv = b0 * v - a1 * y1[q] - a2 * y2[q]
-                y2[q] = y1[q]
-                y1[q] = yv
-                v = yv
-            b0 = eqc[j, 0] + w * (eqc[j + 1, 0] - eqc[j, 0])
-            b1 = eqc[j, 1] + w * (eqc[j + 1, 1] - eqc[j, 1])
-            b2 = eqc[j, 2] + w * (eqc[j + 1, 2] - eqc[j, 2])
-            a1 = eqc[j, 3] + w * (eqc[j + 1, 3] - eqc[j, 3])
-            a2 = eqc[j, 4] + w * (eqc[j + 1, 4] - eqc[j, 4])
-            yv = b0 * v + b1 * ex1 + b2 * ex2 - a1 * ey1 - a2 * ey2
-            ex2 = ex1
-            ex1 = v
-            ey2 = ey1
-            ey1 = yv
-            out[s] = yv
-
-    return glottal_flow, tract
+    # fastmath off: the samples must not depend on how LLVM reorders the arithmetic
+    jit = numba.njit(cache=True, nogil=True, fastmath=False)
+    _frame_position, _lerp, _lf_parameters = jit(_frame_position_py), jit(_lerp_py), jit(_lf_parameters_py)
+    _store_flow, _open_phase, _return_phase = jit(_store_flow_py), jit(_open_phase_py), jit(_return_phase_py)
+    _glottal_pulse = jit(_glottal_pulse_py)
+    return jit(_glottal_flow_py), jit(_tract_py)
 
 
 # ---------------------------------------------------------------------------------------------------
