@@ -46,7 +46,7 @@ import math
 import re
 from dataclasses import dataclass
 from collections.abc import Callable
-from typing import Sequence, Union
+from typing import NamedTuple, Sequence, Union
 
 import numpy as np
 
@@ -88,8 +88,10 @@ _CHANT["baritone"] = {
     for v in "aeiou"
 }
 
+_FormantRow = tuple[tuple[float, ...], tuple[float, ...]]  # ((F1..F5 Hz), (B1..B5 Hz))
+
 #: ``FORMANT_TABLE[voice][vowel] == ((F1..F5 Hz), (B1..B5 Hz))`` for voice in bass, baritone, tenor.
-FORMANT_TABLE: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, ...]]]] = _CHANT
+FORMANT_TABLE: dict[str, dict[str, _FormantRow]] = _CHANT
 
 # Consonant articulations: formant targets (F1..F3 Hz, B1..B3 Hz) used while the consonant sounds;
 # F4, F5 stay with the vowel. Rough textbook values for a male tract (nasal murmur: low F1, damped
@@ -101,19 +103,28 @@ _CONSONANT_FORMANTS = {
     "w": ((300.0, 650.0, 2300.0), (50.0, 80.0, 150.0)),
     "y": ((260.0, 2050.0, 2900.0), (50.0, 100.0, 150.0)),
 }
-# name -> (duration_s, voicing during it 0..1, voiced level relative to the vowel in dB)
+
+
+class _Onset(NamedTuple):
+    """An onset consonant: how long it lasts, how voiced it is, and its voiced level re the vowel."""
+
+    duration_s: float
+    voicing: float  # 0: unvoiced (noise), 1: voiced
+    level_db: float
+
+
 _CONSONANTS = {
-    "": (0.0, 1.0, 0.0),
-    "h": (0.09, 0.0, 0.0),
-    "s": (0.11, 0.0, 0.0),
-    "sh": (0.12, 0.0, 0.0),
-    "t": (0.09, 0.0, 0.0),
-    "k": (0.10, 0.0, 0.0),
-    "m": (0.09, 1.0, -14.0),
-    "n": (0.08, 1.0, -14.0),
-    "l": (0.07, 1.0, -6.0),
-    "w": (0.08, 1.0, -5.0),
-    "y": (0.08, 1.0, -4.0),
+    "": _Onset(0.0, 1.0, 0.0),
+    "h": _Onset(0.09, 0.0, 0.0),
+    "s": _Onset(0.11, 0.0, 0.0),
+    "sh": _Onset(0.12, 0.0, 0.0),
+    "t": _Onset(0.09, 0.0, 0.0),
+    "k": _Onset(0.10, 0.0, 0.0),
+    "m": _Onset(0.09, 1.0, -14.0),
+    "n": _Onset(0.08, 1.0, -14.0),
+    "l": _Onset(0.07, 1.0, -6.0),
+    "w": _Onset(0.08, 1.0, -5.0),
+    "y": _Onset(0.08, 1.0, -4.0),
 }
 
 _NOTE_RE = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d)\s*$")
@@ -236,7 +247,7 @@ def _level_db_of_effort(effort: np.ndarray) -> np.ndarray:
 
 
 def _note_target_db(note: "Note") -> float:
-    e = 0.5 * (note.effort + (note.effort if note.effort_end is None else note.effort_end))
+    e = 0.5 * (note.effort + _final_effort(note))
     vowel = float(np.mean([_VOWEL_DB[v] for v in note.vowel]))
     return float(_level_db_of_effort(e)) + _PITCH_DB_PER_OCTAVE * math.log2(note.pitch_hz / 220.0) + vowel
 
@@ -453,35 +464,40 @@ def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
 # ---------------------------------------------------------------------------------------------------
 # The performance: notes -> control curves at 1 kHz.
 # ---------------------------------------------------------------------------------------------------
-_CR = 1000.0  # control rate, frames per second
+_CONTROL_RATE_HZ = 1000.0  # control frames per second
 _BREATH_AMP = 0.4  # aspiration amplitude of a full inhalation (breath=1): about -45 dBFS RMS
+# the tract at rest between phrases: a neutral vowel (F1..F5, B1..B5 in Hz)
+_SCHWA_FORMANTS_HZ = np.array([500.0, 1500.0, 2500.0, 3500.0, 4200.0])
+_SCHWA_BANDWIDTHS_HZ = np.array([150.0, 200.0, 250.0, 300.0, 300.0])
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, the cubic ``3x^2 - 2x^3`` in between (flat at both ends)."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
 
 def _smooth(x: np.ndarray, width_s: float) -> np.ndarray:
     """Hann-window moving average along the last axis (a step becomes an S-curve of ``width_s``)."""
-    n = max(int(round(width_s * _CR)), 1) | 1
-    if n < 3:
+    width = max(int(round(width_s * _CONTROL_RATE_HZ)), 1) | 1
+    if width < 3:
         return x
-    win = np.hanning(n + 2)[1:-1]
-    win /= win.sum()
-    pad = n // 2
-    xp = np.concatenate([np.repeat(x[..., :1], pad, -1), x, np.repeat(x[..., -1:], pad, -1)], axis=-1)
+    window = np.hanning(width + 2)[1:-1]
+    window /= window.sum()
+    pad = width // 2
+    padded = np.concatenate([np.repeat(x[..., :1], pad, -1), x, np.repeat(x[..., -1:], pad, -1)], axis=-1)
     if x.ndim == 1:
-        return np.convolve(xp, win, mode="valid")
-    return np.stack([np.convolve(row, win, mode="valid") for row in xp])
+        return np.convolve(padded, window, mode="valid")
+    return np.stack([np.convolve(row, window, mode="valid") for row in padded])
 
 
-def _lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float) -> np.ndarray:
-    """Unit-RMS Gaussian noise at the control rate, low-passed (2nd-order Butterworth, zero phase)."""
+def _lowpass_noise(rng: np.random.Generator, n_frames: int, cutoff_hz: float) -> np.ndarray:
+    """Unit-RMS Gaussian noise at the control rate, ``(n_frames,)``, low-passed (2nd-order Butterworth,
+    zero phase); 1 s of extra noise either side keeps the filter's edge transients out."""
     from scipy.signal import butter, sosfiltfilt
 
-    sos = butter(2, cutoff_hz / (_CR / 2), output="sos")
-    x = sosfiltfilt(sos, rng.standard_normal(n + 2000))[1000:-1000]
+    sos = butter(2, cutoff_hz / (_CONTROL_RATE_HZ / 2), output="sos")
+    x = sosfiltfilt(sos, rng.standard_normal(n_frames + 2000))[1000:-1000]
     return x / (np.std(x) + 1e-12)
 
 
@@ -513,232 +529,433 @@ def _validate(notes: Sequence[Note | Rest], voice: str) -> list[Note | Rest]:
     return items
 
 
+@dataclass(frozen=True)
+class _Style:
+    """How the score is sung, each a scale 0..4 (1: as designed): ``vibrato`` depth; ``humanize``:
+    jitter, shimmer, drift, scoops and level wobble; ``breathiness``: aspiration and breath noise."""
+
+    vibrato: float
+    humanize: float
+    breathiness: float
+
+
+class _NoteTimes(NamedTuple):
+    """Where a note sits, in seconds: its start (the onset consonant's), its vowel's start, its end."""
+
+    start_s: float
+    vowel_start_s: float
+    end_s: float
+
+
+class _NoteSpan(NamedTuple):
+    """A sung note's times (s) and the loudness its singer aims at: RMS dBFS of its steady part."""
+
+    start_s: float
+    vowel_start_s: float
+    end_s: float
+    target_db: float
+
+
+class _Burst(NamedTuple):
+    """A fricative or stop burst (``kind`` "s", "sh", "t", "k"), band-passed noise added after the
+    tract at a level relative to the vowel that starts at ``vowel_start_s``."""
+
+    start_s: float
+    duration_s: float
+    kind: str
+    vowel_start_s: float
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Where the score's items sit in time, and the grid of control frames that covers them."""
+
+    starts_s: np.ndarray  # (items + 1,) start of each item, then the end of the last, in s
+    times_s: np.ndarray  # (F,) time of each control frame, in s
+
+    @classmethod
+    def of(cls, items: list[Note | Rest], lead_s: float, tail_s: float) -> _Timeline:
+        """Items one after the other from ``lead_s``, frames until ``tail_s`` after the last (+ 2)."""
+        starts_s = lead_s + np.concatenate([[0.0], np.cumsum([it.duration_s for it in items])])
+        n_frames = int(math.ceil((starts_s[-1] + tail_s) * _CONTROL_RATE_HZ)) + 2
+        return cls(starts_s, np.arange(n_frames) / _CONTROL_RATE_HZ)
+
+    @property
+    def n_frames(self) -> int:
+        return self.times_s.shape[0]
+
+    def frame(self, time_s: float) -> int:
+        """The control frame at ``time_s``, clipped to ``0..F`` (a slice bound)."""
+        return int(np.clip(round(time_s * _CONTROL_RATE_HZ), 0, self.n_frames))
+
+    def note_times(self, i: int, note: Note) -> _NoteTimes:
+        """The times of ``note``, item ``i`` of the score."""
+        start_s = self.starts_s[i]
+        return _NoteTimes(start_s, start_s + _onset_duration_s(note), self.starts_s[i + 1])
+
+
+@dataclass
+class _RawCurves:
+    """The control curves as the score writes them, note by note, before smoothing: ``(F,)`` arrays
+    (``(K, F)`` for formants) at the control rate, and the events and spans met on the way."""
+
+    log2_f0: np.ndarray  # log2 of the target pitch in Hz, stepwise
+    effort: np.ndarray  # 0..1
+    vowel_formant_hz: np.ndarray  # (5, F)
+    vowel_bandwidth_hz: np.ndarray  # (5, F)
+    consonant_mask: np.ndarray  # 1 where a consonant articulation overrides F1..F3
+    consonant_formant_hz: np.ndarray  # (3, F)
+    consonant_bandwidth_hz: np.ndarray  # (3, F)
+    voicing: np.ndarray  # 0..1
+    consonant_gain_db: np.ndarray  # the level dip of voiced consonants
+    onset_aspiration: np.ndarray  # "h" and stop aspiration, relative to the local voice amplitude
+    breath: np.ndarray  # inhalations in the rests, absolute (1: a full breath)
+    bend_cents: np.ndarray  # scoops into notes, falls off phrases
+    shape_db: np.ndarray  # note-level dynamics: a lift into each note, a swell through long ones
+    vibrato_depth_cents: np.ndarray
+    bursts: list[_Burst]
+    notes: list[_NoteSpan]
+    phrases: list[tuple[float, float]]  # (start_s, end_s) per phrase, release included
+
+    @classmethod
+    def zeros(cls, n_frames: int) -> _RawCurves:
+        def flat() -> np.ndarray:
+            return np.zeros(n_frames)
+
+        return cls(
+            log2_f0=flat(), effort=flat(),
+            vowel_formant_hz=np.zeros((5, n_frames)), vowel_bandwidth_hz=np.zeros((5, n_frames)),
+            consonant_mask=flat(),
+            consonant_formant_hz=np.zeros((3, n_frames)), consonant_bandwidth_hz=np.zeros((3, n_frames)),
+            voicing=flat(), consonant_gain_db=flat(), onset_aspiration=flat(), breath=flat(),
+            bend_cents=flat(), shape_db=flat(), vibrato_depth_cents=flat(),
+            bursts=[], notes=[], phrases=[],
+        )
+
+
 @dataclass
 class _Controls:
+    """The performance as control curves, ``F`` frames at :data:`_CONTROL_RATE_HZ`."""
+
     f0_hz: np.ndarray  # (F,) fundamental
-    amp: np.ndarray  # (F,) glottal excitation amplitude (Ee, linear)
-    voicing: np.ndarray  # (F,) 0..1 voicing shape (for noise gating)
+    amplitude: np.ndarray  # (F,) glottal excitation amplitude (Ee, linear)
+    voicing: np.ndarray  # (F,) 0..1 voicing shape (gates the aspiration)
     rd: np.ndarray  # (F,) LF shape parameter
-    effort: np.ndarray  # (F,) smoothed effort
-    asp: np.ndarray  # (F,) aspiration noise amplitude (linear)
+    effort: np.ndarray  # (F,) smoothed effort 0..1
+    aspiration: np.ndarray  # (F,) aspiration noise amplitude (linear)
     formant_hz: np.ndarray  # (5, F)
     bandwidth_hz: np.ndarray  # (5, F)
-    bursts: list  # (start_s, dur_s, kind, vowel_start_s): fricatives and stop bursts added after the tract
-    notes: list  # (start_s, vowel_start_s, end_s, target_db) per note: the loudness the singer aims at
-    phrases: list  # (start_s, end_s) per phrase, release included
+    bursts: list[_Burst]  # fricatives and stop bursts, added after the tract
+    notes: list[_NoteSpan]  # the loudness each note aims at
+    phrases: list[tuple[float, float]]  # (start_s, end_s) per phrase, release included
 
 
-def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness) -> _Controls:
-    table = FORMANT_TABLE[voice]
-    starts = lead_s + np.concatenate([[0.0], np.cumsum([it.duration_s for it in items])])
-    total_s = starts[-1] + tail_s
-    nf = int(math.ceil(total_s * _CR)) + 2
-    t = np.arange(nf) / _CR
+def _controls(
+    items: list[Note | Rest], voice: str, rng: np.random.Generator, lead_s: float, tail_s: float, style: _Style
+) -> _Controls:
+    """The score as control curves: targets held note by note, each phrase performed, then smoothed.
 
-    def fr(a: float) -> int:
-        return int(np.clip(round(a * _CR), 0, nf))
+    ``rng`` draws, in this order: for each note (phrase by phrase) its loudness aim, swell, scoop and
+    vibrato; then the vibrato rate and phase, the pitch drift and the level wobble.
+    """
+    timeline = _Timeline.of(items, lead_s, tail_s)
+    raw = _RawCurves.zeros(timeline.n_frames)
+    _hold_targets(raw, items, FORMANT_TABLE[voice], timeline)
+    _draw_breaths(raw, items, timeline, style.breathiness)
+    for phrase in _phrases(items, timeline):
+        _perform_phrase(raw, phrase, timeline, rng, style.humanize)
+    effort = _smooth(raw.effort, 0.15)
+    voicing = _smooth(raw.voicing, 0.02)
+    log2_f0 = _smooth(raw.log2_f0, 0.09)  # portamento
+    f0_hz = _f0_curve(raw, timeline, log2_f0, effort, rng, style)
+    formant_hz, bandwidth_hz = _sung_formants(raw, effort, log2_f0)
+    amplitude, aspiration = _source_curves(raw, effort, voicing, rng, style)
+    rd = _rd_of_effort(effort)
+    return _Controls(
+        f0_hz, amplitude, voicing, rd, effort, aspiration, formant_hz, bandwidth_hz, raw.bursts, raw.notes, raw.phrases
+    )
 
-    # phrases: maximal runs of notes
-    phrases: list[list[int]] = []
-    for i, it in enumerate(items):
-        if isinstance(it, Note):
-            if i > 0 and isinstance(items[i - 1], Note):
-                phrases[-1].append(i)
-            else:
-                phrases.append([i])
 
-    logf = np.zeros(nf)  # log2 of target pitch, stepwise
-    eff = np.zeros(nf)
-    vow_f = np.zeros((5, nf))
-    vow_b = np.zeros((5, nf))
-    cons_mask = np.zeros(nf)  # 1 where a consonant articulation overrides F1..F3
-    cons_f = np.zeros((3, nf))
-    cons_b = np.zeros((3, nf))
-    voicing = np.zeros(nf)
-    cons_gain_db = np.zeros(nf)
-    asp_extra = np.zeros(nf)  # h, stop aspiration, breaths (relative to the local voice amplitude)
-    breath_abs = np.zeros(nf)
-    cents_extra = np.zeros(nf)  # scoops, falls
-    shape_db = np.zeros(nf)  # note-level dynamics: a lift into each note, a swell through long ones
-    vib_depth = np.zeros(nf)
-    bursts = []
-    note_spans: list = []
-    phrase_spans: list = []
-    schwa = (np.array([500.0, 1500.0, 2500.0, 3500.0, 4200.0]), np.array([150.0, 200.0, 250.0, 300.0, 300.0]))
+# --- the score, note by note: stepwise targets, breaths, phrases -------------------------------------
+def _final_effort(note: Note) -> float:
+    """The effort a note ends on."""
+    return note.effort if note.effort_end is None else note.effort_end
 
-    # stepwise targets
-    first_note = next(i for i, it in enumerate(items) if isinstance(it, Note))
-    last_note = None
-    for i, it in enumerate(items):
-        a, b = fr(starts[i]), fr(starts[i + 1])
-        if isinstance(it, Note):
-            logf[a:b] = math.log2(it.pitch_hz)
-            e1 = it.effort if it.effort_end is None else it.effort_end
-            eff[a:b] = np.linspace(it.effort, e1, b - a)
-            cdur = min(_CONSONANTS[it.onset][0], 0.4 * it.duration_s)
-            va = fr(starts[i] + cdur)  # vowel start
-            v0 = table[it.vowel[0]]
-            vow_f[:, a:b] = np.array(v0[0])[:, None]
-            vow_b[:, a:b] = np.array(v0[1])[:, None]
-            if len(it.vowel) == 2:  # diphthong: hold the first vowel, glide to the second
-                v1 = table[it.vowel[1]]
-                g = _smoothstep((np.arange(a, b) - va - 0.45 * (b - va)) / (0.35 * (b - va) + 1))
-                vow_f[:, a:b] = np.exp(np.log(v0[0])[:, None] * (1 - g) + np.log(v1[0])[:, None] * g)
-                vow_b[:, a:b] = np.array(v0[1])[:, None] * (1 - g) + np.array(v1[1])[:, None] * g
-            last_note = i
+
+def _onset_duration_s(note: Note) -> float:
+    """How long the note's onset consonant lasts: its own duration, at most 40 % of the note."""
+    return min(_CONSONANTS[note.onset].duration_s, 0.4 * note.duration_s)
+
+
+def _next_note(items: list[Note | Rest], i: int) -> Note | None:
+    """The first note after item ``i``, if any."""
+    return next((it for it in items[i + 1:] if isinstance(it, Note)), None)
+
+
+def _phrases(items: list[Note | Rest], timeline: _Timeline) -> list[list[tuple[Note, _NoteTimes]]]:
+    """The notes of each phrase (a maximal run of notes), with their times."""
+    phrases: list[list[tuple[Note, _NoteTimes]]] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Note):
+            if not (i > 0 and isinstance(items[i - 1], Note)):
+                phrases.append([])
+            phrases[-1].append((item, timeline.note_times(i, item)))
+    return phrases
+
+
+def _hold_targets(
+    raw: _RawCurves, items: list[Note | Rest], vowels: dict[str, _FormantRow], timeline: _Timeline
+) -> None:
+    """Stepwise pitch, effort and vowel formants: each note's own; through a rest, the last note's and
+    then the next one's, so the smoothing never swings through a rest; before the first note and after
+    the last, theirs."""
+    first_index, first_note = next((i, it) for i, it in enumerate(items) if isinstance(it, Note))
+    for i, item in enumerate(items):
+        a, b = timeline.frame(timeline.starts_s[i]), timeline.frame(timeline.starts_s[i + 1])
+        if isinstance(item, Note):
+            _hold_note(raw, item, a, b, timeline.frame(timeline.note_times(i, item).vowel_start_s), vowels)
         else:
-            # hold the last pitch and effort through the release, then prepare the next phrase's, so
-            # the smoothing never swings through a rest
-            prev = items[last_note if last_note is not None else first_note]
-            nxt = next((items[k] for k in range(i + 1, len(items)) if isinstance(items[k], Note)), prev)
-            m = (a + b) // 2
-            logf[a:m], logf[m:b] = math.log2(prev.pitch_hz), math.log2(nxt.pitch_hz)
-            eff[a:m] = prev.effort if prev.effort_end is None else prev.effort_end
-            eff[m:b] = nxt.effort
-            vow_f[:, a:b] = schwa[0][:, None]
-            vow_b[:, a:b] = schwa[1][:, None]
-    # before the first note and after the last, hold their pitch
-    a0 = fr(starts[first_note])
-    logf[:a0] = logf[a0]
-    eff[:a0] = eff[a0]
-    vow_f[:, :a0] = vow_f[:, a0:a0 + 1]
-    vow_b[:, :a0] = vow_b[:, a0:a0 + 1]
-    z = fr(starts[-1])
-    logf[z:] = logf[z - 1]
-    eff[z:] = eff[z - 1]
-    vow_f[:, z:] = vow_f[:, z - 1:z]
-    vow_b[:, z:] = vow_b[:, z - 1:z]
+            before = next((it for it in reversed(items[:i]) if isinstance(it, Note)), first_note)
+            _hold_rest(raw, before, _next_note(items, i) or before, a, b)
+    first = timeline.frame(timeline.starts_s[first_index])
+    end = timeline.frame(timeline.starts_s[-1])
+    for curve in (raw.log2_f0, raw.effort, raw.vowel_formant_hz, raw.vowel_bandwidth_hz):
+        curve[..., :first] = curve[..., first:first + 1]
+        curve[..., end:] = curve[..., end - 1:end]
 
-    # the next note index after each rest (for breath level)
-    for i, it in enumerate(items):
-        if isinstance(it, Rest) and it.breath > 0 and breathiness > 0:
-            nxt = next((k for k in range(i + 1, len(items)) if isinstance(items[k], Note)), None)
-            depth = 0.6 + 0.4 * (items[nxt].effort if nxt is not None else 0.3)  # a deeper breath before a loud phrase
-            bd = min(0.55, 0.7 * it.duration_s)
-            b_end = starts[i + 1] - 0.06
-            a, b = fr(b_end - bd), fr(b_end)
+
+def _hold_note(raw: _RawCurves, note: Note, a: int, b: int, vowel_frame: int, vowels: dict[str, _FormantRow]) -> None:
+    """A note's pitch, effort ramp and vowel over frames ``a..b-1``; a diphthong holds its first vowel,
+    then glides to the second (in log frequency) from 45 % of the way past ``vowel_frame``."""
+    raw.log2_f0[a:b] = math.log2(note.pitch_hz)
+    raw.effort[a:b] = np.linspace(note.effort, _final_effort(note), b - a)
+    first = vowels[note.vowel[0]]
+    if len(note.vowel) == 1:
+        raw.vowel_formant_hz[:, a:b] = np.array(first[0])[:, None]
+        raw.vowel_bandwidth_hz[:, a:b] = np.array(first[1])[:, None]
+        return
+    second = vowels[note.vowel[1]]
+    va = vowel_frame
+    g = _smoothstep((np.arange(a, b) - va - 0.45 * (b - va)) / (0.35 * (b - va) + 1))
+    raw.vowel_formant_hz[:, a:b] = np.exp(np.log(first[0])[:, None] * (1 - g) + np.log(second[0])[:, None] * g)
+    raw.vowel_bandwidth_hz[:, a:b] = np.array(first[1])[:, None] * (1 - g) + np.array(second[1])[:, None] * g
+
+
+def _hold_rest(raw: _RawCurves, before: Note, after: Note, a: int, b: int) -> None:
+    """A rest over frames ``a..b-1``: the pitch and final effort of the note ``before`` it, then from
+    mid-rest those of the note ``after`` it, on a neutral vowel."""
+    m = (a + b) // 2
+    raw.log2_f0[a:m], raw.log2_f0[m:b] = math.log2(before.pitch_hz), math.log2(after.pitch_hz)
+    raw.effort[a:m] = _final_effort(before)
+    raw.effort[m:b] = after.effort
+    raw.vowel_formant_hz[:, a:b] = _SCHWA_FORMANTS_HZ[:, None]
+    raw.vowel_bandwidth_hz[:, a:b] = _SCHWA_BANDWIDTHS_HZ[:, None]
+
+
+def _draw_breaths(raw: _RawCurves, items: list[Note | Rest], timeline: _Timeline, breathiness: float) -> None:
+    """An inhalation in each rest, ending 60 ms before the next phrase; deeper before a loud phrase."""
+    for i, item in enumerate(items):
+        if isinstance(item, Rest) and item.breath > 0 and breathiness > 0:
+            upcoming = _next_note(items, i)
+            depth = 0.6 + 0.4 * (upcoming.effort if upcoming is not None else 0.3)
+            duration_s = min(0.55, 0.7 * item.duration_s)
+            end_s = timeline.starts_s[i + 1] - 0.06
+            a, b = timeline.frame(end_s - duration_s), timeline.frame(end_s)
             x = np.linspace(0.0, 1.0, b - a)
-            breath_abs[a:b] = breathiness * it.breath * depth * np.sin(np.pi * x) ** 2 * (0.6 + 0.4 * x)
+            raw.breath[a:b] = breathiness * item.breath * depth * np.sin(np.pi * x) ** 2 * (0.6 + 0.4 * x)
 
-    # per phrase: voicing envelope, consonants, scoops, vibrato, release fall
-    for ph in phrases:
-        p0, p1 = starts[ph[0]], starts[ph[-1] + 1]
-        e_on = items[ph[0]].effort
-        e_off = items[ph[-1]].effort if items[ph[-1]].effort_end is None else items[ph[-1]].effort_end
-        attack = 0.12 - 0.08 * e_on  # soft singers ease in, a shout hits
-        release = 0.28 - 0.16 * e_off
-        a, b = fr(p0), fr(p1 + 0.5 * release)
-        phrase_spans.append((p0, p1 + 0.5 * release))
-        x = t[a:b]
-        env = _smoothstep((x - p0) / attack) * (1.0 - _smoothstep((x - (p1 - 0.5 * release)) / release))
-        voicing[a:b] = np.maximum(voicing[a:b], env)
-        # pitch falls away at the release, as singers let go of a phrase
-        cents_extra[a:b] -= 60.0 * humanize * _smoothstep((x - (p1 - 0.5 * release)) / release) ** 2
-        for n_idx, i in enumerate(ph):
-            it = items[i]
-            s0, s1 = starts[i], starts[i + 1]
-            cdur, cvoice, cdb = _CONSONANTS[it.onset]
-            cdur = min(cdur, 0.4 * it.duration_s)
-            vs = s0 + cdur  # the vowel starts here
-            a, b = fr(s0), fr(s1)
-            # each note has its own loudness aim (a little unsteady), eases in after a note change
-            # and swells through a held note (~ +2 dB mid-note)
-            note_spans.append((s0, vs, s1, _note_target_db(it) + 0.8 * humanize * rng.standard_normal()))
-            xn = np.clip((t[a:b] - vs) / max(s1 - vs, 1e-3), 0.0, 1.0)
-            swell = min(1.0, (s1 - vs) / 1.2) * (2.0 + rng.random()) * humanize
-            swell *= 1.0 - 0.7 * it.effort  # no headroom left at a shout
-            ease = -2.0 * humanize * (1.0 - _smoothstep((t[a:b] - vs) / 0.1))
-            shape_db[a:b] = ease + swell * np.sin(np.pi * xn) ** 1.5
-            if cdur > 0:
-                ca, cb = fr(s0), fr(vs)
-                if cvoice == 0.0:
-                    # unvoiced: voicing stops (20 ms ramps) and restarts with a soft attack
-                    xx = t[fr(s0 - 0.03):fr(vs + 0.06)]
-                    dip = _smoothstep((xx - (s0 - 0.02)) / 0.025) * (1.0 - _smoothstep((xx - (vs - 0.005)) / 0.05))
-                    voicing[fr(s0 - 0.03):fr(vs + 0.06)] *= 1.0 - dip
-                    if it.onset == "h":
-                        puff = np.sin(np.pi * np.linspace(0.15, 1.0, cb - ca)) ** 0.7
-                        asp_extra[ca:cb] = np.maximum(asp_extra[ca:cb], puff)
-                    elif it.onset in ("t", "k"):
-                        closure = 0.45 * cdur
-                        bursts.append((s0 + closure, 0.012, it.onset, vs))
-                        ta_, tb_ = fr(s0 + closure + 0.01), cb
-                        asp_extra[ta_:tb_] = np.maximum(asp_extra[ta_:tb_], np.linspace(0.8, 0.2, tb_ - ta_))
-                    else:
-                        bursts.append((s0 - 0.01, cdur + 0.02, it.onset, vs))
-                else:
-                    cons_gain_db[ca:cb] = np.minimum(cons_gain_db[ca:cb], cdb)
-                    if it.onset in _CONSONANT_FORMANTS:
-                        cf, cbw = _CONSONANT_FORMANTS[it.onset]
-                        cons_mask[ca:cb] = 1.0
-                        cons_f[:, ca:cb] = np.array(cf)[:, None]
-                        cons_b[:, ca:cb] = np.array(cbw)[:, None]
-            # scoop up into the note when the voice (re)starts: phrase onsets and after unvoiced consonants
-            if n_idx == 0 or cvoice == 0.0:
-                depth = -(25.0 + 35.0 * rng.random()) * humanize * (0.6 + 0.6 * it.effort)
-                xx = t[fr(vs):b]
-                cents_extra[fr(vs):b] += depth * (1.0 - _smoothstep((xx - vs) / 0.14))
-            # vibrato: delayed ~0.3 s, depth grows through a held note, wider when loud
-            dv = 0.3 + 0.1 * rng.random()
-            full = (30.0 + 25.0 * it.effort) * (0.85 + 0.3 * rng.random())
-            xx = t[a:b]
-            vib_depth[a:b] = full * _smoothstep((xx - s0 - dv) / 0.6) * (1.0 - _smoothstep((xx - (s1 - 0.06)) / 0.08))
 
-    eff_s = _smooth(eff, 0.15)
-    voicing = _smooth(voicing, 0.02)
-    # voiced consonants: a level dip and their own F1..F3
-    cons_gain = 10.0 ** (_smooth(cons_gain_db, 0.035) / 20.0)
-    cm = _smooth(cons_mask, 0.05)
-    fmt_f = np.exp(_smooth(np.log(vow_f), 0.07))
-    fmt_b = _smooth(vow_b, 0.07)
-    cf_s = np.exp(_smooth(np.log(np.where(cons_mask > 0, cons_f, vow_f[:3])), 0.03))
-    cb_s = _smooth(np.where(cons_mask > 0, cons_b, vow_b[:3]), 0.03)
-    fmt_f[:3] = fmt_f[:3] * (1 - cm) + cf_s * cm
-    fmt_b[:3] = fmt_b[:3] * (1 - cm) + cb_s * cm
-    # pitch: target + portamento + vibrato + drift + scoops + sharpening at a shout
-    logf_s = _smooth(logf, 0.09)
-    rate = 5.6 + 0.25 * _lowpass_noise(rng, nf, 0.5) * humanize
-    phase = 2.0 * np.pi * np.cumsum(rate) / _CR + 2 * np.pi * rng.random()
-    vib = _smooth(vib_depth, 0.06) * vibrato * np.sin(phase)
-    drift = 6.0 * humanize * _lowpass_noise(rng, nf, 1.2)
-    for i, it in enumerate(items):  # keep intonation centred on each note: drift wanders, the singer corrects
-        if isinstance(it, Note):
-            a, b = fr(starts[i]), fr(starts[i + 1])
-            drift[a:b] -= drift[a:b].mean()
-    drift = _smooth(drift, 0.1)
-    sharp = 18.0 * _smoothstep((eff_s - 0.6) / 0.4)
-    cents = vib + drift + cents_extra + sharp
-    f0 = 2.0 ** (logf_s + cents / 1200.0)
+def _perform_phrase(
+    raw: _RawCurves, phrase: list[tuple[Note, _NoteTimes]], timeline: _Timeline, rng: np.random.Generator,
+    humanize: float,
+) -> None:
+    """A phrase's voicing envelope and the pitch fall at its release, then each of its notes."""
+    p0, p1 = phrase[0][1].start_s, phrase[-1][1].end_s
+    attack = 0.12 - 0.08 * phrase[0][0].effort  # soft singers ease in, a shout hits
+    release = 0.28 - 0.16 * _final_effort(phrase[-1][0])
+    a, b = timeline.frame(p0), timeline.frame(p1 + 0.5 * release)
+    raw.phrases.append((p0, p1 + 0.5 * release))
+    x = timeline.times_s[a:b]
+    env = _smoothstep((x - p0) / attack) * (1.0 - _smoothstep((x - (p1 - 0.5 * release)) / release))
+    raw.voicing[a:b] = np.maximum(raw.voicing[a:b], env)
+    # pitch falls away at the release, as singers let go of a phrase
+    raw.bend_cents[a:b] -= 60.0 * humanize * _smoothstep((x - (p1 - 0.5 * release)) / release) ** 2
+    for k, (note, times) in enumerate(phrase):
+        _perform_note(raw, note, times, timeline, rng, humanize, phrase_start=k == 0)
 
+
+# --- one note: dynamics, onset consonant, scoop, vibrato ----------------------------------------------
+def _perform_note(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator,
+    humanize: float, phrase_start: bool,
+) -> None:
+    """A note's loudness aim and shape, its onset consonant, a scoop where the voice (re)starts, and its
+    vibrato; ``rng`` draws in that order."""
+    _note_dynamics(raw, note, times, timeline, rng, humanize)
+    onset = _CONSONANTS[note.onset]
+    onset_s = _onset_duration_s(note)
+    if onset_s > 0:
+        if onset.voicing == 0.0:
+            _unvoiced_onset(raw, note.onset, onset_s, times, timeline)
+        else:
+            _voiced_onset(raw, note.onset, onset.level_db, times, timeline)
+    # scoop up into the note when the voice (re)starts: phrase onsets and after unvoiced consonants
+    if phrase_start or onset.voicing == 0.0:
+        _scoop(raw, note, times, timeline, rng, humanize)
+    _vibrato_depth(raw, note, times, timeline, rng)
+
+
+def _note_dynamics(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator, humanize: float
+) -> None:
+    """The note's loudness aim (a little unsteady); its level eases in after a note change and swells
+    through a held note (~ +2 dB mid-note)."""
+    s0, vs, s1 = times
+    a, b = timeline.frame(s0), timeline.frame(s1)
+    raw.notes.append(_NoteSpan(s0, vs, s1, _note_target_db(note) + 0.8 * humanize * rng.standard_normal()))
+    xn = np.clip((timeline.times_s[a:b] - vs) / max(s1 - vs, 1e-3), 0.0, 1.0)
+    swell = min(1.0, (s1 - vs) / 1.2) * (2.0 + rng.random()) * humanize
+    swell *= 1.0 - 0.7 * note.effort  # no headroom left at a shout
+    ease = -2.0 * humanize * (1.0 - _smoothstep((timeline.times_s[a:b] - vs) / 0.1))
+    raw.shape_db[a:b] = ease + swell * np.sin(np.pi * xn) ** 1.5
+
+
+def _unvoiced_onset(raw: _RawCurves, onset: str, onset_s: float, times: _NoteTimes, timeline: _Timeline) -> None:
+    """An unvoiced consonant lasting ``onset_s``: voicing stops (20 ms ramps) and restarts with a soft
+    attack; "h" is aspiration, a stop ("t", "k") a burst then aspiration, "s"/"sh" a fricative."""
+    s0, vs, _ = times
+    ca, cb = timeline.frame(s0), timeline.frame(vs)
+    da, db = timeline.frame(s0 - 0.03), timeline.frame(vs + 0.06)
+    xx = timeline.times_s[da:db]
+    dip = _smoothstep((xx - (s0 - 0.02)) / 0.025) * (1.0 - _smoothstep((xx - (vs - 0.005)) / 0.05))
+    raw.voicing[da:db] *= 1.0 - dip
+    if onset == "h":
+        puff = np.sin(np.pi * np.linspace(0.15, 1.0, cb - ca)) ** 0.7
+        raw.onset_aspiration[ca:cb] = np.maximum(raw.onset_aspiration[ca:cb], puff)
+    elif onset in ("t", "k"):
+        closure_s = 0.45 * onset_s
+        raw.bursts.append(_Burst(s0 + closure_s, 0.012, onset, vs))
+        ta = timeline.frame(s0 + closure_s + 0.01)
+        raw.onset_aspiration[ta:cb] = np.maximum(raw.onset_aspiration[ta:cb], np.linspace(0.8, 0.2, cb - ta))
+    else:
+        raw.bursts.append(_Burst(s0 - 0.01, onset_s + 0.02, onset, vs))
+
+
+def _voiced_onset(raw: _RawCurves, onset: str, level_db: float, times: _NoteTimes, timeline: _Timeline) -> None:
+    """A voiced consonant: a level dip of ``level_db`` and, for nasals and glides, its own F1..F3."""
+    ca, cb = timeline.frame(times.start_s), timeline.frame(times.vowel_start_s)
+    raw.consonant_gain_db[ca:cb] = np.minimum(raw.consonant_gain_db[ca:cb], level_db)
+    if onset in _CONSONANT_FORMANTS:
+        formant_hz, bandwidth_hz = _CONSONANT_FORMANTS[onset]
+        raw.consonant_mask[ca:cb] = 1.0
+        raw.consonant_formant_hz[:, ca:cb] = np.array(formant_hz)[:, None]
+        raw.consonant_bandwidth_hz[:, ca:cb] = np.array(bandwidth_hz)[:, None]
+
+
+def _scoop(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator, humanize: float
+) -> None:
+    """A scoop up into the pitch over the first ~140 ms of the vowel, deeper when loud."""
+    depth = -(25.0 + 35.0 * rng.random()) * humanize * (0.6 + 0.6 * note.effort)
+    _, vs, s1 = times
+    a, b = timeline.frame(vs), timeline.frame(s1)
+    raw.bend_cents[a:b] += depth * (1.0 - _smoothstep((timeline.times_s[a:b] - vs) / 0.14))
+
+
+def _vibrato_depth(raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator) -> None:
+    """Vibrato depth in cents: delayed ~0.3 s, growing through a held note, wider when loud."""
+    delay_s = 0.3 + 0.1 * rng.random()
+    full = (30.0 + 25.0 * note.effort) * (0.85 + 0.3 * rng.random())
+    s0, _, s1 = times
+    a, b = timeline.frame(s0), timeline.frame(s1)
+    xx = timeline.times_s[a:b]
+    rise = _smoothstep((xx - s0 - delay_s) / 0.6)
+    fall = 1.0 - _smoothstep((xx - (s1 - 0.06)) / 0.08)
+    raw.vibrato_depth_cents[a:b] = full * rise * fall
+
+
+# --- from the raw curves to the controls: pitch, formants, source ----------------------------------
+def _f0_curve(
+    raw: _RawCurves, timeline: _Timeline, log2_f0: np.ndarray, effort: np.ndarray, rng: np.random.Generator,
+    style: _Style,
+) -> np.ndarray:
+    """Sung pitch in Hz, ``(F,)``: the smoothed targets ``log2_f0`` bent by vibrato, drift, scoops and
+    falls, and pushed sharp at a shout. ``rng`` draws the vibrato, then the drift."""
+    vibrato = _vibrato_cents(raw.vibrato_depth_cents, rng, style)
+    drift = _drift_cents(raw.notes, timeline, rng, style.humanize)
+    sharp = 18.0 * _smoothstep((effort - 0.6) / 0.4)
+    cents = vibrato + drift + raw.bend_cents + sharp
+    return 2.0 ** (log2_f0 + cents / 1200.0)
+
+
+def _vibrato_cents(depth_cents: np.ndarray, rng: np.random.Generator, style: _Style) -> np.ndarray:
+    """Vibrato in cents, ``(F,)``, at ~5.6 Hz with a wandering rate, from a random phase."""
+    rate_hz = 5.6 + 0.25 * _lowpass_noise(rng, depth_cents.shape[0], 0.5) * style.humanize
+    phase = 2.0 * np.pi * np.cumsum(rate_hz) / _CONTROL_RATE_HZ + 2 * np.pi * rng.random()
+    return _smooth(depth_cents, 0.06) * style.vibrato * np.sin(phase)
+
+
+def _drift_cents(notes: list[_NoteSpan], timeline: _Timeline, rng: np.random.Generator, humanize: float) -> np.ndarray:
+    """Slow pitch drift in cents, ``(F,)``, centred on each note: drift wanders, the singer corrects."""
+    drift = 6.0 * humanize * _lowpass_noise(rng, timeline.n_frames, 1.2)
+    for note in notes:
+        a, b = timeline.frame(note.start_s), timeline.frame(note.end_s)
+        drift[a:b] -= drift[a:b].mean()
+    return _smooth(drift, 0.1)
+
+
+def _articulated_formants(raw: _RawCurves) -> tuple[np.ndarray, np.ndarray]:
+    """F1..F5 and B1..B5 in Hz, ``(5, F)`` each: the vowels gliding into each other (in log frequency),
+    and voiced consonants taking over F1..F3 while they sound."""
+    mask = _smooth(raw.consonant_mask, 0.05)
+    formant_hz = np.exp(_smooth(np.log(raw.vowel_formant_hz), 0.07))
+    bandwidth_hz = _smooth(raw.vowel_bandwidth_hz, 0.07)
+    consonant = raw.consonant_mask > 0
+    consonant_hz = np.exp(_smooth(np.log(np.where(consonant, raw.consonant_formant_hz, raw.vowel_formant_hz[:3])), 0.03))
+    consonant_bw_hz = _smooth(np.where(consonant, raw.consonant_bandwidth_hz, raw.vowel_bandwidth_hz[:3]), 0.03)
+    formant_hz[:3] = formant_hz[:3] * (1 - mask) + consonant_hz * mask
+    bandwidth_hz[:3] = bandwidth_hz[:3] * (1 - mask) + consonant_bw_hz * mask
+    return formant_hz, bandwidth_hz
+
+
+def _sung_formants(raw: _RawCurves, effort: np.ndarray, log2_f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F1..F5 and B1..B5 in Hz, ``(5, F)`` each, as sung: articulated, shaped by ``effort`` and kept
+    above the pitch ``log2_f0``."""
+    formant_hz, bandwidth_hz = _articulated_formants(raw)
     # effort: the jaw opens (F1 up a little) and F3..F5 gather into the singer's formant cluster;
     # a soft voice spreads them as in speech, with wider (weaker) upper formants
-    spread = 1.0 - eff_s
-    fmt_f[0] *= 1.0 + 0.08 * eff_s
-    fmt_f[3] += 250.0 * spread
-    fmt_f[4] += 450.0 * spread
-    fmt_b[2:] *= 1.0 + 0.3 * spread
+    spread = 1.0 - effort
+    formant_hz[0] *= 1.0 + 0.08 * effort
+    formant_hz[3] += 250.0 * spread
+    formant_hz[4] += 450.0 * spread
+    bandwidth_hz[2:] *= 1.0 + 0.3 * spread
     # the table's narrow F1/F2 bandwidths (40-60 Hz) suit FOF synthesis; in a cascade they ring and make
     # the level jump by ~7 dB as harmonics cross F1, so floor them at sung closed-phase values
-    fmt_b[0] = np.maximum(fmt_b[0], 100.0)
-    fmt_b[1] = np.maximum(fmt_b[1], 110.0)
+    bandwidth_hz[0] = np.maximum(bandwidth_hz[0], 100.0)
+    bandwidth_hz[1] = np.maximum(bandwidth_hz[1], 110.0)
     # formant tuning at high pitch (Sundberg): singers do not leave F1 below the fundamental
-    f0t = 2.0 ** logf_s
-    fmt_f[0] = np.maximum(fmt_f[0], 1.1 * f0t)
+    formant_hz[0] = np.maximum(formant_hz[0], 1.1 * 2.0 ** log2_f0)
+    return formant_hz, bandwidth_hz
 
-    # source amplitude: a first guess (measured offset of the radiated output re the source), trimmed
-    # per note after the tract
-    level = 10.0 ** ((_level_db_of_effort(eff_s) + 36.0) / 20.0)
-    level *= 10.0 ** ((_smooth(shape_db, 0.05) + 0.4 * humanize * _lowpass_noise(rng, nf, 2.0)) / 20.0)
-    amp = level * voicing * cons_gain
-    rd = _rd_of_effort(eff_s)
+
+def _source_curves(
+    raw: _RawCurves, effort: np.ndarray, voicing: np.ndarray, rng: np.random.Generator, style: _Style
+) -> tuple[np.ndarray, np.ndarray]:
+    """Glottal excitation amplitude (Ee) and aspiration amplitude, linear, ``(F,)`` each."""
+    # a first guess (the measured offset of the radiated output re the source), trimmed per note
+    # after the tract; a little level wobble on top of the note shapes
+    level = 10.0 ** ((_level_db_of_effort(effort) + 36.0) / 20.0)
+    wobble_db = 0.4 * style.humanize * _lowpass_noise(rng, effort.shape[0], 2.0)
+    level *= 10.0 ** ((_smooth(raw.shape_db, 0.05) + wobble_db) / 20.0)
+    consonant_gain = 10.0 ** (_smooth(raw.consonant_gain_db, 0.035) / 20.0)
+    amplitude = level * voicing * consonant_gain
     # aspiration relative to the voice: -16 dB soft, -36 dB at a shout (breathy vs pressed)
-    asp_rel = 10.0 ** ((-16.0 - 20.0 * eff_s) / 20.0) * breathiness
+    aspiration_rel = 10.0 ** ((-16.0 - 20.0 * effort) / 20.0) * style.breathiness
     # an "h" is whispered vowel about 12 dB under the vowel it opens (the voice brightens with effort
     # faster than the noise does, hence the effort term)
-    asp_h = 10.0 ** ((-15.0 - 5.0 * eff_s) / 20.0)
-    asp = level * (asp_rel * voicing + asp_h * asp_extra) + _BREATH_AMP * breath_abs
-    asp = _smooth(asp, 0.01)
-    return _Controls(f0, amp, voicing, rd, eff_s, asp, fmt_f, fmt_b, bursts, note_spans, phrase_spans)
+    aspiration_h = 10.0 ** ((-15.0 - 5.0 * effort) / 20.0)
+    aspiration = level * (aspiration_rel * voicing + aspiration_h * raw.onset_aspiration) + _BREATH_AMP * raw.breath
+    return amplitude, _smooth(aspiration, 0.01)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -786,9 +1003,9 @@ def _loudness_trim(out: np.ndarray, voicing: np.ndarray, ctl: _Controls, sr: flo
                 seg = out[int(vs * sr):int(s1 * sr)]
             rms_db = 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) if seg.size else target_db
             end = p1 if k == len(spans) - 1 else s1
-            trim_db[int(round(s0 * _CR)):int(round(end * _CR))] = np.clip(target_db - rms_db, -20.0, 20.0)
+            trim_db[int(round(s0 * _CONTROL_RATE_HZ)):int(round(end * _CONTROL_RATE_HZ))] = np.clip(target_db - rms_db, -20.0, 20.0)
     trim_db = _smooth(trim_db, 0.06)
-    return np.interp(np.arange(out.shape[0]) / (sr / _CR), np.arange(nf), 10.0 ** (trim_db / 20.0))
+    return np.interp(np.arange(out.shape[0]) / (sr / _CONTROL_RATE_HZ), np.arange(nf), 10.0 ** (trim_db / 20.0))
 
 
 def _bandpass_noise(rng, n: int, lo_hz: float, hi_hz: float, sr: float) -> np.ndarray:
@@ -845,11 +1062,11 @@ def sing(
     items = _validate(notes, voice)
     sr = float(sample_rate)
     rng = np.random.default_rng(seed)
-    ctl = _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
+    ctl = _controls(items, voice, rng, lead_s, tail_s, _Style(vibrato, humanize, breathiness))
     glottal_flow, tract = _kernels()
 
     n = int(round((lead_s + sum(it.duration_s for it in items) + tail_s) * sr))
-    hop = sr / _CR
+    hop = sr / _CONTROL_RATE_HZ
     os_ = int(math.ceil(_INTERNAL_MIN_HZ / sr))
     # --- source: LF flow at os_ * sr, decimated with a long Kaiser low-pass (~80 dB stopband)
     max_periods = int(n / sr * 1600) + 16
@@ -861,7 +1078,7 @@ def sing(
     table = _lf_table()
     rd_step = (_RD_MAX - _RD_MIN) / (_RD_N - 1)
     glottal_flow(
-        n * os_, sr * os_, hop * os_, os_, ctl.f0_hz, ctl.amp, ctl.rd, table, _RD_MIN, rd_step, jit, shim, flow_os, gmod
+        n * os_, sr * os_, hop * os_, os_, ctl.f0_hz, ctl.amplitude, ctl.rd, table, _RD_MIN, rd_step, jit, shim, flow_os, gmod
     )
     flow = resample_poly(flow_os, 1, os_, window=("kaiser", 8.0)) if os_ > 1 else flow_os
     del flow_os
@@ -870,7 +1087,7 @@ def sing(
     frames = np.arange(n) / hop
     fidx = np.arange(ctl.f0_hz.shape[0])
     voicing = np.interp(frames, fidx, ctl.voicing)
-    asp_amp = np.interp(frames, fidx, ctl.asp)
+    asp_amp = np.interp(frames, fidx, ctl.aspiration)
     from scipy.signal import butter, sosfilt
 
     noise = rng.standard_normal(n)
