@@ -191,6 +191,7 @@ class Rest:
 # LF model, Rd-parametrised (Fant 1995), tabulated once in normalised time (T0 = 1, Ee = 1).
 # ---------------------------------------------------------------------------------------------------
 _RD_MIN, _RD_MAX, _RD_N = 0.3, 2.7, 97
+_RD_STEP = (_RD_MAX - _RD_MIN) / (_RD_N - 1)
 
 
 @functools.cache
@@ -501,34 +502,6 @@ def _lowpass_noise(rng: np.random.Generator, n_frames: int, cutoff_hz: float) ->
     return x / (np.std(x) + 1e-12)
 
 
-def _validate(notes: Sequence[Note | Rest], voice: str) -> list[Note | Rest]:
-    if voice not in FORMANT_TABLE:
-        raise ConfigError(f"voice: expected one of {sorted(FORMANT_TABLE)}, got {voice!r}")
-    items = list(notes)
-    if not any(isinstance(it, Note) for it in items):
-        raise ConfigError(f"notes: expected at least one Note, got {items!r}")
-    for i, it in enumerate(items):
-        if not isinstance(it, (Note, Rest)):
-            raise ConfigError(f"notes[{i}]: expected a Note or a Rest, got {it!r}")
-        if not (np.isfinite(it.duration_s) and it.duration_s > 0):
-            raise ConfigError(f"notes[{i}].duration_s: expected > 0 s, got {it.duration_s!r}")
-        if isinstance(it, Note):
-            if isinstance(it.pitch, bool) or not isinstance(it.pitch, (int, float, np.number, str)):
-                raise ConfigError(f"notes[{i}].pitch: expected Hz or a note name like 'A3', got {it.pitch!r}")
-            hz = it.pitch_hz
-            if not (40.0 <= hz <= 1500.0):
-                raise ConfigError(f"notes[{i}].pitch: expected 40..1500 Hz, got {hz!r} Hz")
-            if not (0.0 <= it.effort <= 1.0) or not (it.effort_end is None or 0.0 <= it.effort_end <= 1.0):
-                raise ConfigError(f"notes[{i}].effort: expected 0..1, got {it.effort!r} / {it.effort_end!r}")
-            if it.onset not in _CONSONANTS:
-                raise ConfigError(f"notes[{i}].onset: expected one of {sorted(_CONSONANTS)}, got {it.onset!r}")
-            if not (1 <= len(it.vowel) <= 2 and all(v in "aeiou" for v in it.vowel)):
-                raise ConfigError(f"notes[{i}].vowel: expected a, e, i, o, u or a pair like 'ai', got {it.vowel!r}")
-        elif not (0.0 <= it.breath <= 1.0):
-            raise ConfigError(f"notes[{i}].breath: expected 0..1, got {it.breath!r}")
-    return items
-
-
 @dataclass(frozen=True)
 class _Style:
     """How the score is sung, each a scale 0..4 (1: as designed): ``vibrato`` depth; ``humanize``:
@@ -537,6 +510,14 @@ class _Style:
     vibrato: float
     humanize: float
     breathiness: float
+
+    @classmethod
+    def checked(cls, vibrato: float, humanize: float, breathiness: float) -> _Style:
+        """The style, or a :class:`ConfigError` naming the first scale outside 0..4."""
+        for name, value in (("vibrato", vibrato), ("humanize", humanize), ("breathiness", breathiness)):
+            if not (np.isfinite(value) and 0.0 <= value <= 4.0):
+                raise ConfigError(f"{name}: expected 0..4, got {value!r}")
+        return cls(vibrato, humanize, breathiness)
 
 
 class _NoteTimes(NamedTuple):
@@ -961,60 +942,15 @@ def _source_curves(
 # ---------------------------------------------------------------------------------------------------
 # Rendering.
 # ---------------------------------------------------------------------------------------------------
-_INTERNAL_MIN_HZ = 96000.0  # oversampled rate for the glottal source: inharmonic residue < -80 dB
+_MIN_OVERSAMPLED_RATE_HZ = 96000.0  # the glottal source's rate at least: inharmonic residue < -80 dB
 _SINGER_FORMANT_HZ = 2900.0
 # parallel high-formant branch: (centre Hz, bandwidth Hz, gain re the radiated source)
 _HF_BRANCH = ((4600.0, 1200.0, 1.0), (6200.0, 1600.0, 0.8), (7900.0, 2200.0, 0.6))
-
-
-def _resonator_coeffs(f_hz: np.ndarray, b_hz: np.ndarray, sr: float):
-    """Two-pole resonator with unity gain at DC (Klatt 1980): returns a1, a2, b0 arrays."""
-    r = np.exp(-np.pi * b_hz / sr)
-    a1 = -2.0 * r * np.cos(2.0 * np.pi * f_hz / sr)
-    a2 = r * r
-    return a1, a2, 1.0 + a1 + a2
-
-
-def _peaking_coeffs(f_hz: float, gain_db: np.ndarray, q: float, sr: float) -> np.ndarray:
-    """Peaking biquad (RBJ audio-EQ cookbook), normalised: (len(gain_db), 5) rows b0 b1 b2 a1 a2."""
-    A = 10.0 ** (gain_db / 40.0)
-    w0 = 2.0 * np.pi * f_hz / sr
-    al = np.sin(w0) / (2.0 * q)
-    a0 = 1.0 + al / A
-    cw = -2.0 * np.cos(w0)
-    a1 = np.broadcast_to(cw, A.shape) / a0
-    return np.stack([(1.0 + al * A) / a0, a1, (1.0 - al * A) / a0, a1, (1.0 - al / A) / a0], axis=1)
-
-
-def _loudness_trim(out: np.ndarray, voicing: np.ndarray, ctl: _Controls, sr: float) -> np.ndarray:
-    """Per-sample gain (N,) that brings each note's steady, voiced part to its target RMS (dBFS).
-
-    Harmonics falling on or between narrow formants make the raw level jump by several dB from note
-    to note; this evens it out the way a singer's ear does. Rests keep 0 dB (breaths stay absolute).
-    """
-    nf = ctl.f0_hz.shape[0]
-    trim_db = np.zeros(nf)
-    for (p0, p1) in ctl.phrases:
-        spans = [sp for sp in ctl.notes if p0 - 1e-9 <= sp[0] < p1]
-        for k, (s0, vs, s1, target_db) in enumerate(spans):
-            a, b = int((vs + 0.03) * sr), int((s1 - 0.03) * sr)
-            seg = out[a:b][voicing[a:b] > 0.8] if b > a else out[0:0]
-            if seg.size < 0.05 * sr:
-                seg = out[int(vs * sr):int(s1 * sr)]
-            rms_db = 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) if seg.size else target_db
-            end = p1 if k == len(spans) - 1 else s1
-            trim_db[int(round(s0 * _CONTROL_RATE_HZ)):int(round(end * _CONTROL_RATE_HZ))] = np.clip(target_db - rms_db, -20.0, 20.0)
-    trim_db = _smooth(trim_db, 0.06)
-    return np.interp(np.arange(out.shape[0]) / (sr / _CONTROL_RATE_HZ), np.arange(nf), 10.0 ** (trim_db / 20.0))
-
-
-def _bandpass_noise(rng, n: int, lo_hz: float, hi_hz: float, sr: float) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
-
-    hi = min(hi_hz, 0.45 * sr)
-    lo = min(lo_hz, 0.6 * hi)
-    sos = butter(2, [lo / (sr / 2), hi / (sr / 2)], btype="band", output="sos")
-    return sosfilt(sos, rng.standard_normal(n))
+# fricative and stop-burst noise: kind -> (band low Hz, band high Hz, level re the vowel after it in dB):
+# an "s" sits ~12 dB under its vowel, a stop burst ~6 dB
+_BURST_NOISE = {
+    "s": (4000.0, 9000.0, -12.0), "sh": (1800.0, 6000.0, -10.0), "t": (2500.0, 8000.0, -6.0), "k": (1200.0, 3500.0, -6.0)
+}
 
 
 def sing(
@@ -1053,111 +989,251 @@ def sing(
     Returns:
         ``(1, N)`` float32, ``N = round((lead_s + sum(durations) + tail_s) * sample_rate)``.
     """
+    sample_rate_hz = float(check_sample_rate(sample_rate))
+    style = _Style.checked(vibrato, humanize, breathiness)
+    items = _check_score(notes, voice)
+    # one generator for everything, drawn in a fixed order: the performance, jitter and shimmer,
+    # aspiration noise, then the bursts
+    rng = np.random.default_rng(seed)
+    ctl = _controls(items, voice, rng, lead_s, tail_s, style)
+    n_samples = int(round((lead_s + sum(it.duration_s for it in items) + tail_s) * sample_rate_hz))
+    hop = sample_rate_hz / _CONTROL_RATE_HZ  # output samples per control frame
+    voicing = _at_output_rate(ctl.voicing, n_samples, hop)
+    flow, opening = _glottal_source(ctl, n_samples, hop, sample_rate_hz, rng, style.humanize)
+    breath = _aspiration(ctl, voicing, opening, hop, sample_rate_hz, rng)
+    out = _radiate(_vocal_tract(flow + breath, ctl, hop, sample_rate_hz), sample_rate_hz)
+    out += _high_formants(flow, breath, ctl, hop, sample_rate_hz)
+    # the singer listens: trim every note to its loudness target. A smooth gain on the output equals
+    # scaling the source, since the tract is linear and rings for only a few milliseconds.
+    out *= _loudness_trim(out, voicing, ctl, sample_rate_hz)
+    _add_bursts(out, ctl.bursts, rng, sample_rate_hz)
+    _fade_edges(out, sample_rate_hz)
+    if peak_dbfs is not None:
+        peak = float(np.max(np.abs(out)))
+        if peak > 0:
+            out *= 10.0 ** (peak_dbfs / 20.0) / peak
+    return out[None, :].astype(np.float32)
+
+
+def _check_score(notes: Sequence[Note | Rest], voice: str) -> list[Note | Rest]:
+    """The score as a list, or a :class:`ConfigError` naming the voice or the first bad item."""
+    if voice not in FORMANT_TABLE:
+        raise ConfigError(f"voice: expected one of {sorted(FORMANT_TABLE)}, got {voice!r}")
+    items = list(notes)
+    if not any(isinstance(it, Note) for it in items):
+        raise ConfigError(f"notes: expected at least one Note, got {items!r}")
+    for i, item in enumerate(items):
+        if not isinstance(item, (Note, Rest)):
+            raise ConfigError(f"notes[{i}]: expected a Note or a Rest, got {item!r}")
+        if not (np.isfinite(item.duration_s) and item.duration_s > 0):
+            raise ConfigError(f"notes[{i}].duration_s: expected > 0 s, got {item.duration_s!r}")
+        if isinstance(item, Note):
+            _check_note(i, item)
+        elif not (0.0 <= item.breath <= 1.0):
+            raise ConfigError(f"notes[{i}].breath: expected 0..1, got {item.breath!r}")
+    return items
+
+
+def _check_note(i: int, note: Note) -> None:
+    """A :class:`ConfigError` naming ``notes[i]`` and its first bad field, if any."""
+    if isinstance(note.pitch, bool) or not isinstance(note.pitch, (int, float, np.number, str)):
+        raise ConfigError(f"notes[{i}].pitch: expected Hz or a note name like 'A3', got {note.pitch!r}")
+    pitch_hz = note.pitch_hz
+    if not (40.0 <= pitch_hz <= 1500.0):
+        raise ConfigError(f"notes[{i}].pitch: expected 40..1500 Hz, got {pitch_hz!r} Hz")
+    if not (0.0 <= note.effort <= 1.0) or not (note.effort_end is None or 0.0 <= note.effort_end <= 1.0):
+        raise ConfigError(f"notes[{i}].effort: expected 0..1, got {note.effort!r} / {note.effort_end!r}")
+    if note.onset not in _CONSONANTS:
+        raise ConfigError(f"notes[{i}].onset: expected one of {sorted(_CONSONANTS)}, got {note.onset!r}")
+    if not (1 <= len(note.vowel) <= 2 and all(v in "aeiou" for v in note.vowel)):
+        raise ConfigError(f"notes[{i}].vowel: expected a, e, i, o, u or a pair like 'ai', got {note.vowel!r}")
+
+
+def _at_output_rate(curve: np.ndarray, n_samples: int, hop: float) -> np.ndarray:
+    """A ``(F,)`` control curve linearly interpolated to ``(n_samples,)``, ``hop`` samples per frame."""
+    return np.interp(np.arange(n_samples) / hop, np.arange(curve.shape[0]), curve)
+
+
+def _glottal_source(
+    ctl: _Controls, n_samples: int, hop: float, sample_rate_hz: float, rng: np.random.Generator, humanize: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Glottal flow and glottal opening (0..1), ``(n_samples,)`` each at the output rate.
+
+    The LF flow is made at ``oversampling`` times the output rate (>= 96 kHz) and decimated with a
+    long Kaiser low-pass (~80 dB stopband), so that what aliases stays under -80 dB.
+    """
     from scipy.signal import resample_poly
 
-    sample_rate = check_sample_rate(sample_rate)
-    for name, val in (("vibrato", vibrato), ("humanize", humanize), ("breathiness", breathiness)):
-        if not (np.isfinite(val) and 0.0 <= val <= 4.0):
-            raise ConfigError(f"{name}: expected 0..4, got {val!r}")
-    items = _validate(notes, voice)
-    sr = float(sample_rate)
-    rng = np.random.default_rng(seed)
-    ctl = _controls(items, voice, rng, lead_s, tail_s, _Style(vibrato, humanize, breathiness))
-    glottal_flow, tract = _kernels()
-
-    n = int(round((lead_s + sum(it.duration_s for it in items) + tail_s) * sr))
-    hop = sr / _CONTROL_RATE_HZ
-    os_ = int(math.ceil(_INTERNAL_MIN_HZ / sr))
-    # --- source: LF flow at os_ * sr, decimated with a long Kaiser low-pass (~80 dB stopband)
-    max_periods = int(n / sr * 1600) + 16
-    jit = 0.005 * humanize * rng.standard_normal(max_periods)  # ~0.5 % period jitter, a healthy voice
-    shim = 0.03 * humanize * rng.standard_normal(max_periods)  # ~0.25 dB shimmer
-    shim = np.clip(shim, -0.5, 0.5)
-    flow_os = np.zeros(n * os_)
-    gmod = np.zeros(n)
-    table = _lf_table()
-    rd_step = (_RD_MAX - _RD_MIN) / (_RD_N - 1)
+    oversampling = int(math.ceil(_MIN_OVERSAMPLED_RATE_HZ / sample_rate_hz))
+    max_periods = int(n_samples / sample_rate_hz * 1600) + 16
+    jitter = 0.005 * humanize * rng.standard_normal(max_periods)  # ~0.5 % period jitter, a healthy voice
+    shimmer = 0.03 * humanize * rng.standard_normal(max_periods)  # ~0.25 dB shimmer
+    shimmer = np.clip(shimmer, -0.5, 0.5)
+    flow = np.zeros(n_samples * oversampling)
+    opening = np.zeros(n_samples)
+    glottal_flow, _ = _kernels()
     glottal_flow(
-        n * os_, sr * os_, hop * os_, os_, ctl.f0_hz, ctl.amplitude, ctl.rd, table, _RD_MIN, rd_step, jit, shim, flow_os, gmod
+        n_samples * oversampling, sample_rate_hz * oversampling, hop * oversampling, oversampling,
+        ctl.f0_hz, ctl.amplitude, ctl.rd, _lf_table(), _RD_MIN, _RD_STEP, jitter, shimmer, flow, opening,
     )
-    flow = resample_poly(flow_os, 1, os_, window=("kaiser", 8.0)) if os_ > 1 else flow_os
-    del flow_os
+    if oversampling > 1:
+        flow = resample_poly(flow, 1, oversampling, window=("kaiser", 8.0))
+    return flow, opening
 
-    # --- aspiration: noise in the flow, gated by the glottal opening while voiced (open during h/breaths)
-    frames = np.arange(n) / hop
-    fidx = np.arange(ctl.f0_hz.shape[0])
-    voicing = np.interp(frames, fidx, ctl.voicing)
-    asp_amp = np.interp(frames, fidx, ctl.aspiration)
+
+def _aspiration(
+    ctl: _Controls, voicing: np.ndarray, opening: np.ndarray, hop: float, sample_rate_hz: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Aspiration noise to add to the flow, ``(N,)`` like ``voicing`` (0..1) and the glottal ``opening``:
+    gated by the opening while voiced, open during "h" and breaths."""
     from scipy.signal import butter, sosfilt
 
-    noise = rng.standard_normal(n)
+    amplitude = _at_output_rate(ctl.aspiration, voicing.shape[0], hop)
+    noise = rng.standard_normal(voicing.shape[0])
     # a -6 dB/octave tilt above 1.5 kHz in the flow domain becomes ~flat after lip radiation
-    sos = np.concatenate(
-        [butter(1, 1500.0 / (sr / 2), output="sos"), butter(2, 300.0 / (sr / 2), "high", output="sos")]
-    )
+    sos = np.concatenate([
+        butter(1, 1500.0 / (sample_rate_hz / 2), output="sos"),
+        butter(2, 300.0 / (sample_rate_hz / 2), "high", output="sos"),
+    ])
     noise = sosfilt(sos, noise)
-    gate = (1.0 - voicing) + voicing * (0.25 + 0.75 * gmod)
-    breath = noise * asp_amp * gate * 0.02  # 0.02: filtered-noise RMS re flow, set by ear against HNR
-    excitation = flow + breath
+    gate = (1.0 - voicing) + voicing * (0.25 + 0.75 * opening)
+    return noise * amplitude * gate * 0.02  # 0.02: filtered-noise RMS re flow, set by ear against HNR
 
-    # --- vocal tract: F1..F5 (those below 0.46 fs) in cascade, then the singer's formant peak
-    keep = [k for k in range(5) if ctl.formant_hz[k].max() < 0.46 * sr]
-    a1c, a2c, b0c = _resonator_coeffs(ctl.formant_hz[keep].T, ctl.bandwidth_hz[keep].T, sr)
-    sf_gain_db = 2.0 + 7.0 * np.clip(ctl.effort, 0.0, 1.0) ** 1.3
-    eqc = _peaking_coeffs(min(_SINGER_FORMANT_HZ, 0.4 * sr), sf_gain_db, 1.6, sr)
-    voiced = np.empty(n)
-    contig = np.ascontiguousarray
-    tract(excitation, hop, contig(a1c), contig(a2c), contig(b0c), contig(eqc), voiced)
 
-    # --- lip radiation: first difference, scaled to unity gain at 1 kHz whatever the sample rate
-    rad = sr / (2.0 * np.pi * 1000.0)
-    out = np.diff(voiced, prepend=0.0) * rad
+def _vocal_tract(excitation: np.ndarray, ctl: _Controls, hop: float, sample_rate_hz: float) -> np.ndarray:
+    """The ``(N,)`` excitation through F1..F5 in cascade (those below 0.46 fs), then the singer's formant
+    peak, which grows with effort."""
+    keep = [k for k in range(5) if ctl.formant_hz[k].max() < 0.46 * sample_rate_hz]
+    a1, a2, b0 = _resonator_coeffs(ctl.formant_hz[keep].T, ctl.bandwidth_hz[keep].T, sample_rate_hz)
+    singer_gain_db = 2.0 + 7.0 * np.clip(ctl.effort, 0.0, 1.0) ** 1.3
+    peaking = _peaking_coeffs(min(_SINGER_FORMANT_HZ, 0.4 * sample_rate_hz), singer_gain_db, 1.6, sample_rate_hz)
+    out = np.empty(excitation.shape[0])
+    _, tract = _kernels()
+    contiguous = np.ascontiguousarray
+    tract(excitation, hop, contiguous(a1), contiguous(a2), contiguous(b0), contiguous(peaking), out)
+    return out
 
-    # --- the region above F5 through a parallel branch (Klatt's cascade/parallel split): a truncated
-    # all-pole cascade falls ~10 dB/kHz above its last pole, while real voices keep a plateau of
-    # higher formants at 4-9 kHz about 30 dB under the strongest partials
-    hf_gain = np.interp(frames, fidx, 0.3 + 0.7 * ctl.effort)  # a soft voice is dark up there too
+
+def _radiate(x: np.ndarray, sample_rate_hz: float) -> np.ndarray:
+    """Lip radiation: a first difference (+6 dB/octave), scaled to unity gain at 1 kHz at any rate."""
+    return np.diff(x, prepend=0.0) * (sample_rate_hz / (2.0 * np.pi * 1000.0))
+
+
+def _high_formants(
+    flow: np.ndarray, breath: np.ndarray, ctl: _Controls, hop: float, sample_rate_hz: float
+) -> np.ndarray:
+    """The region above F5, ``(N,)``, through a parallel branch (Klatt's cascade/parallel split).
+
+    A truncated all-pole cascade falls ~10 dB/kHz above its last pole, while real voices keep a
+    plateau of higher formants at 4-9 kHz about 30 dB under the strongest partials.
+    """
+    from scipy.signal import butter, sosfilt
+
+    gain = _at_output_rate(0.3 + 0.7 * ctl.effort, flow.shape[0], hop)  # a soft voice is dark up there too
     # (aspiration reaches it only in part: real breath noise is shaped by F3-F5 and fades above them)
-    exc_rad = np.diff(flow + 0.3 * breath, prepend=0.0) * rad
-    hf = np.zeros(n)
-    for fc, bw, g in _HF_BRANCH:
-        if fc + bw / 2 < 0.45 * sr:
-            sos = butter(1, [(fc - bw / 2) / (sr / 2), (fc + bw / 2) / (sr / 2)], "band", output="sos")
-            hf += g * sosfilt(sos, exc_rad)
-    out += hf_gain * hf
+    source = _radiate(flow + 0.3 * breath, sample_rate_hz)
+    high = np.zeros(flow.shape[0])
+    nyquist_hz = sample_rate_hz / 2
+    for centre_hz, bandwidth_hz, branch_gain in _HF_BRANCH:
+        if centre_hz + bandwidth_hz / 2 < 0.45 * sample_rate_hz:
+            band = [(centre_hz - bandwidth_hz / 2) / nyquist_hz, (centre_hz + bandwidth_hz / 2) / nyquist_hz]
+            high += branch_gain * sosfilt(butter(1, band, "band", output="sos"), source)
+    return gain * high
 
-    # --- the singer listens: trim every note to its loudness target. A smooth gain on the output equals
-    # scaling the source, since the tract is linear and rings for only a few milliseconds.
-    out *= _loudness_trim(out, voicing, ctl, sr)
 
-    # --- fricatives and stop bursts, after the tract, set relative to the vowel that follows them
-    # (an "s" sits ~12 dB under its vowel, a stop burst ~6 dB)
-    for start_s, dur_s, kind, vowel_s in ctl.bursts:
-        a = int(round(start_s * sr))
-        m = min(int(round(dur_s * sr)), n - max(a, 0))
+def _resonator_coeffs(
+    formant_hz: np.ndarray, bandwidth_hz: np.ndarray, sample_rate_hz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-pole resonators with unity gain at DC (Klatt 1980): ``a1, a2, b0`` shaped like the inputs."""
+    radius = np.exp(-np.pi * bandwidth_hz / sample_rate_hz)
+    a1 = -2.0 * radius * np.cos(2.0 * np.pi * formant_hz / sample_rate_hz)
+    a2 = radius * radius
+    return a1, a2, 1.0 + a1 + a2
+
+
+def _peaking_coeffs(centre_hz: float, gain_db: np.ndarray, q: float, sample_rate_hz: float) -> np.ndarray:
+    """Peaking biquad (RBJ audio-EQ cookbook), normalised: ``(len(gain_db), 5)`` rows b0 b1 b2 a1 a2."""
+    a = 10.0 ** (gain_db / 40.0)  # the cookbook's A
+    w0 = 2.0 * np.pi * centre_hz / sample_rate_hz
+    alpha = np.sin(w0) / (2.0 * q)
+    a0 = 1.0 + alpha / a
+    a1 = np.broadcast_to(-2.0 * np.cos(w0), a.shape) / a0
+    return np.stack([(1.0 + alpha * a) / a0, a1, (1.0 - alpha * a) / a0, a1, (1.0 - alpha / a) / a0], axis=1)
+
+
+def _loudness_trim(out: np.ndarray, voicing: np.ndarray, ctl: _Controls, sample_rate_hz: float) -> np.ndarray:
+    """Per-sample gain ``(N,)`` that brings each note's steady, voiced part to its target RMS (dBFS).
+
+    Harmonics falling on or between narrow formants make the raw level jump by several dB from note
+    to note; this evens it out the way a singer's ear does. Rests keep 0 dB (breaths stay absolute).
+    """
+    trim_db = np.zeros(ctl.f0_hz.shape[0])
+    for p0, p1 in ctl.phrases:
+        notes = [note for note in ctl.notes if p0 - 1e-9 <= note.start_s < p1]
+        for k, note in enumerate(notes):
+            rms_db = _steady_level_db(out, voicing, note, sample_rate_hz)
+            end_s = p1 if k == len(notes) - 1 else note.end_s  # the last note's trim holds through the release
+            frames = slice(int(round(note.start_s * _CONTROL_RATE_HZ)), int(round(end_s * _CONTROL_RATE_HZ)))
+            trim_db[frames] = np.clip(note.target_db - rms_db, -20.0, 20.0)
+    trim_db = _smooth(trim_db, 0.06)
+    return _at_output_rate(10.0 ** (trim_db / 20.0), out.shape[0], sample_rate_hz / _CONTROL_RATE_HZ)
+
+
+def _steady_level_db(out: np.ndarray, voicing: np.ndarray, note: _NoteSpan, sample_rate_hz: float) -> float:
+    """RMS in dBFS of a note's voiced vowel 30 ms in from either end (the whole vowel when under 50 ms
+    of it is voiced); the note's target when the vowel is empty."""
+    a, b = int((note.vowel_start_s + 0.03) * sample_rate_hz), int((note.end_s - 0.03) * sample_rate_hz)
+    seg = out[a:b][voicing[a:b] > 0.8] if b > a else out[0:0]
+    if seg.size < 0.05 * sample_rate_hz:
+        seg = out[int(note.vowel_start_s * sample_rate_hz):int(note.end_s * sample_rate_hz)]
+    return 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) if seg.size else note.target_db
+
+
+def _add_bursts(out: np.ndarray, bursts: list[_Burst], rng: np.random.Generator, sample_rate_hz: float) -> None:
+    """Fricatives and stop bursts, added to ``out`` in place after the tract, each set relative to the
+    vowel that follows it."""
+    n_samples = out.shape[0]
+    for burst in bursts:
+        a = int(round(burst.start_s * sample_rate_hz))
+        m = min(int(round(burst.duration_s * sample_rate_hz)), n_samples - max(a, 0))
         if a < 0 or m < 8:
             continue
-        va = int(round((vowel_s + 0.06) * sr))
-        ref = out[va:va + int(0.15 * sr)]
+        va = int(round((burst.vowel_start_s + 0.06) * sample_rate_hz))
+        ref = out[va:va + int(0.15 * sample_rate_hz)]
         ref_rms = float(np.sqrt(np.mean(ref * ref))) if ref.size else 0.0
-        band, rel_db = {"s": ((4000.0, 9000.0), -12.0), "sh": ((1800.0, 6000.0), -10.0),
-                        "t": ((2500.0, 8000.0), -6.0), "k": ((1200.0, 3500.0), -6.0)}[kind]
-        x = _bandpass_noise(rng, m, band[0], band[1], sr)
-        u = np.linspace(0.0, 1.0, m)
-        env = np.sin(np.pi * u) ** 2 if kind in ("s", "sh") else np.minimum(u * 8.0, 1.0) * np.exp(-u * 4.0)
-        x *= env
-        x *= ref_rms * 10.0 ** (rel_db / 20.0) / (float(np.sqrt(np.mean(x * x))) + 1e-12)
+        lo_hz, hi_hz, level_db = _BURST_NOISE[burst.kind]
+        x = _bandpass_noise(rng, m, lo_hz, hi_hz, sample_rate_hz)
+        x *= _burst_envelope(burst.kind, m)
+        x *= ref_rms * 10.0 ** (level_db / 20.0) / (float(np.sqrt(np.mean(x * x))) + 1e-12)
         out[a:a + m] += x
 
-    # edges: 5 ms fades so the file starts and ends at zero
-    k = min(int(0.005 * sr), n // 2)
+
+def _burst_envelope(kind: str, n_samples: int) -> np.ndarray:
+    """A fricative swells and fades (sin^2); a stop burst cracks open in 1/8 of its length and decays."""
+    u = np.linspace(0.0, 1.0, n_samples)
+    return np.sin(np.pi * u) ** 2 if kind in ("s", "sh") else np.minimum(u * 8.0, 1.0) * np.exp(-u * 4.0)
+
+
+def _bandpass_noise(
+    rng: np.random.Generator, n_samples: int, lo_hz: float, hi_hz: float, sample_rate_hz: float
+) -> np.ndarray:
+    """``(n_samples,)`` Gaussian noise through a 2nd-order Butterworth band-pass, the band kept below
+    0.45 fs (and its low edge under 0.6 times its high edge)."""
+    from scipy.signal import butter, sosfilt
+
+    hi = min(hi_hz, 0.45 * sample_rate_hz)
+    lo = min(lo_hz, 0.6 * hi)
+    sos = butter(2, [lo / (sample_rate_hz / 2), hi / (sample_rate_hz / 2)], btype="band", output="sos")
+    return sosfilt(sos, rng.standard_normal(n_samples))
+
+
+def _fade_edges(out: np.ndarray, sample_rate_hz: float) -> None:
+    """5 ms linear fades, in place, so that the file starts and ends at zero."""
+    n_samples = out.shape[0]
+    k = min(int(0.005 * sample_rate_hz), n_samples // 2)
     out[:k] *= np.linspace(0.0, 1.0, k)
-    out[n - k:] *= np.linspace(1.0, 0.0, k)
-    if peak_dbfs is not None:
-        pk = float(np.max(np.abs(out)))
-        if pk > 0:
-            out *= 10.0 ** (peak_dbfs / 20.0) / pk
-    return out[None, :].astype(np.float32)
+    out[n_samples - k:] *= np.linspace(1.0, 0.0, k)
 
 
 # ---------------------------------------------------------------------------------------------------
