@@ -23,6 +23,12 @@ an end-of-phrase fall; vocal effort that sets level, ``Rd``, breathiness, the si
 sharpening at a shout; voicing envelopes with soft attacks and releases (no clicks). Like a singer
 listening to themselves, each note is then trimmed to the loudness its effort asks for.
 
+The code reads top-down from :func:`sing`: it checks its inputs; :func:`_controls` turns the score into
+control curves at 1 kHz (held targets, then each phrase and each note, then pitch, formants and source
+curves); two numba kernels, compiled on first use, render the LF flow and the tract; the other stages
+are numpy. Everything random comes from one generator seeded by ``seed`` and drawn in a fixed order, so
+a seed always gives the same samples, to the bit.
+
 Sources (read and re-derived here, nothing copied):
 
 - G. Fant, J. Liljencrants, Q. Lin, "A four-parameter model of glottal flow", STL-QPSR 26(4), 1985:
@@ -44,9 +50,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from collections.abc import Callable
-from typing import NamedTuple, Sequence, Union
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -67,7 +73,9 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------
 # Vowel table: (F1..F5 in Hz, B1..B5 in Hz). Csound manual, appendix "Formant values" (IRCAM CHANT).
 # ---------------------------------------------------------------------------------------------------
-_CHANT = {
+_FormantRow = tuple[tuple[float, ...], tuple[float, ...]]  # ((F1..F5 Hz), (B1..B5 Hz))
+
+_CHANT: dict[str, dict[str, _FormantRow]] = {
     "bass": {
         "a": ((600, 1040, 2250, 2450, 2750), (60, 70, 110, 120, 130)),
         "e": ((400, 1620, 2400, 2800, 3100), (40, 80, 100, 120, 120)),
@@ -83,12 +91,17 @@ _CHANT = {
         "u": ((350, 600, 2700, 2900, 3300), (40, 60, 100, 120, 120)),
     },
 }
-_CHANT["baritone"] = {
-    v: tuple(tuple(0.5 * (b + t) for b, t in zip(bv, tv)) for bv, tv in zip(_CHANT["bass"][v], _CHANT["tenor"][v]))
-    for v in "aeiou"
-}
 
-_FormantRow = tuple[tuple[float, ...], tuple[float, ...]]  # ((F1..F5 Hz), (B1..B5 Hz))
+
+def _halfway(low: _FormantRow, high: _FormantRow) -> _FormantRow:
+    """The mean of two rows, formant by formant and bandwidth by bandwidth."""
+    return (
+        tuple(0.5 * (a + b) for a, b in zip(low[0], high[0])),
+        tuple(0.5 * (a + b) for a, b in zip(low[1], high[1])),
+    )
+
+
+_CHANT["baritone"] = {vowel: _halfway(_CHANT["bass"][vowel], _CHANT["tenor"][vowel]) for vowel in "aeiou"}
 
 #: ``FORMANT_TABLE[voice][vowel] == ((F1..F5 Hz), (B1..B5 Hz))`` for voice in bass, baritone, tenor.
 FORMANT_TABLE: dict[str, dict[str, _FormantRow]] = _CHANT
@@ -127,8 +140,8 @@ _CONSONANTS = {
     "y": _Onset(0.08, 1.0, -4.0),
 }
 
-_NOTE_RE = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d)\s*$")
-_STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_NOTE_NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d)\s*$")
+_SEMITONES_ABOVE_C = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def midi_to_hz(midi: float) -> float:
@@ -138,12 +151,12 @@ def midi_to_hz(midi: float) -> float:
 
 def note_to_hz(name: str) -> float:
     """Scientific pitch name (``"A3"``, ``"F#2"``, ``"Bb4"``) -> frequency in Hz (A4 = 440 Hz)."""
-    m = _NOTE_RE.match(name)
-    if not m:
+    match = _NOTE_NAME.match(name)
+    if not match:
         raise ConfigError(f"note name: expected like 'A3', 'F#2' or 'Bb4', got {name!r}")
-    letter, accidental, octave = m.groups()
-    semis = _STEPS[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]
-    return midi_to_hz(12 * (int(octave) + 1) + semis)
+    letter, accidental, octave = match.groups()
+    semitones = _SEMITONES_ABOVE_C[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]
+    return midi_to_hz(12 * (int(octave) + 1) + semitones)
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,7 @@ class Note:
         onset: consonant before the vowel: ``"" "h" "s" "sh" "t" "k" "m" "n" "l" "w" "y"``.
     """
 
-    pitch: Union[float, str]
+    pitch: float | str
     duration_s: float
     vowel: str = "a"
     effort: float = 0.5
@@ -169,9 +182,9 @@ class Note:
     onset: str = ""
 
     @classmethod
-    def midi(cls, midi: float, duration_s: float, **kwargs) -> "Note":
-        """A note from a MIDI number (69 = A4 = 440 Hz)."""
-        return cls(midi_to_hz(midi), duration_s, **kwargs)
+    def midi(cls, midi: float, duration_s: float, **fields: Any) -> Note:
+        """A note from a MIDI number (69 = A4 = 440 Hz); ``fields`` as for :class:`Note`."""
+        return cls(midi_to_hz(midi), duration_s, **fields)
 
     @property
     def pitch_hz(self) -> float:
@@ -190,18 +203,23 @@ class Rest:
 # ---------------------------------------------------------------------------------------------------
 # LF model, Rd-parametrised (Fant 1995), tabulated once in normalised time (T0 = 1, Ee = 1).
 # ---------------------------------------------------------------------------------------------------
-_RD_MIN, _RD_MAX, _RD_N = 0.3, 2.7, 97
-_RD_STEP = (_RD_MAX - _RD_MIN) / (_RD_N - 1)
+_RD_MIN, _RD_MAX, _RD_COUNT = 0.3, 2.7, 97  # the table's Rd grid
+_RD_STEP = (_RD_MAX - _RD_MIN) / (_RD_COUNT - 1)
 
 
 @functools.cache
 def _lf_table() -> np.ndarray:
-    """LF parameters over an Rd grid: ``(_RD_N, 8)`` float64 rows of
-    ``te, tp, ta, eps, alpha, E0, U(te), U(tp)`` in normalised time (period 1, negative peak Ee = 1)."""
+    """LF parameters over an Rd grid: ``(_RD_COUNT, 8)`` float64 rows of
+    ``te, tp, ta, eps, alpha, E0, U(te), U(tp)`` in normalised time (period 1, negative peak Ee = 1).
+
+    The names are the papers' symbols: ``te`` the instant of the main excitation, ``tp`` of peak flow,
+    ``ta`` the return-phase time constant, ``eps`` its decay rate, ``alpha`` and ``wg`` the open phase's
+    growth and angular frequency, ``U`` the flow (the integral of the LF flow derivative).
+    """
     from scipy.optimize import brentq
 
     rows = []
-    for rd in np.linspace(_RD_MIN, _RD_MAX, _RD_N):
+    for rd in np.linspace(_RD_MIN, _RD_MAX, _RD_COUNT):
         ra = (-1.0 + 4.8 * rd) / 100.0  # Fant 1995, regressions on Rd
         rk = (22.4 + 11.8 * rd) / 100.0
         rg = rk / (4.0 * (0.11 * rd / (0.5 + 1.2 * rk) - ra))  # from Rd = (0.5+1.2Rk)(Rk/4Rg+Ra)/0.11
@@ -242,15 +260,16 @@ _VOWEL_DB = {"a": 0.0, "o": -1.0, "e": -1.5, "u": -2.5, "i": -2.5}
 _PITCH_DB_PER_OCTAVE = 3.0
 
 
-def _level_db_of_effort(effort: np.ndarray) -> np.ndarray:
+def _level_db_of_effort(effort: np.ndarray | float) -> np.ndarray:
     """Vocal effort 0..1 -> target RMS in dBFS of a sustained 'a' at A3 (220 Hz)."""
     return np.interp(np.clip(effort, 0.0, 1.0), _EFFORT_KNOTS, _LEVEL_DB_KNOTS)
 
 
-def _note_target_db(note: "Note") -> float:
-    e = 0.5 * (note.effort + _final_effort(note))
-    vowel = float(np.mean([_VOWEL_DB[v] for v in note.vowel]))
-    return float(_level_db_of_effort(e)) + _PITCH_DB_PER_OCTAVE * math.log2(note.pitch_hz / 220.0) + vowel
+def _note_target_db(note: Note) -> float:
+    """The RMS in dBFS a note aims at: from its mean effort, its pitch and its vowel(s)."""
+    effort = 0.5 * (note.effort + _final_effort(note))
+    vowel_db = float(np.mean([_VOWEL_DB[v] for v in note.vowel]))
+    return float(_level_db_of_effort(effort)) + _PITCH_DB_PER_OCTAVE * math.log2(note.pitch_hz / 220.0) + vowel_db
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -272,7 +291,7 @@ def _frame_position_py(position: float, hop: float, n_frames: int) -> tuple[int,
 
 
 def _lerp_py(a: float, b: float, w: float) -> float:
-    """``a`` to ``b`` at weight ``w``, rounded as ``a + w * (b - a)`` (every curve here is)."""
+    """``a`` to ``b`` at weight ``w`` (0..1), as ``a + w * (b - a)``: the samples depend on this rounding."""
     return a + w * (b - a)
 
 
@@ -365,7 +384,9 @@ def _glottal_pulse_py(
     dt = 1.0 / period
     _open_phase(flow, opening, oversampling, t0, dt, start, closing, scale, inv_peak, u_end, wg, alpha, e0)
     if closing < stop:
-        _return_phase(flow, opening, oversampling, t0, dt, closing, stop, scale, inv_peak, u_end, te, eps, k_ret, ec, u_te)
+        _return_phase(
+            flow, opening, oversampling, t0, dt, closing, stop, scale, inv_peak, u_end, te, eps, k_ret, ec, u_te
+        )
 
 
 def _glottal_flow_py(
@@ -843,7 +864,9 @@ def _scoop(
     raw.bend_cents[a:b] += depth * (1.0 - _smoothstep((timeline.times_s[a:b] - vs) / 0.14))
 
 
-def _vibrato_depth(raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator) -> None:
+def _vibrato_depth(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator
+) -> None:
     """Vibrato depth in cents: delayed ~0.3 s, growing through a held note, wider when loud."""
     delay_s = 0.3 + 0.1 * rng.random()
     full = (30.0 + 25.0 * note.effort) * (0.85 + 0.3 * rng.random())
@@ -891,8 +914,10 @@ def _articulated_formants(raw: _RawCurves) -> tuple[np.ndarray, np.ndarray]:
     mask = _smooth(raw.consonant_mask, 0.05)
     formant_hz = np.exp(_smooth(np.log(raw.vowel_formant_hz), 0.07))
     bandwidth_hz = _smooth(raw.vowel_bandwidth_hz, 0.07)
+    # the consonants' own targets, smoothed faster (the vowel's where there is none)
     consonant = raw.consonant_mask > 0
-    consonant_hz = np.exp(_smooth(np.log(np.where(consonant, raw.consonant_formant_hz, raw.vowel_formant_hz[:3])), 0.03))
+    consonant_hz = np.where(consonant, raw.consonant_formant_hz, raw.vowel_formant_hz[:3])
+    consonant_hz = np.exp(_smooth(np.log(consonant_hz), 0.03))
     consonant_bw_hz = _smooth(np.where(consonant, raw.consonant_bandwidth_hz, raw.vowel_bandwidth_hz[:3]), 0.03)
     formant_hz[:3] = formant_hz[:3] * (1 - mask) + consonant_hz * mask
     bandwidth_hz[:3] = bandwidth_hz[:3] * (1 - mask) + consonant_bw_hz * mask
@@ -949,7 +974,10 @@ _HF_BRANCH = ((4600.0, 1200.0, 1.0), (6200.0, 1600.0, 0.8), (7900.0, 2200.0, 0.6
 # fricative and stop-burst noise: kind -> (band low Hz, band high Hz, level re the vowel after it in dB):
 # an "s" sits ~12 dB under its vowel, a stop burst ~6 dB
 _BURST_NOISE = {
-    "s": (4000.0, 9000.0, -12.0), "sh": (1800.0, 6000.0, -10.0), "t": (2500.0, 8000.0, -6.0), "k": (1200.0, 3500.0, -6.0)
+    "s": (4000.0, 9000.0, -12.0),
+    "sh": (1800.0, 6000.0, -10.0),
+    "t": (2500.0, 8000.0, -6.0),
+    "k": (1200.0, 3500.0, -6.0),
 }
 
 
@@ -995,18 +1023,18 @@ def sing(
     # one generator for everything, drawn in a fixed order: the performance, jitter and shimmer,
     # aspiration noise, then the bursts
     rng = np.random.default_rng(seed)
-    ctl = _controls(items, voice, rng, lead_s, tail_s, style)
+    controls = _controls(items, voice, rng, lead_s, tail_s, style)
     n_samples = int(round((lead_s + sum(it.duration_s for it in items) + tail_s) * sample_rate_hz))
     hop = sample_rate_hz / _CONTROL_RATE_HZ  # output samples per control frame
-    voicing = _at_output_rate(ctl.voicing, n_samples, hop)
-    flow, opening = _glottal_source(ctl, n_samples, hop, sample_rate_hz, rng, style.humanize)
-    breath = _aspiration(ctl, voicing, opening, hop, sample_rate_hz, rng)
-    out = _radiate(_vocal_tract(flow + breath, ctl, hop, sample_rate_hz), sample_rate_hz)
-    out += _high_formants(flow, breath, ctl, hop, sample_rate_hz)
+    voicing = _at_output_rate(controls.voicing, n_samples, hop)
+    flow, opening = _glottal_source(controls, n_samples, hop, sample_rate_hz, rng, style.humanize)
+    breath = _aspiration(controls, voicing, opening, hop, sample_rate_hz, rng)
+    out = _radiate(_vocal_tract(flow + breath, controls, hop, sample_rate_hz), sample_rate_hz)
+    out += _high_formants(flow, breath, controls, hop, sample_rate_hz)
     # the singer listens: trim every note to its loudness target. A smooth gain on the output equals
     # scaling the source, since the tract is linear and rings for only a few milliseconds.
-    out *= _loudness_trim(out, voicing, ctl, sample_rate_hz)
-    _add_bursts(out, ctl.bursts, rng, sample_rate_hz)
+    out *= _loudness_trim(out, voicing, controls, sample_rate_hz)
+    _add_bursts(out, controls.bursts, rng, sample_rate_hz)
     _fade_edges(out, sample_rate_hz)
     if peak_dbfs is not None:
         peak = float(np.max(np.abs(out)))
@@ -1055,7 +1083,7 @@ def _at_output_rate(curve: np.ndarray, n_samples: int, hop: float) -> np.ndarray
 
 
 def _glottal_source(
-    ctl: _Controls, n_samples: int, hop: float, sample_rate_hz: float, rng: np.random.Generator, humanize: float
+    controls: _Controls, n_samples: int, hop: float, sample_rate_hz: float, rng: np.random.Generator, humanize: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Glottal flow and glottal opening (0..1), ``(n_samples,)`` each at the output rate.
 
@@ -1074,7 +1102,7 @@ def _glottal_source(
     glottal_flow, _ = _kernels()
     glottal_flow(
         n_samples * oversampling, sample_rate_hz * oversampling, hop * oversampling, oversampling,
-        ctl.f0_hz, ctl.amplitude, ctl.rd, _lf_table(), _RD_MIN, _RD_STEP, jitter, shimmer, flow, opening,
+        controls.f0_hz, controls.amplitude, controls.rd, _lf_table(), _RD_MIN, _RD_STEP, jitter, shimmer, flow, opening,
     )
     if oversampling > 1:
         flow = resample_poly(flow, 1, oversampling, window=("kaiser", 8.0))
@@ -1082,14 +1110,14 @@ def _glottal_source(
 
 
 def _aspiration(
-    ctl: _Controls, voicing: np.ndarray, opening: np.ndarray, hop: float, sample_rate_hz: float,
+    controls: _Controls, voicing: np.ndarray, opening: np.ndarray, hop: float, sample_rate_hz: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Aspiration noise to add to the flow, ``(N,)`` like ``voicing`` (0..1) and the glottal ``opening``:
     gated by the opening while voiced, open during "h" and breaths."""
     from scipy.signal import butter, sosfilt
 
-    amplitude = _at_output_rate(ctl.aspiration, voicing.shape[0], hop)
+    amplitude = _at_output_rate(controls.aspiration, voicing.shape[0], hop)
     noise = rng.standard_normal(voicing.shape[0])
     # a -6 dB/octave tilt above 1.5 kHz in the flow domain becomes ~flat after lip radiation
     sos = np.concatenate([
@@ -1101,12 +1129,12 @@ def _aspiration(
     return noise * amplitude * gate * 0.02  # 0.02: filtered-noise RMS re flow, set by ear against HNR
 
 
-def _vocal_tract(excitation: np.ndarray, ctl: _Controls, hop: float, sample_rate_hz: float) -> np.ndarray:
+def _vocal_tract(excitation: np.ndarray, controls: _Controls, hop: float, sample_rate_hz: float) -> np.ndarray:
     """The ``(N,)`` excitation through F1..F5 in cascade (those below 0.46 fs), then the singer's formant
     peak, which grows with effort."""
-    keep = [k for k in range(5) if ctl.formant_hz[k].max() < 0.46 * sample_rate_hz]
-    a1, a2, b0 = _resonator_coeffs(ctl.formant_hz[keep].T, ctl.bandwidth_hz[keep].T, sample_rate_hz)
-    singer_gain_db = 2.0 + 7.0 * np.clip(ctl.effort, 0.0, 1.0) ** 1.3
+    keep = [k for k in range(5) if controls.formant_hz[k].max() < 0.46 * sample_rate_hz]
+    a1, a2, b0 = _resonator_coeffs(controls.formant_hz[keep].T, controls.bandwidth_hz[keep].T, sample_rate_hz)
+    singer_gain_db = 2.0 + 7.0 * np.clip(controls.effort, 0.0, 1.0) ** 1.3
     peaking = _peaking_coeffs(min(_SINGER_FORMANT_HZ, 0.4 * sample_rate_hz), singer_gain_db, 1.6, sample_rate_hz)
     out = np.empty(excitation.shape[0])
     _, tract = _kernels()
@@ -1121,7 +1149,7 @@ def _radiate(x: np.ndarray, sample_rate_hz: float) -> np.ndarray:
 
 
 def _high_formants(
-    flow: np.ndarray, breath: np.ndarray, ctl: _Controls, hop: float, sample_rate_hz: float
+    flow: np.ndarray, breath: np.ndarray, controls: _Controls, hop: float, sample_rate_hz: float
 ) -> np.ndarray:
     """The region above F5, ``(N,)``, through a parallel branch (Klatt's cascade/parallel split).
 
@@ -1130,7 +1158,7 @@ def _high_formants(
     """
     from scipy.signal import butter, sosfilt
 
-    gain = _at_output_rate(0.3 + 0.7 * ctl.effort, flow.shape[0], hop)  # a soft voice is dark up there too
+    gain = _at_output_rate(0.3 + 0.7 * controls.effort, flow.shape[0], hop)  # a soft voice is dark up there too
     # (aspiration reaches it only in part: real breath noise is shaped by F3-F5 and fades above them)
     source = _radiate(flow + 0.3 * breath, sample_rate_hz)
     high = np.zeros(flow.shape[0])
@@ -1162,15 +1190,15 @@ def _peaking_coeffs(centre_hz: float, gain_db: np.ndarray, q: float, sample_rate
     return np.stack([(1.0 + alpha * a) / a0, a1, (1.0 - alpha * a) / a0, a1, (1.0 - alpha / a) / a0], axis=1)
 
 
-def _loudness_trim(out: np.ndarray, voicing: np.ndarray, ctl: _Controls, sample_rate_hz: float) -> np.ndarray:
+def _loudness_trim(out: np.ndarray, voicing: np.ndarray, controls: _Controls, sample_rate_hz: float) -> np.ndarray:
     """Per-sample gain ``(N,)`` that brings each note's steady, voiced part to its target RMS (dBFS).
 
     Harmonics falling on or between narrow formants make the raw level jump by several dB from note
     to note; this evens it out the way a singer's ear does. Rests keep 0 dB (breaths stay absolute).
     """
-    trim_db = np.zeros(ctl.f0_hz.shape[0])
-    for p0, p1 in ctl.phrases:
-        notes = [note for note in ctl.notes if p0 - 1e-9 <= note.start_s < p1]
+    trim_db = np.zeros(controls.f0_hz.shape[0])
+    for p0, p1 in controls.phrases:
+        notes = [note for note in controls.notes if p0 - 1e-9 <= note.start_s < p1]
         for k, note in enumerate(notes):
             rms_db = _steady_level_db(out, voicing, note, sample_rate_hz)
             end_s = p1 if k == len(notes) - 1 else note.end_s  # the last note's trim holds through the release
