@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +281,57 @@ def test_spectral_balance_is_in_the_range_of_real_singing(demo):
     ours = [balance_db(demo[0][int(a * SR) : int(b * SR)].astype(np.float64), SR) for a, b in phrases]
     assert abs(ours[2] - ref) < 8.0, (ours, ref)
     assert ours[0] < ours[2] < ours[-1], ours
+
+
+# --- the kernels against slow references, and the import cost -------------------------------------
+def test_import_is_light():
+    code = ("import sys, roomgate.synth.voice; "
+            "bad = [m for m in ('numba', 'scipy.signal', 'scipy.optimize') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tract_kernel_is_lfilter_when_the_coefficients_hold():
+    """With constant coefficient curves, the time-varying cascade is one lfilter per resonator, then
+    the peaking biquad."""
+    from roomgate.synth import voice
+
+    fs, n = 16000.0, 3000
+    formant_hz = np.array([[700.0, 1200.0, 2600.0]] * 5)  # (F, K): five frames, three resonators
+    bandwidth_hz = np.array([[90.0, 110.0, 160.0]] * 5)
+    a1, a2, b0 = voice._resonator_coeffs(formant_hz, bandwidth_hz, fs)
+    peaking = voice._peaking_coeffs(2900.0, np.full(5, 6.0), 1.6, fs)
+    x = np.random.default_rng(4).standard_normal(n)
+    out = np.empty(n)
+    _, tract = voice._kernels()
+    tract(x, n / 4.0, a1, a2, b0, peaking, out)
+    ref = x
+    for k in range(3):
+        ref = lfilter([b0[0, k]], [1.0, a1[0, k], a2[0, k]], ref)
+    ref = lfilter(peaking[0, :3], np.concatenate([[1.0], peaking[0, 3:]]), ref)
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(ref)))
+
+
+def test_glottal_flow_kernel_equals_its_python_form(monkeypatch):
+    """The compiled LF kernel against the same functions run by the interpreter (helpers included)."""
+    from roomgate.synth import voice
+
+    glottal_flow, _ = voice._kernels()
+    oversampling, n = 4, 2400  # 25 ms at 96 kHz: a few periods across a pitch, level and Rd glide
+    f0_hz = np.linspace(180.0, 260.0, 6)
+    amplitude = np.array([0.0, 0.5, 1.0, 1.0, 0.8, 0.0])
+    rd = np.linspace(0.4, 2.0, 6)
+    rng = np.random.default_rng(5)
+    jitter, shimmer = 0.005 * rng.standard_normal(40), 0.03 * rng.standard_normal(40)
+    args = (n, 96000.0, n / 5.0, oversampling, f0_hz, amplitude, rd, voice._lf_table(), voice._RD_MIN,
+            voice._RD_STEP, jitter, shimmer)
+    flow, opening = np.zeros(n), np.zeros(n // oversampling)
+    glottal_flow(*args, flow, opening)
+    for name in ("_frame_position", "_lerp", "_lf_parameters", "_store_flow", "_open_phase", "_return_phase",
+                 "_glottal_pulse"):
+        monkeypatch.setattr(voice, name, getattr(voice, name + "_py"))
+    flow_ref, opening_ref = np.zeros(n), np.zeros(n // oversampling)
+    voice._glottal_flow_py(*args, flow_ref, opening_ref)
+    assert np.max(flow_ref) > 0.01 and np.max(opening_ref) > 0.9  # it did sing, several periods
+    np.testing.assert_allclose(flow, flow_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(opening, opening_ref, rtol=1e-12, atol=1e-12)

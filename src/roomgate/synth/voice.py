@@ -23,6 +23,12 @@ an end-of-phrase fall; vocal effort that sets level, ``Rd``, breathiness, the si
 sharpening at a shout; voicing envelopes with soft attacks and releases (no clicks). Like a singer
 listening to themselves, each note is then trimmed to the loudness its effort asks for.
 
+The code reads top-down from :func:`sing`: it checks its inputs; :func:`_controls` turns the score into
+control curves at 1 kHz (held targets, then each phrase and each note, then pitch, formants and source
+curves); two numba kernels, compiled on first use, render the LF flow and the tract; the other stages
+are numpy. Everything random comes from one generator seeded by ``seed`` and drawn in a fixed order, so
+a seed always gives the same samples, to the bit.
+
 Sources (read and re-derived here, nothing copied):
 
 - G. Fant, J. Liljencrants, Q. Lin, "A four-parameter model of glottal flow", STL-QPSR 26(4), 1985:
@@ -44,8 +50,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -66,7 +73,9 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------
 # Vowel table: (F1..F5 in Hz, B1..B5 in Hz). Csound manual, appendix "Formant values" (IRCAM CHANT).
 # ---------------------------------------------------------------------------------------------------
-_CHANT = {
+_FormantRow = tuple[tuple[float, ...], tuple[float, ...]]  # ((F1..F5 Hz), (B1..B5 Hz))
+
+_CHANT: dict[str, dict[str, _FormantRow]] = {
     "bass": {
         "a": ((600, 1040, 2250, 2450, 2750), (60, 70, 110, 120, 130)),
         "e": ((400, 1620, 2400, 2800, 3100), (40, 80, 100, 120, 120)),
@@ -82,13 +91,20 @@ _CHANT = {
         "u": ((350, 600, 2700, 2900, 3300), (40, 60, 100, 120, 120)),
     },
 }
-_CHANT["baritone"] = {
-    v: tuple(tuple(0.5 * (b + t) for b, t in zip(bv, tv)) for bv, tv in zip(_CHANT["bass"][v], _CHANT["tenor"][v]))
-    for v in "aeiou"
-}
+
+
+def _halfway(low: _FormantRow, high: _FormantRow) -> _FormantRow:
+    """The mean of two rows, formant by formant and bandwidth by bandwidth."""
+    return (
+        tuple(0.5 * (a + b) for a, b in zip(low[0], high[0])),
+        tuple(0.5 * (a + b) for a, b in zip(low[1], high[1])),
+    )
+
+
+_CHANT["baritone"] = {vowel: _halfway(_CHANT["bass"][vowel], _CHANT["tenor"][vowel]) for vowel in "aeiou"}
 
 #: ``FORMANT_TABLE[voice][vowel] == ((F1..F5 Hz), (B1..B5 Hz))`` for voice in bass, baritone, tenor.
-FORMANT_TABLE: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, ...]]]] = _CHANT
+FORMANT_TABLE: dict[str, dict[str, _FormantRow]] = _CHANT
 
 # Consonant articulations: formant targets (F1..F3 Hz, B1..B3 Hz) used while the consonant sounds;
 # F4, F5 stay with the vowel. Rough textbook values for a male tract (nasal murmur: low F1, damped
@@ -100,23 +116,32 @@ _CONSONANT_FORMANTS = {
     "w": ((300.0, 650.0, 2300.0), (50.0, 80.0, 150.0)),
     "y": ((260.0, 2050.0, 2900.0), (50.0, 100.0, 150.0)),
 }
-# name -> (duration_s, voicing during it 0..1, voiced level relative to the vowel in dB)
+
+
+class _Onset(NamedTuple):
+    """An onset consonant: how long it lasts, how voiced it is, and its voiced level re the vowel."""
+
+    duration_s: float
+    voicing: float  # 0: unvoiced (noise), 1: voiced
+    level_db: float
+
+
 _CONSONANTS = {
-    "": (0.0, 1.0, 0.0),
-    "h": (0.09, 0.0, 0.0),
-    "s": (0.11, 0.0, 0.0),
-    "sh": (0.12, 0.0, 0.0),
-    "t": (0.09, 0.0, 0.0),
-    "k": (0.10, 0.0, 0.0),
-    "m": (0.09, 1.0, -14.0),
-    "n": (0.08, 1.0, -14.0),
-    "l": (0.07, 1.0, -6.0),
-    "w": (0.08, 1.0, -5.0),
-    "y": (0.08, 1.0, -4.0),
+    "": _Onset(0.0, 1.0, 0.0),
+    "h": _Onset(0.09, 0.0, 0.0),
+    "s": _Onset(0.11, 0.0, 0.0),
+    "sh": _Onset(0.12, 0.0, 0.0),
+    "t": _Onset(0.09, 0.0, 0.0),
+    "k": _Onset(0.10, 0.0, 0.0),
+    "m": _Onset(0.09, 1.0, -14.0),
+    "n": _Onset(0.08, 1.0, -14.0),
+    "l": _Onset(0.07, 1.0, -6.0),
+    "w": _Onset(0.08, 1.0, -5.0),
+    "y": _Onset(0.08, 1.0, -4.0),
 }
 
-_NOTE_RE = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d)\s*$")
-_STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_NOTE_NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d)\s*$")
+_SEMITONES_ABOVE_C = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def midi_to_hz(midi: float) -> float:
@@ -126,12 +151,12 @@ def midi_to_hz(midi: float) -> float:
 
 def note_to_hz(name: str) -> float:
     """Scientific pitch name (``"A3"``, ``"F#2"``, ``"Bb4"``) -> frequency in Hz (A4 = 440 Hz)."""
-    m = _NOTE_RE.match(name)
-    if not m:
+    match = _NOTE_NAME.match(name)
+    if not match:
         raise ConfigError(f"note name: expected like 'A3', 'F#2' or 'Bb4', got {name!r}")
-    letter, accidental, octave = m.groups()
-    semis = _STEPS[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]
-    return midi_to_hz(12 * (int(octave) + 1) + semis)
+    letter, accidental, octave = match.groups()
+    semitones = _SEMITONES_ABOVE_C[letter.upper()] + {"#": 1, "b": -1, "": 0}[accidental]
+    return midi_to_hz(12 * (int(octave) + 1) + semitones)
 
 
 @dataclass(frozen=True)
@@ -149,7 +174,7 @@ class Note:
         onset: consonant before the vowel: ``"" "h" "s" "sh" "t" "k" "m" "n" "l" "w" "y"``.
     """
 
-    pitch: Union[float, str]
+    pitch: float | str
     duration_s: float
     vowel: str = "a"
     effort: float = 0.5
@@ -157,9 +182,9 @@ class Note:
     onset: str = ""
 
     @classmethod
-    def midi(cls, midi: float, duration_s: float, **kwargs) -> "Note":
-        """A note from a MIDI number (69 = A4 = 440 Hz)."""
-        return cls(midi_to_hz(midi), duration_s, **kwargs)
+    def midi(cls, midi: float, duration_s: float, **fields: Any) -> Note:
+        """A note from a MIDI number (69 = A4 = 440 Hz); ``fields`` as for :class:`Note`."""
+        return cls(midi_to_hz(midi), duration_s, **fields)
 
     @property
     def pitch_hz(self) -> float:
@@ -178,17 +203,23 @@ class Rest:
 # ---------------------------------------------------------------------------------------------------
 # LF model, Rd-parametrised (Fant 1995), tabulated once in normalised time (T0 = 1, Ee = 1).
 # ---------------------------------------------------------------------------------------------------
-_RD_MIN, _RD_MAX, _RD_N = 0.3, 2.7, 97
+_RD_MIN, _RD_MAX, _RD_COUNT = 0.3, 2.7, 97  # the table's Rd grid
+_RD_STEP = (_RD_MAX - _RD_MIN) / (_RD_COUNT - 1)
 
 
 @functools.cache
 def _lf_table() -> np.ndarray:
-    """LF parameters over an Rd grid: ``(_RD_N, 8)`` float64 rows of
-    ``te, tp, ta, eps, alpha, E0, U(te), U(tp)`` in normalised time (period 1, negative peak Ee = 1)."""
+    """LF parameters over an Rd grid: ``(_RD_COUNT, 8)`` float64 rows of
+    ``te, tp, ta, eps, alpha, E0, U(te), U(tp)`` in normalised time (period 1, negative peak Ee = 1).
+
+    The names are the papers' symbols: ``te`` the instant of the main excitation, ``tp`` of peak flow,
+    ``ta`` the return-phase time constant, ``eps`` its decay rate, ``alpha`` and ``wg`` the open phase's
+    growth and angular frequency, ``U`` the flow (the integral of the LF flow derivative).
+    """
     from scipy.optimize import brentq
 
     rows = []
-    for rd in np.linspace(_RD_MIN, _RD_MAX, _RD_N):
+    for rd in np.linspace(_RD_MIN, _RD_MAX, _RD_COUNT):
         ra = (-1.0 + 4.8 * rd) / 100.0  # Fant 1995, regressions on Rd
         rk = (22.4 + 11.8 * rd) / 100.0
         rg = rk / (4.0 * (0.11 * rd / (0.5 + 1.2 * rk) - ra))  # from Rd = (0.5+1.2Rk)(Rk/4Rg+Ra)/0.11
@@ -229,517 +260,725 @@ _VOWEL_DB = {"a": 0.0, "o": -1.0, "e": -1.5, "u": -2.5, "i": -2.5}
 _PITCH_DB_PER_OCTAVE = 3.0
 
 
-def _level_db_of_effort(effort: np.ndarray) -> np.ndarray:
+def _level_db_of_effort(effort: np.ndarray | float) -> np.ndarray:
     """Vocal effort 0..1 -> target RMS in dBFS of a sustained 'a' at A3 (220 Hz)."""
     return np.interp(np.clip(effort, 0.0, 1.0), _EFFORT_KNOTS, _LEVEL_DB_KNOTS)
 
 
-def _note_target_db(note: "Note") -> float:
-    e = 0.5 * (note.effort + (note.effort if note.effort_end is None else note.effort_end))
-    vowel = float(np.mean([_VOWEL_DB[v] for v in note.vowel]))
-    return float(_level_db_of_effort(e)) + _PITCH_DB_PER_OCTAVE * math.log2(note.pitch_hz / 220.0) + vowel
+def _note_target_db(note: Note) -> float:
+    """The RMS in dBFS a note aims at: from its mean effort, its pitch and its vowel(s)."""
+    effort = 0.5 * (note.effort + _final_effort(note))
+    vowel_db = float(np.mean([_VOWEL_DB[v] for v in note.vowel]))
+    return float(_level_db_of_effort(effort)) + _PITCH_DB_PER_OCTAVE * math.log2(note.pitch_hz / 220.0) + vowel_db
 
 
 # ---------------------------------------------------------------------------------------------------
-# Kernels (numba, compiled lazily, cached on disk).
+# Kernels: plain Python, compiled by numba on first use (and cached on disk), so that importing this
+# module never imports numba. The compiled kernels reach their helpers through the module globals
+# bound below, which _kernels() rebinds to compiled versions before anything is compiled.
 # ---------------------------------------------------------------------------------------------------
+def _frame_position_py(position: float, hop: float, n_frames: int) -> tuple[int, float]:
+    """Control frame ``j`` and weight ``w`` (0..1) that interpolate frames ``j, j + 1`` at ``position``.
+
+    ``position`` and ``hop`` (samples per control frame) count samples; past the next-to-last frame
+    the curves hold their last value.
+    """
+    frame = position / hop
+    j = int(frame)
+    if j >= n_frames - 1:
+        return n_frames - 2, 1.0
+    return j, frame - j
+
+
+def _lerp_py(a: float, b: float, w: float) -> float:
+    """``a`` to ``b`` at weight ``w`` (0..1), as ``a + w * (b - a)``: the samples depend on this rounding."""
+    return a + w * (b - a)
+
+
+def _lf_parameters_py(
+    lf_table: np.ndarray, rd: float, rd_min: float, rd_step: float
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """The LF row ``te, tp, ta, eps, alpha, E0, U(te), U(tp)`` (see :func:`_lf_table`) at shape ``rd``,
+    interpolated between the ``(R, 8)`` table's rows (Rd from ``rd_min`` by ``rd_step``), held at its ends."""
+    x = (rd - rd_min) / rd_step
+    if x < 0.0:
+        x = 0.0
+    if x > lf_table.shape[0] - 1.000001:
+        x = lf_table.shape[0] - 1.000001
+    r = int(x)
+    w = x - r
+    lo, hi = lf_table[r], lf_table[r + 1]
+    return (
+        _lerp(lo[0], hi[0], w), _lerp(lo[1], hi[1], w), _lerp(lo[2], hi[2], w), _lerp(lo[3], hi[3], w),
+        _lerp(lo[4], hi[4], w), _lerp(lo[5], hi[5], w), _lerp(lo[6], hi[6], w), _lerp(lo[7], hi[7], w),
+    )
+
+
+def _store_flow_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, s: int, u: float, scale: float, inv_peak: float
+) -> None:
+    """Write normalised flow ``u`` at oversampled sample ``s``; every ``oversampling``-th sample, also
+    the glottal opening (flow re its peak, 0..1) at the output rate."""
+    flow[s] = scale * u
+    if s % oversampling == 0:
+        g = u * inv_peak
+        opening[s // oversampling] = g if g > 0.0 else 0.0
+
+
+def _open_phase_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, t0: float, dt: float, first: int, stop: int,
+    scale: float, inv_peak: float, u_end: float, wg: float, alpha: float, e0: float,
+) -> None:
+    """Samples ``first..stop-1`` of the open phase, ``tau = (s - t0) * dt`` in periods:
+    ``U = E0 (e^(alpha tau) (alpha sin wg tau - wg cos wg tau) + wg) / (alpha^2 + wg^2) - tau U_end``."""
+    inv_den = 1.0 / (alpha * alpha + wg * wg)
+    # e^(alpha tau) (cos wg tau, sin wg tau) as a complex number rotated by one sample's step:
+    # one multiply per sample instead of exp, sin and cos
+    tau0 = (first - t0) * dt
+    mag = math.exp(alpha * tau0)
+    zr = mag * math.cos(wg * tau0)
+    zi = mag * math.sin(wg * tau0)
+    mag = math.exp(alpha * dt)
+    mr = mag * math.cos(wg * dt)
+    mi = mag * math.sin(wg * dt)
+    for s in range(first, stop):
+        tau = (s - t0) * dt
+        u = e0 * (alpha * zi - wg * zr + wg) * inv_den - tau * u_end
+        _store_flow(flow, opening, oversampling, s, u, scale, inv_peak)
+        zr, zi = zr * mr - zi * mi, zr * mi + zi * mr
+
+
+def _return_phase_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, t0: float, dt: float, first: int, stop: int,
+    scale: float, inv_peak: float, u_end: float, te: float, eps: float, k_ret: float, ec: float, u_te: float,
+) -> None:
+    """Samples ``first..stop-1`` of the return phase: the exponential recovery towards closure,
+    ``U = U(te) - k_ret ((1 - e^(-eps (tau - te))) / eps - (tau - te) ec) - tau U_end``."""
+    q = math.exp(-eps * ((first - t0) * dt - te))
+    qm = math.exp(-eps * dt)  # q advances by one multiply per sample
+    for s in range(first, stop):
+        tau = (s - t0) * dt
+        d = tau - te
+        u = u_te - k_ret * ((1.0 - q) / eps - d * ec) - tau * u_end
+        _store_flow(flow, opening, oversampling, s, u, scale, inv_peak)
+        q *= qm
+
+
+def _glottal_pulse_py(
+    flow: np.ndarray, opening: np.ndarray, oversampling: int, t0: float, period: float, n_samples: int,
+    scale: float, lf: tuple[float, float, float, float, float, float, float, float],
+) -> None:
+    """One LF flow pulse of ``period`` oversampled samples from fractional sample ``t0``, ``scale`` times
+    the normalised flow of LF row ``lf`` (see :func:`_lf_parameters_py`), cut at ``n_samples``."""
+    te, tp, ta, eps, alpha, e0, u_te, u_tp = lf
+    start = int(math.ceil(t0))
+    stop = min(int(math.ceil(t0 + period)), n_samples)
+    wg = math.pi / tp
+    k_ret = 1.0 / (eps * ta)
+    ec = math.exp(-eps * (1.0 - te))
+    # interpolated parameters break the zero-net-flow balance slightly: remove the residual
+    # with a ramp so the flow is exactly 0 at both ends of the period (no step, no click)
+    u_end = u_te - k_ret * ((1.0 - ec) / eps - (1.0 - te) * ec)
+    inv_peak = 1.0 / u_tp
+    closing = max(start, min(int(math.floor(t0 + te * period)) + 1, stop))  # first sample after te
+    dt = 1.0 / period
+    _open_phase(flow, opening, oversampling, t0, dt, start, closing, scale, inv_peak, u_end, wg, alpha, e0)
+    if closing < stop:
+        _return_phase(
+            flow, opening, oversampling, t0, dt, closing, stop, scale, inv_peak, u_end, te, eps, k_ret, ec, u_te
+        )
+
+
+def _glottal_flow_py(
+    n_samples: int, sample_rate_hz: float, hop: float, oversampling: int,
+    f0_hz: np.ndarray, amplitude: np.ndarray, rd: np.ndarray, lf_table: np.ndarray, rd_min: float, rd_step: float,
+    jitter: np.ndarray, shimmer: np.ndarray, flow: np.ndarray, opening: np.ndarray,
+) -> None:
+    """LF glottal flow at the oversampled rate, one period after the other.
+
+    n_samples: samples to write at the oversampled rate ``sample_rate_hz``; hop: oversampled samples per
+    control frame; f0_hz, amplitude, rd: ``(F,)`` control curves (Hz, linear Ee, Rd); lf_table: ``(R, 8)``
+    from :func:`_lf_table` (Rd from ``rd_min`` by ``rd_step``); jitter, shimmer: ``(P,)`` relative
+    perturbations of each period's length and amplitude (reused cyclically after P periods).
+    flow: ``(n_samples,)`` output; opening: ``(n_samples // oversampling,)`` output, the normalised glottal
+    opening 0..1 at the output rate.
+    """
+    n_frames = f0_hz.shape[0]
+    t0 = 0.0  # fractional start of the current period, in oversampled samples
+    k = 0
+    while t0 < n_samples:
+        j, w = _frame_position(t0, hop, n_frames)
+        f0 = _lerp(f0_hz[j], f0_hz[j + 1], w)
+        amp = _lerp(amplitude[j], amplitude[j + 1], w)
+        kk = k % jitter.shape[0]
+        period = sample_rate_hz / f0 * (1.0 + jitter[kk])
+        if amp > 0.0:
+            amp = amp * (1.0 + shimmer[kk])
+            # Ee scales with amp; flow = Ee * T0 * U(t/T0), referenced to T0 = 10 ms
+            scale = amp * (period / sample_rate_hz) * 100.0
+            lf = _lf_parameters(lf_table, _lerp(rd[j], rd[j + 1], w), rd_min, rd_step)
+            _glottal_pulse(flow, opening, oversampling, t0, period, n_samples, scale, lf)
+        t0 += period
+        k += 1
+
+
+def _tract_py(
+    x: np.ndarray, hop: float, a1_curve: np.ndarray, a2_curve: np.ndarray, b0_curve: np.ndarray,
+    peaking_curve: np.ndarray, out: np.ndarray,
+) -> None:
+    """Cascade of time-varying two-pole resonators, then a time-varying peaking biquad.
+
+    x: ``(N,)`` input; hop: samples per control frame; a1_curve, a2_curve, b0_curve: ``(F, K)`` resonator
+    coefficients, linearly interpolated per sample (the stability triangle is convex, so the
+    interpolated filter stays stable); peaking_curve: ``(F, 5)`` peaking b0 b1 b2 a1 a2; out: ``(N,)``.
+    """
+    n_frames, n_resonators = a1_curve.shape
+    y1 = np.zeros(n_resonators)  # each resonator's last two outputs
+    y2 = np.zeros(n_resonators)
+    ex1 = 0.0  # the peaking biquad's last two inputs and outputs
+    ex2 = 0.0
+    ey1 = 0.0
+    ey2 = 0.0
+    for s in range(x.shape[0]):
+        j, w = _frame_position(s, hop, n_frames)
+        v = x[s]
+        for q in range(n_resonators):
+            a1 = _lerp(a1_curve[j, q], a1_curve[j + 1, q], w)
+            a2 = _lerp(a2_curve[j, q], a2_curve[j + 1, q], w)
+            b0 = _lerp(b0_curve[j, q], b0_curve[j + 1, q], w)
+            yv = b0 * v - a1 * y1[q] - a2 * y2[q]
+            y2[q] = y1[q]
+            y1[q] = yv
+            v = yv
+        b0 = _lerp(peaking_curve[j, 0], peaking_curve[j + 1, 0], w)
+        b1 = _lerp(peaking_curve[j, 1], peaking_curve[j + 1, 1], w)
+        b2 = _lerp(peaking_curve[j, 2], peaking_curve[j + 1, 2], w)
+        a1 = _lerp(peaking_curve[j, 3], peaking_curve[j + 1, 3], w)
+        a2 = _lerp(peaking_curve[j, 4], peaking_curve[j + 1, 4], w)
+        yv = b0 * v + b1 * ex1 + b2 * ex2 - a1 * ey1 - a2 * ey2
+        ex2 = ex1
+        ex1 = v
+        ey2 = ey1
+        ey1 = yv
+        out[s] = yv
+
+
+_frame_position, _lerp, _lf_parameters = _frame_position_py, _lerp_py, _lf_parameters_py
+_store_flow, _open_phase, _return_phase, _glottal_pulse = (
+    _store_flow_py, _open_phase_py, _return_phase_py, _glottal_pulse_py
+)
+
+
 @functools.cache
-def _kernels():
-    import numba
+def _kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """The compiled ``(glottal_flow, tract)`` kernels, compiled (or loaded from numba's cache) once."""
+    global _frame_position, _lerp, _lf_parameters, _store_flow, _open_phase, _return_phase, _glottal_pulse
+    import numba  # here, not at the top: importing the module stays light
 
-    njit = numba.njit(cache=True, nogil=True, fastmath=False)
-
-    @njit
-    def glottal_flow(n, fsi, hop, os, f0c, ampc, rdc, table, rd_min, rd_step, jit, shim, out, gmod):
-        """LF glottal flow at the oversampled rate.
-
-        n: output samples at the oversampled rate fsi (Hz); hop: oversampled samples per control frame;
-        os: oversampling factor (gmod, the normalised glottal opening 0..1, is written every os samples);
-        f0c, ampc, rdc: control curves (Hz, linear, Rd); jit, shim: per-period relative perturbations.
-        """
-        nrow = table.shape[0]
-        nc = f0c.shape[0]
-        t0 = 0.0  # fractional start of the current period, in oversampled samples
-        k = 0
-        while t0 < n:
-            c = t0 / hop
-            j = int(c)
-            if j >= nc - 1:
-                j = nc - 2
-                w = 1.0
-            else:
-                w = c - j
-            f0 = f0c[j] + w * (f0c[j + 1] - f0c[j])
-            amp = ampc[j] + w * (ampc[j + 1] - ampc[j])
-            rd = rdc[j] + w * (rdc[j + 1] - rdc[j])
-            kk = k % jit.shape[0]
-            period = fsi / f0 * (1.0 + jit[kk])
-            start = int(math.ceil(t0))
-            stop = int(math.ceil(t0 + period))
-            if stop > n:
-                stop = n
-            if amp > 0.0:
-                amp = amp * (1.0 + shim[kk])
-                x = (rd - rd_min) / rd_step
-                if x < 0.0:
-                    x = 0.0
-                if x > nrow - 1.000001:
-                    x = nrow - 1.000001
-                r = int(x)
-                v = x - r
-                te = table[r, 0] + v * (table[r + 1, 0] - table[r, 0])
-                tp = table[r, 1] + v * (table[r + 1, 1] - table[r, 1])
-                ta = table[r, 2] + v * (table[r + 1, 2] - table[r, 2])
-                eps = table[r, 3] + v * (table[r + 1, 3] - table[r, 3])
-                alpha = table[r, 4] + v * (table[r + 1, 4] - table[r, 4])
-                e0 = table[r, 5] + v * (table[r + 1, 5] - table[r, 5])
-                ute = table[r, 6] + v * (table[r + 1, 6] - table[r, 6])
-                upk = table[r, 7] + v * (table[r + 1, 7] - table[r, 7])
-                wg = math.pi / tp
-                inv_den = 1.0 / (alpha * alpha + wg * wg)
-                k_ret = 1.0 / (eps * ta)
-                ec = math.exp(-eps * (1.0 - te))
-                # interpolated parameters break the zero-net-flow balance slightly: remove the residual
-                # with a ramp so the flow is exactly 0 at both ends of the period (no step, no click)
-                uend = ute - k_ret * ((1.0 - ec) / eps - (1.0 - te) * ec)
-                # Ee scales with amp; flow = Ee * T0 * U(t/T0), referenced to T0 = 10 ms
-                scale = amp * (period / fsi) * 100.0
-                inv_pk = 1.0 / upk
-                # open phase: e^(alpha tau) (alpha sin wg tau - wg cos wg tau) through a complex rotation,
-                # one multiply per sample instead of exp, sin and cos
-                s_te = int(math.floor(t0 + te * period)) + 1
-                if s_te > stop:
-                    s_te = stop
-                if s_te < start:
-                    s_te = start
-                dt = 1.0 / period
-                tau0 = (start - t0) * dt
-                mag = math.exp(alpha * tau0)
-                zr = mag * math.cos(wg * tau0)
-                zi = mag * math.sin(wg * tau0)
-                mag = math.exp(alpha * dt)
-                mr = mag * math.cos(wg * dt)
-                mi = mag * math.sin(wg * dt)
-                for s in range(start, s_te):
-                    tau = (s - t0) * dt
-                    u = e0 * (alpha * zi - wg * zr + wg) * inv_den - tau * uend
-                    out[s] = scale * u
-                    if s % os == 0:
-                        g = u * inv_pk
-                        gmod[s // os] = g if g > 0.0 else 0.0
-                    zr, zi = zr * mr - zi * mi, zr * mi + zi * mr
-                # return phase: exponential recovery towards closure
-                if s_te < stop:
-                    q = math.exp(-eps * ((s_te - t0) * dt - te))
-                    qm = math.exp(-eps * dt)
-                    for s in range(s_te, stop):
-                        tau = (s - t0) * dt
-                        d = tau - te
-                        u = ute - k_ret * ((1.0 - q) / eps - d * ec) - tau * uend
-                        out[s] = scale * u
-                        if s % os == 0:
-                            g = u * inv_pk
-                            gmod[s // os] = g if g > 0.0 else 0.0
-                        q *= qm
-            t0 += period
-            k += 1
-
-    @njit
-    def tract(x, hop, a1c, a2c, b0c, eqc, out):
-        """Cascade of time-varying two-pole resonators, then a time-varying peaking biquad.
-
-        x: (N,) input; hop: samples per control frame; a1c, a2c, b0c: (frames, K) resonator
-        coefficients, linearly interpolated per sample (the stability triangle is convex, so the
-        interpolated filter stays stable); eqc: (frames, 5) peaking b0 b1 b2 a1 a2.
-        """
-        n = x.shape[0]
-        nc, nk = a1c.shape
-        y1 = np.zeros(nk)
-        y2 = np.zeros(nk)
-        ex1 = 0.0
-        ex2 = 0.0
-        ey1 = 0.0
-        ey2 = 0.0
-        for s in range(n):
-            c = s / hop
-            j = int(c)
-            if j >= nc - 1:
-                j = nc - 2
-                w = 1.0
-            else:
-                w = c - j
-            v = x[s]
-            for q in range(nk):
-                a1 = a1c[j, q] + w * (a1c[j + 1, q] - a1c[j, q])
-                a2 = a2c[j, q] + w * (a2c[j + 1, q] - a2c[j, q])
-                b0 = b0c[j, q] + w * (b0c[j + 1, q] - b0c[j, q])
-                yv = b0 * v - a1 * y1[q] - a2 * y2[q]
-                y2[q] = y1[q]
-                y1[q] = yv
-                v = yv
-            b0 = eqc[j, 0] + w * (eqc[j + 1, 0] - eqc[j, 0])
-            b1 = eqc[j, 1] + w * (eqc[j + 1, 1] - eqc[j, 1])
-            b2 = eqc[j, 2] + w * (eqc[j + 1, 2] - eqc[j, 2])
-            a1 = eqc[j, 3] + w * (eqc[j + 1, 3] - eqc[j, 3])
-            a2 = eqc[j, 4] + w * (eqc[j + 1, 4] - eqc[j, 4])
-            yv = b0 * v + b1 * ex1 + b2 * ex2 - a1 * ey1 - a2 * ey2
-            ex2 = ex1
-            ex1 = v
-            ey2 = ey1
-            ey1 = yv
-            out[s] = yv
-
-    return glottal_flow, tract
+    # fastmath off: the samples must not depend on how LLVM reorders the arithmetic
+    jit = numba.njit(cache=True, nogil=True, fastmath=False)
+    _frame_position, _lerp, _lf_parameters = jit(_frame_position_py), jit(_lerp_py), jit(_lf_parameters_py)
+    _store_flow, _open_phase, _return_phase = jit(_store_flow_py), jit(_open_phase_py), jit(_return_phase_py)
+    _glottal_pulse = jit(_glottal_pulse_py)
+    return jit(_glottal_flow_py), jit(_tract_py)
 
 
 # ---------------------------------------------------------------------------------------------------
 # The performance: notes -> control curves at 1 kHz.
 # ---------------------------------------------------------------------------------------------------
-_CR = 1000.0  # control rate, frames per second
+_CONTROL_RATE_HZ = 1000.0  # control frames per second
 _BREATH_AMP = 0.4  # aspiration amplitude of a full inhalation (breath=1): about -45 dBFS RMS
+# the tract at rest between phrases: a neutral vowel (F1..F5, B1..B5 in Hz)
+_SCHWA_FORMANTS_HZ = np.array([500.0, 1500.0, 2500.0, 3500.0, 4200.0])
+_SCHWA_BANDWIDTHS_HZ = np.array([150.0, 200.0, 250.0, 300.0, 300.0])
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, the cubic ``3x^2 - 2x^3`` in between (flat at both ends)."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
 
 def _smooth(x: np.ndarray, width_s: float) -> np.ndarray:
     """Hann-window moving average along the last axis (a step becomes an S-curve of ``width_s``)."""
-    n = max(int(round(width_s * _CR)), 1) | 1
-    if n < 3:
+    width = max(int(round(width_s * _CONTROL_RATE_HZ)), 1) | 1
+    if width < 3:
         return x
-    win = np.hanning(n + 2)[1:-1]
-    win /= win.sum()
-    pad = n // 2
-    xp = np.concatenate([np.repeat(x[..., :1], pad, -1), x, np.repeat(x[..., -1:], pad, -1)], axis=-1)
+    window = np.hanning(width + 2)[1:-1]
+    window /= window.sum()
+    pad = width // 2
+    padded = np.concatenate([np.repeat(x[..., :1], pad, -1), x, np.repeat(x[..., -1:], pad, -1)], axis=-1)
     if x.ndim == 1:
-        return np.convolve(xp, win, mode="valid")
-    return np.stack([np.convolve(row, win, mode="valid") for row in xp])
+        return np.convolve(padded, window, mode="valid")
+    return np.stack([np.convolve(row, window, mode="valid") for row in padded])
 
 
-def _lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float) -> np.ndarray:
-    """Unit-RMS Gaussian noise at the control rate, low-passed (2nd-order Butterworth, zero phase)."""
+def _lowpass_noise(rng: np.random.Generator, n_frames: int, cutoff_hz: float) -> np.ndarray:
+    """Unit-RMS Gaussian noise at the control rate, ``(n_frames,)``, low-passed (2nd-order Butterworth,
+    zero phase); 1 s of extra noise either side keeps the filter's edge transients out."""
     from scipy.signal import butter, sosfiltfilt
 
-    sos = butter(2, cutoff_hz / (_CR / 2), output="sos")
-    x = sosfiltfilt(sos, rng.standard_normal(n + 2000))[1000:-1000]
+    sos = butter(2, cutoff_hz / (_CONTROL_RATE_HZ / 2), output="sos")
+    x = sosfiltfilt(sos, rng.standard_normal(n_frames + 2000))[1000:-1000]
     return x / (np.std(x) + 1e-12)
 
 
-def _validate(notes: Sequence[Note | Rest], voice: str) -> list[Note | Rest]:
-    if voice not in FORMANT_TABLE:
-        raise ConfigError(f"voice: expected one of {sorted(FORMANT_TABLE)}, got {voice!r}")
-    items = list(notes)
-    if not any(isinstance(it, Note) for it in items):
-        raise ConfigError(f"notes: expected at least one Note, got {items!r}")
-    for i, it in enumerate(items):
-        if not isinstance(it, (Note, Rest)):
-            raise ConfigError(f"notes[{i}]: expected a Note or a Rest, got {it!r}")
-        if not (np.isfinite(it.duration_s) and it.duration_s > 0):
-            raise ConfigError(f"notes[{i}].duration_s: expected > 0 s, got {it.duration_s!r}")
-        if isinstance(it, Note):
-            if isinstance(it.pitch, bool) or not isinstance(it.pitch, (int, float, np.number, str)):
-                raise ConfigError(f"notes[{i}].pitch: expected Hz or a note name like 'A3', got {it.pitch!r}")
-            hz = it.pitch_hz
-            if not (40.0 <= hz <= 1500.0):
-                raise ConfigError(f"notes[{i}].pitch: expected 40..1500 Hz, got {hz!r} Hz")
-            if not (0.0 <= it.effort <= 1.0) or not (it.effort_end is None or 0.0 <= it.effort_end <= 1.0):
-                raise ConfigError(f"notes[{i}].effort: expected 0..1, got {it.effort!r} / {it.effort_end!r}")
-            if it.onset not in _CONSONANTS:
-                raise ConfigError(f"notes[{i}].onset: expected one of {sorted(_CONSONANTS)}, got {it.onset!r}")
-            if not (1 <= len(it.vowel) <= 2 and all(v in "aeiou" for v in it.vowel)):
-                raise ConfigError(f"notes[{i}].vowel: expected a, e, i, o, u or a pair like 'ai', got {it.vowel!r}")
-        elif not (0.0 <= it.breath <= 1.0):
-            raise ConfigError(f"notes[{i}].breath: expected 0..1, got {it.breath!r}")
-    return items
+@dataclass(frozen=True)
+class _Style:
+    """How the score is sung, each a scale 0..4 (1: as designed): ``vibrato`` depth; ``humanize``:
+    jitter, shimmer, drift, scoops and level wobble; ``breathiness``: aspiration and breath noise."""
+
+    vibrato: float
+    humanize: float
+    breathiness: float
+
+    @classmethod
+    def checked(cls, vibrato: float, humanize: float, breathiness: float) -> _Style:
+        """The style, or a :class:`ConfigError` naming the first scale outside 0..4."""
+        for name, value in (("vibrato", vibrato), ("humanize", humanize), ("breathiness", breathiness)):
+            if not (np.isfinite(value) and 0.0 <= value <= 4.0):
+                raise ConfigError(f"{name}: expected 0..4, got {value!r}")
+        return cls(vibrato, humanize, breathiness)
+
+
+class _NoteTimes(NamedTuple):
+    """Where a note sits, in seconds: its start (the onset consonant's), its vowel's start, its end."""
+
+    start_s: float
+    vowel_start_s: float
+    end_s: float
+
+
+class _NoteSpan(NamedTuple):
+    """A sung note's times (s) and the loudness its singer aims at: RMS dBFS of its steady part."""
+
+    start_s: float
+    vowel_start_s: float
+    end_s: float
+    target_db: float
+
+
+class _Burst(NamedTuple):
+    """A fricative or stop burst (``kind`` "s", "sh", "t", "k"), band-passed noise added after the
+    tract at a level relative to the vowel that starts at ``vowel_start_s``."""
+
+    start_s: float
+    duration_s: float
+    kind: str
+    vowel_start_s: float
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """Where the score's items sit in time, and the grid of control frames that covers them."""
+
+    starts_s: np.ndarray  # (items + 1,) start of each item, then the end of the last, in s
+    times_s: np.ndarray  # (F,) time of each control frame, in s
+
+    @classmethod
+    def of(cls, items: list[Note | Rest], lead_s: float, tail_s: float) -> _Timeline:
+        """Items one after the other from ``lead_s``, frames until ``tail_s`` after the last (+ 2)."""
+        starts_s = lead_s + np.concatenate([[0.0], np.cumsum([it.duration_s for it in items])])
+        n_frames = int(math.ceil((starts_s[-1] + tail_s) * _CONTROL_RATE_HZ)) + 2
+        return cls(starts_s, np.arange(n_frames) / _CONTROL_RATE_HZ)
+
+    @property
+    def n_frames(self) -> int:
+        return self.times_s.shape[0]
+
+    def frame(self, time_s: float) -> int:
+        """The control frame at ``time_s``, clipped to ``0..F`` (a slice bound)."""
+        return int(np.clip(round(time_s * _CONTROL_RATE_HZ), 0, self.n_frames))
+
+    def note_times(self, i: int, note: Note) -> _NoteTimes:
+        """The times of ``note``, item ``i`` of the score."""
+        start_s = self.starts_s[i]
+        return _NoteTimes(start_s, start_s + _onset_duration_s(note), self.starts_s[i + 1])
+
+
+@dataclass
+class _RawCurves:
+    """The control curves as the score writes them, note by note, before smoothing: ``(F,)`` arrays
+    (``(K, F)`` for formants) at the control rate, and the events and spans met on the way."""
+
+    log2_f0: np.ndarray  # log2 of the target pitch in Hz, stepwise
+    effort: np.ndarray  # 0..1
+    vowel_formant_hz: np.ndarray  # (5, F)
+    vowel_bandwidth_hz: np.ndarray  # (5, F)
+    consonant_mask: np.ndarray  # 1 where a consonant articulation overrides F1..F3
+    consonant_formant_hz: np.ndarray  # (3, F)
+    consonant_bandwidth_hz: np.ndarray  # (3, F)
+    voicing: np.ndarray  # 0..1
+    consonant_gain_db: np.ndarray  # the level dip of voiced consonants
+    onset_aspiration: np.ndarray  # "h" and stop aspiration, relative to the local voice amplitude
+    breath: np.ndarray  # inhalations in the rests, absolute (1: a full breath)
+    bend_cents: np.ndarray  # scoops into notes, falls off phrases
+    shape_db: np.ndarray  # note-level dynamics: a lift into each note, a swell through long ones
+    vibrato_depth_cents: np.ndarray
+    bursts: list[_Burst]
+    notes: list[_NoteSpan]
+    phrases: list[tuple[float, float]]  # (start_s, end_s) per phrase, release included
+
+    @classmethod
+    def zeros(cls, n_frames: int) -> _RawCurves:
+        def flat() -> np.ndarray:
+            return np.zeros(n_frames)
+
+        return cls(
+            log2_f0=flat(), effort=flat(),
+            vowel_formant_hz=np.zeros((5, n_frames)), vowel_bandwidth_hz=np.zeros((5, n_frames)),
+            consonant_mask=flat(),
+            consonant_formant_hz=np.zeros((3, n_frames)), consonant_bandwidth_hz=np.zeros((3, n_frames)),
+            voicing=flat(), consonant_gain_db=flat(), onset_aspiration=flat(), breath=flat(),
+            bend_cents=flat(), shape_db=flat(), vibrato_depth_cents=flat(),
+            bursts=[], notes=[], phrases=[],
+        )
 
 
 @dataclass
 class _Controls:
+    """The performance as control curves, ``F`` frames at :data:`_CONTROL_RATE_HZ`."""
+
     f0_hz: np.ndarray  # (F,) fundamental
-    amp: np.ndarray  # (F,) glottal excitation amplitude (Ee, linear)
-    voicing: np.ndarray  # (F,) 0..1 voicing shape (for noise gating)
+    amplitude: np.ndarray  # (F,) glottal excitation amplitude (Ee, linear)
+    voicing: np.ndarray  # (F,) 0..1 voicing shape (gates the aspiration)
     rd: np.ndarray  # (F,) LF shape parameter
-    effort: np.ndarray  # (F,) smoothed effort
-    asp: np.ndarray  # (F,) aspiration noise amplitude (linear)
+    effort: np.ndarray  # (F,) smoothed effort 0..1
+    aspiration: np.ndarray  # (F,) aspiration noise amplitude (linear)
     formant_hz: np.ndarray  # (5, F)
     bandwidth_hz: np.ndarray  # (5, F)
-    bursts: list  # (start_s, dur_s, kind, vowel_start_s): fricatives and stop bursts added after the tract
-    notes: list  # (start_s, vowel_start_s, end_s, target_db) per note: the loudness the singer aims at
-    phrases: list  # (start_s, end_s) per phrase, release included
+    bursts: list[_Burst]  # fricatives and stop bursts, added after the tract
+    notes: list[_NoteSpan]  # the loudness each note aims at
+    phrases: list[tuple[float, float]]  # (start_s, end_s) per phrase, release included
 
 
-def _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness) -> _Controls:
-    table = FORMANT_TABLE[voice]
-    starts = lead_s + np.concatenate([[0.0], np.cumsum([it.duration_s for it in items])])
-    total_s = starts[-1] + tail_s
-    nf = int(math.ceil(total_s * _CR)) + 2
-    t = np.arange(nf) / _CR
+def _controls(
+    items: list[Note | Rest], voice: str, rng: np.random.Generator, lead_s: float, tail_s: float, style: _Style
+) -> _Controls:
+    """The score as control curves: targets held note by note, each phrase performed, then smoothed.
 
-    def fr(a: float) -> int:
-        return int(np.clip(round(a * _CR), 0, nf))
+    ``rng`` draws, in this order: for each note (phrase by phrase) its loudness aim, swell, scoop and
+    vibrato; then the vibrato rate and phase, the pitch drift and the level wobble.
+    """
+    timeline = _Timeline.of(items, lead_s, tail_s)
+    raw = _RawCurves.zeros(timeline.n_frames)
+    _hold_targets(raw, items, FORMANT_TABLE[voice], timeline)
+    _draw_breaths(raw, items, timeline, style.breathiness)
+    for phrase in _phrases(items, timeline):
+        _perform_phrase(raw, phrase, timeline, rng, style.humanize)
+    effort = _smooth(raw.effort, 0.15)
+    voicing = _smooth(raw.voicing, 0.02)
+    log2_f0 = _smooth(raw.log2_f0, 0.09)  # portamento
+    f0_hz = _f0_curve(raw, timeline, log2_f0, effort, rng, style)
+    formant_hz, bandwidth_hz = _sung_formants(raw, effort, log2_f0)
+    amplitude, aspiration = _source_curves(raw, effort, voicing, rng, style)
+    rd = _rd_of_effort(effort)
+    return _Controls(
+        f0_hz, amplitude, voicing, rd, effort, aspiration, formant_hz, bandwidth_hz, raw.bursts, raw.notes, raw.phrases
+    )
 
-    # phrases: maximal runs of notes
-    phrases: list[list[int]] = []
-    for i, it in enumerate(items):
-        if isinstance(it, Note):
-            if i > 0 and isinstance(items[i - 1], Note):
-                phrases[-1].append(i)
-            else:
-                phrases.append([i])
 
-    logf = np.zeros(nf)  # log2 of target pitch, stepwise
-    eff = np.zeros(nf)
-    vow_f = np.zeros((5, nf))
-    vow_b = np.zeros((5, nf))
-    cons_mask = np.zeros(nf)  # 1 where a consonant articulation overrides F1..F3
-    cons_f = np.zeros((3, nf))
-    cons_b = np.zeros((3, nf))
-    voicing = np.zeros(nf)
-    cons_gain_db = np.zeros(nf)
-    asp_extra = np.zeros(nf)  # h, stop aspiration, breaths (relative to the local voice amplitude)
-    breath_abs = np.zeros(nf)
-    cents_extra = np.zeros(nf)  # scoops, falls
-    shape_db = np.zeros(nf)  # note-level dynamics: a lift into each note, a swell through long ones
-    vib_depth = np.zeros(nf)
-    bursts = []
-    note_spans: list = []
-    phrase_spans: list = []
-    schwa = (np.array([500.0, 1500.0, 2500.0, 3500.0, 4200.0]), np.array([150.0, 200.0, 250.0, 300.0, 300.0]))
+# --- the score, note by note: stepwise targets, breaths, phrases -------------------------------------
+def _final_effort(note: Note) -> float:
+    """The effort a note ends on."""
+    return note.effort if note.effort_end is None else note.effort_end
 
-    # stepwise targets
-    first_note = next(i for i, it in enumerate(items) if isinstance(it, Note))
-    last_note = None
-    for i, it in enumerate(items):
-        a, b = fr(starts[i]), fr(starts[i + 1])
-        if isinstance(it, Note):
-            logf[a:b] = math.log2(it.pitch_hz)
-            e1 = it.effort if it.effort_end is None else it.effort_end
-            eff[a:b] = np.linspace(it.effort, e1, b - a)
-            cdur = min(_CONSONANTS[it.onset][0], 0.4 * it.duration_s)
-            va = fr(starts[i] + cdur)  # vowel start
-            v0 = table[it.vowel[0]]
-            vow_f[:, a:b] = np.array(v0[0])[:, None]
-            vow_b[:, a:b] = np.array(v0[1])[:, None]
-            if len(it.vowel) == 2:  # diphthong: hold the first vowel, glide to the second
-                v1 = table[it.vowel[1]]
-                g = _smoothstep((np.arange(a, b) - va - 0.45 * (b - va)) / (0.35 * (b - va) + 1))
-                vow_f[:, a:b] = np.exp(np.log(v0[0])[:, None] * (1 - g) + np.log(v1[0])[:, None] * g)
-                vow_b[:, a:b] = np.array(v0[1])[:, None] * (1 - g) + np.array(v1[1])[:, None] * g
-            last_note = i
+
+def _onset_duration_s(note: Note) -> float:
+    """How long the note's onset consonant lasts: its own duration, at most 40 % of the note."""
+    return min(_CONSONANTS[note.onset].duration_s, 0.4 * note.duration_s)
+
+
+def _next_note(items: list[Note | Rest], i: int) -> Note | None:
+    """The first note after item ``i``, if any."""
+    return next((it for it in items[i + 1:] if isinstance(it, Note)), None)
+
+
+def _phrases(items: list[Note | Rest], timeline: _Timeline) -> list[list[tuple[Note, _NoteTimes]]]:
+    """The notes of each phrase (a maximal run of notes), with their times."""
+    phrases: list[list[tuple[Note, _NoteTimes]]] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Note):
+            if not (i > 0 and isinstance(items[i - 1], Note)):
+                phrases.append([])
+            phrases[-1].append((item, timeline.note_times(i, item)))
+    return phrases
+
+
+def _hold_targets(
+    raw: _RawCurves, items: list[Note | Rest], vowels: dict[str, _FormantRow], timeline: _Timeline
+) -> None:
+    """Stepwise pitch, effort and vowel formants: each note's own; through a rest, the last note's and
+    then the next one's, so the smoothing never swings through a rest; before the first note and after
+    the last, theirs."""
+    first_index, first_note = next((i, it) for i, it in enumerate(items) if isinstance(it, Note))
+    for i, item in enumerate(items):
+        a, b = timeline.frame(timeline.starts_s[i]), timeline.frame(timeline.starts_s[i + 1])
+        if isinstance(item, Note):
+            _hold_note(raw, item, a, b, timeline.frame(timeline.note_times(i, item).vowel_start_s), vowels)
         else:
-            # hold the last pitch and effort through the release, then prepare the next phrase's, so
-            # the smoothing never swings through a rest
-            prev = items[last_note if last_note is not None else first_note]
-            nxt = next((items[k] for k in range(i + 1, len(items)) if isinstance(items[k], Note)), prev)
-            m = (a + b) // 2
-            logf[a:m], logf[m:b] = math.log2(prev.pitch_hz), math.log2(nxt.pitch_hz)
-            eff[a:m] = prev.effort if prev.effort_end is None else prev.effort_end
-            eff[m:b] = nxt.effort
-            vow_f[:, a:b] = schwa[0][:, None]
-            vow_b[:, a:b] = schwa[1][:, None]
-    # before the first note and after the last, hold their pitch
-    a0 = fr(starts[first_note])
-    logf[:a0] = logf[a0]
-    eff[:a0] = eff[a0]
-    vow_f[:, :a0] = vow_f[:, a0:a0 + 1]
-    vow_b[:, :a0] = vow_b[:, a0:a0 + 1]
-    z = fr(starts[-1])
-    logf[z:] = logf[z - 1]
-    eff[z:] = eff[z - 1]
-    vow_f[:, z:] = vow_f[:, z - 1:z]
-    vow_b[:, z:] = vow_b[:, z - 1:z]
+            before = next((it for it in reversed(items[:i]) if isinstance(it, Note)), first_note)
+            _hold_rest(raw, before, _next_note(items, i) or before, a, b)
+    first = timeline.frame(timeline.starts_s[first_index])
+    end = timeline.frame(timeline.starts_s[-1])
+    for curve in (raw.log2_f0, raw.effort, raw.vowel_formant_hz, raw.vowel_bandwidth_hz):
+        curve[..., :first] = curve[..., first:first + 1]
+        curve[..., end:] = curve[..., end - 1:end]
 
-    # the next note index after each rest (for breath level)
-    for i, it in enumerate(items):
-        if isinstance(it, Rest) and it.breath > 0 and breathiness > 0:
-            nxt = next((k for k in range(i + 1, len(items)) if isinstance(items[k], Note)), None)
-            depth = 0.6 + 0.4 * (items[nxt].effort if nxt is not None else 0.3)  # a deeper breath before a loud phrase
-            bd = min(0.55, 0.7 * it.duration_s)
-            b_end = starts[i + 1] - 0.06
-            a, b = fr(b_end - bd), fr(b_end)
+
+def _hold_note(raw: _RawCurves, note: Note, a: int, b: int, vowel_frame: int, vowels: dict[str, _FormantRow]) -> None:
+    """A note's pitch, effort ramp and vowel over frames ``a..b-1``; a diphthong holds its first vowel,
+    then glides to the second (in log frequency) from 45 % of the way past ``vowel_frame``."""
+    raw.log2_f0[a:b] = math.log2(note.pitch_hz)
+    raw.effort[a:b] = np.linspace(note.effort, _final_effort(note), b - a)
+    first = vowels[note.vowel[0]]
+    if len(note.vowel) == 1:
+        raw.vowel_formant_hz[:, a:b] = np.array(first[0])[:, None]
+        raw.vowel_bandwidth_hz[:, a:b] = np.array(first[1])[:, None]
+        return
+    second = vowels[note.vowel[1]]
+    va = vowel_frame
+    g = _smoothstep((np.arange(a, b) - va - 0.45 * (b - va)) / (0.35 * (b - va) + 1))
+    raw.vowel_formant_hz[:, a:b] = np.exp(np.log(first[0])[:, None] * (1 - g) + np.log(second[0])[:, None] * g)
+    raw.vowel_bandwidth_hz[:, a:b] = np.array(first[1])[:, None] * (1 - g) + np.array(second[1])[:, None] * g
+
+
+def _hold_rest(raw: _RawCurves, before: Note, after: Note, a: int, b: int) -> None:
+    """A rest over frames ``a..b-1``: the pitch and final effort of the note ``before`` it, then from
+    mid-rest those of the note ``after`` it, on a neutral vowel."""
+    m = (a + b) // 2
+    raw.log2_f0[a:m], raw.log2_f0[m:b] = math.log2(before.pitch_hz), math.log2(after.pitch_hz)
+    raw.effort[a:m] = _final_effort(before)
+    raw.effort[m:b] = after.effort
+    raw.vowel_formant_hz[:, a:b] = _SCHWA_FORMANTS_HZ[:, None]
+    raw.vowel_bandwidth_hz[:, a:b] = _SCHWA_BANDWIDTHS_HZ[:, None]
+
+
+def _draw_breaths(raw: _RawCurves, items: list[Note | Rest], timeline: _Timeline, breathiness: float) -> None:
+    """An inhalation in each rest, ending 60 ms before the next phrase; deeper before a loud phrase."""
+    for i, item in enumerate(items):
+        if isinstance(item, Rest) and item.breath > 0 and breathiness > 0:
+            upcoming = _next_note(items, i)
+            depth = 0.6 + 0.4 * (upcoming.effort if upcoming is not None else 0.3)
+            duration_s = min(0.55, 0.7 * item.duration_s)
+            end_s = timeline.starts_s[i + 1] - 0.06
+            a, b = timeline.frame(end_s - duration_s), timeline.frame(end_s)
             x = np.linspace(0.0, 1.0, b - a)
-            breath_abs[a:b] = breathiness * it.breath * depth * np.sin(np.pi * x) ** 2 * (0.6 + 0.4 * x)
+            raw.breath[a:b] = breathiness * item.breath * depth * np.sin(np.pi * x) ** 2 * (0.6 + 0.4 * x)
 
-    # per phrase: voicing envelope, consonants, scoops, vibrato, release fall
-    for ph in phrases:
-        p0, p1 = starts[ph[0]], starts[ph[-1] + 1]
-        e_on = items[ph[0]].effort
-        e_off = items[ph[-1]].effort if items[ph[-1]].effort_end is None else items[ph[-1]].effort_end
-        attack = 0.12 - 0.08 * e_on  # soft singers ease in, a shout hits
-        release = 0.28 - 0.16 * e_off
-        a, b = fr(p0), fr(p1 + 0.5 * release)
-        phrase_spans.append((p0, p1 + 0.5 * release))
-        x = t[a:b]
-        env = _smoothstep((x - p0) / attack) * (1.0 - _smoothstep((x - (p1 - 0.5 * release)) / release))
-        voicing[a:b] = np.maximum(voicing[a:b], env)
-        # pitch falls away at the release, as singers let go of a phrase
-        cents_extra[a:b] -= 60.0 * humanize * _smoothstep((x - (p1 - 0.5 * release)) / release) ** 2
-        for n_idx, i in enumerate(ph):
-            it = items[i]
-            s0, s1 = starts[i], starts[i + 1]
-            cdur, cvoice, cdb = _CONSONANTS[it.onset]
-            cdur = min(cdur, 0.4 * it.duration_s)
-            vs = s0 + cdur  # the vowel starts here
-            a, b = fr(s0), fr(s1)
-            # each note has its own loudness aim (a little unsteady), eases in after a note change
-            # and swells through a held note (~ +2 dB mid-note)
-            note_spans.append((s0, vs, s1, _note_target_db(it) + 0.8 * humanize * rng.standard_normal()))
-            xn = np.clip((t[a:b] - vs) / max(s1 - vs, 1e-3), 0.0, 1.0)
-            swell = min(1.0, (s1 - vs) / 1.2) * (2.0 + rng.random()) * humanize
-            swell *= 1.0 - 0.7 * it.effort  # no headroom left at a shout
-            ease = -2.0 * humanize * (1.0 - _smoothstep((t[a:b] - vs) / 0.1))
-            shape_db[a:b] = ease + swell * np.sin(np.pi * xn) ** 1.5
-            if cdur > 0:
-                ca, cb = fr(s0), fr(vs)
-                if cvoice == 0.0:
-                    # unvoiced: voicing stops (20 ms ramps) and restarts with a soft attack
-                    xx = t[fr(s0 - 0.03):fr(vs + 0.06)]
-                    dip = _smoothstep((xx - (s0 - 0.02)) / 0.025) * (1.0 - _smoothstep((xx - (vs - 0.005)) / 0.05))
-                    voicing[fr(s0 - 0.03):fr(vs + 0.06)] *= 1.0 - dip
-                    if it.onset == "h":
-                        puff = np.sin(np.pi * np.linspace(0.15, 1.0, cb - ca)) ** 0.7
-                        asp_extra[ca:cb] = np.maximum(asp_extra[ca:cb], puff)
-                    elif it.onset in ("t", "k"):
-                        closure = 0.45 * cdur
-                        bursts.append((s0 + closure, 0.012, it.onset, vs))
-                        ta_, tb_ = fr(s0 + closure + 0.01), cb
-                        asp_extra[ta_:tb_] = np.maximum(asp_extra[ta_:tb_], np.linspace(0.8, 0.2, tb_ - ta_))
-                    else:
-                        bursts.append((s0 - 0.01, cdur + 0.02, it.onset, vs))
-                else:
-                    cons_gain_db[ca:cb] = np.minimum(cons_gain_db[ca:cb], cdb)
-                    if it.onset in _CONSONANT_FORMANTS:
-                        cf, cbw = _CONSONANT_FORMANTS[it.onset]
-                        cons_mask[ca:cb] = 1.0
-                        cons_f[:, ca:cb] = np.array(cf)[:, None]
-                        cons_b[:, ca:cb] = np.array(cbw)[:, None]
-            # scoop up into the note when the voice (re)starts: phrase onsets and after unvoiced consonants
-            if n_idx == 0 or cvoice == 0.0:
-                depth = -(25.0 + 35.0 * rng.random()) * humanize * (0.6 + 0.6 * it.effort)
-                xx = t[fr(vs):b]
-                cents_extra[fr(vs):b] += depth * (1.0 - _smoothstep((xx - vs) / 0.14))
-            # vibrato: delayed ~0.3 s, depth grows through a held note, wider when loud
-            dv = 0.3 + 0.1 * rng.random()
-            full = (30.0 + 25.0 * it.effort) * (0.85 + 0.3 * rng.random())
-            xx = t[a:b]
-            vib_depth[a:b] = full * _smoothstep((xx - s0 - dv) / 0.6) * (1.0 - _smoothstep((xx - (s1 - 0.06)) / 0.08))
 
-    eff_s = _smooth(eff, 0.15)
-    voicing = _smooth(voicing, 0.02)
-    # voiced consonants: a level dip and their own F1..F3
-    cons_gain = 10.0 ** (_smooth(cons_gain_db, 0.035) / 20.0)
-    cm = _smooth(cons_mask, 0.05)
-    fmt_f = np.exp(_smooth(np.log(vow_f), 0.07))
-    fmt_b = _smooth(vow_b, 0.07)
-    cf_s = np.exp(_smooth(np.log(np.where(cons_mask > 0, cons_f, vow_f[:3])), 0.03))
-    cb_s = _smooth(np.where(cons_mask > 0, cons_b, vow_b[:3]), 0.03)
-    fmt_f[:3] = fmt_f[:3] * (1 - cm) + cf_s * cm
-    fmt_b[:3] = fmt_b[:3] * (1 - cm) + cb_s * cm
-    # pitch: target + portamento + vibrato + drift + scoops + sharpening at a shout
-    logf_s = _smooth(logf, 0.09)
-    rate = 5.6 + 0.25 * _lowpass_noise(rng, nf, 0.5) * humanize
-    phase = 2.0 * np.pi * np.cumsum(rate) / _CR + 2 * np.pi * rng.random()
-    vib = _smooth(vib_depth, 0.06) * vibrato * np.sin(phase)
-    drift = 6.0 * humanize * _lowpass_noise(rng, nf, 1.2)
-    for i, it in enumerate(items):  # keep intonation centred on each note: drift wanders, the singer corrects
-        if isinstance(it, Note):
-            a, b = fr(starts[i]), fr(starts[i + 1])
-            drift[a:b] -= drift[a:b].mean()
-    drift = _smooth(drift, 0.1)
-    sharp = 18.0 * _smoothstep((eff_s - 0.6) / 0.4)
-    cents = vib + drift + cents_extra + sharp
-    f0 = 2.0 ** (logf_s + cents / 1200.0)
+def _perform_phrase(
+    raw: _RawCurves, phrase: list[tuple[Note, _NoteTimes]], timeline: _Timeline, rng: np.random.Generator,
+    humanize: float,
+) -> None:
+    """A phrase's voicing envelope and the pitch fall at its release, then each of its notes."""
+    p0, p1 = phrase[0][1].start_s, phrase[-1][1].end_s
+    attack = 0.12 - 0.08 * phrase[0][0].effort  # soft singers ease in, a shout hits
+    release = 0.28 - 0.16 * _final_effort(phrase[-1][0])
+    a, b = timeline.frame(p0), timeline.frame(p1 + 0.5 * release)
+    raw.phrases.append((p0, p1 + 0.5 * release))
+    x = timeline.times_s[a:b]
+    env = _smoothstep((x - p0) / attack) * (1.0 - _smoothstep((x - (p1 - 0.5 * release)) / release))
+    raw.voicing[a:b] = np.maximum(raw.voicing[a:b], env)
+    # pitch falls away at the release, as singers let go of a phrase
+    raw.bend_cents[a:b] -= 60.0 * humanize * _smoothstep((x - (p1 - 0.5 * release)) / release) ** 2
+    for k, (note, times) in enumerate(phrase):
+        _perform_note(raw, note, times, timeline, rng, humanize, phrase_start=k == 0)
 
+
+# --- one note: dynamics, onset consonant, scoop, vibrato ----------------------------------------------
+def _perform_note(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator,
+    humanize: float, phrase_start: bool,
+) -> None:
+    """A note's loudness aim and shape, its onset consonant, a scoop where the voice (re)starts, and its
+    vibrato; ``rng`` draws in that order."""
+    _note_dynamics(raw, note, times, timeline, rng, humanize)
+    onset = _CONSONANTS[note.onset]
+    onset_s = _onset_duration_s(note)
+    if onset_s > 0:
+        if onset.voicing == 0.0:
+            _unvoiced_onset(raw, note.onset, onset_s, times, timeline)
+        else:
+            _voiced_onset(raw, note.onset, onset.level_db, times, timeline)
+    # scoop up into the note when the voice (re)starts: phrase onsets and after unvoiced consonants
+    if phrase_start or onset.voicing == 0.0:
+        _scoop(raw, note, times, timeline, rng, humanize)
+    _vibrato_depth(raw, note, times, timeline, rng)
+
+
+def _note_dynamics(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator, humanize: float
+) -> None:
+    """The note's loudness aim (a little unsteady); its level eases in after a note change and swells
+    through a held note (~ +2 dB mid-note)."""
+    s0, vs, s1 = times
+    a, b = timeline.frame(s0), timeline.frame(s1)
+    raw.notes.append(_NoteSpan(s0, vs, s1, _note_target_db(note) + 0.8 * humanize * rng.standard_normal()))
+    xn = np.clip((timeline.times_s[a:b] - vs) / max(s1 - vs, 1e-3), 0.0, 1.0)
+    swell = min(1.0, (s1 - vs) / 1.2) * (2.0 + rng.random()) * humanize
+    swell *= 1.0 - 0.7 * note.effort  # no headroom left at a shout
+    ease = -2.0 * humanize * (1.0 - _smoothstep((timeline.times_s[a:b] - vs) / 0.1))
+    raw.shape_db[a:b] = ease + swell * np.sin(np.pi * xn) ** 1.5
+
+
+def _unvoiced_onset(raw: _RawCurves, onset: str, onset_s: float, times: _NoteTimes, timeline: _Timeline) -> None:
+    """An unvoiced consonant lasting ``onset_s``: voicing stops (20 ms ramps) and restarts with a soft
+    attack; "h" is aspiration, a stop ("t", "k") a burst then aspiration, "s"/"sh" a fricative."""
+    s0, vs, _ = times
+    ca, cb = timeline.frame(s0), timeline.frame(vs)
+    da, db = timeline.frame(s0 - 0.03), timeline.frame(vs + 0.06)
+    xx = timeline.times_s[da:db]
+    dip = _smoothstep((xx - (s0 - 0.02)) / 0.025) * (1.0 - _smoothstep((xx - (vs - 0.005)) / 0.05))
+    raw.voicing[da:db] *= 1.0 - dip
+    if onset == "h":
+        puff = np.sin(np.pi * np.linspace(0.15, 1.0, cb - ca)) ** 0.7
+        raw.onset_aspiration[ca:cb] = np.maximum(raw.onset_aspiration[ca:cb], puff)
+    elif onset in ("t", "k"):
+        closure_s = 0.45 * onset_s
+        raw.bursts.append(_Burst(s0 + closure_s, 0.012, onset, vs))
+        ta = timeline.frame(s0 + closure_s + 0.01)
+        raw.onset_aspiration[ta:cb] = np.maximum(raw.onset_aspiration[ta:cb], np.linspace(0.8, 0.2, cb - ta))
+    else:
+        raw.bursts.append(_Burst(s0 - 0.01, onset_s + 0.02, onset, vs))
+
+
+def _voiced_onset(raw: _RawCurves, onset: str, level_db: float, times: _NoteTimes, timeline: _Timeline) -> None:
+    """A voiced consonant: a level dip of ``level_db`` and, for nasals and glides, its own F1..F3."""
+    ca, cb = timeline.frame(times.start_s), timeline.frame(times.vowel_start_s)
+    raw.consonant_gain_db[ca:cb] = np.minimum(raw.consonant_gain_db[ca:cb], level_db)
+    if onset in _CONSONANT_FORMANTS:
+        formant_hz, bandwidth_hz = _CONSONANT_FORMANTS[onset]
+        raw.consonant_mask[ca:cb] = 1.0
+        raw.consonant_formant_hz[:, ca:cb] = np.array(formant_hz)[:, None]
+        raw.consonant_bandwidth_hz[:, ca:cb] = np.array(bandwidth_hz)[:, None]
+
+
+def _scoop(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator, humanize: float
+) -> None:
+    """A scoop up into the pitch over the first ~140 ms of the vowel, deeper when loud."""
+    depth = -(25.0 + 35.0 * rng.random()) * humanize * (0.6 + 0.6 * note.effort)
+    _, vs, s1 = times
+    a, b = timeline.frame(vs), timeline.frame(s1)
+    raw.bend_cents[a:b] += depth * (1.0 - _smoothstep((timeline.times_s[a:b] - vs) / 0.14))
+
+
+def _vibrato_depth(
+    raw: _RawCurves, note: Note, times: _NoteTimes, timeline: _Timeline, rng: np.random.Generator
+) -> None:
+    """Vibrato depth in cents: delayed ~0.3 s, growing through a held note, wider when loud."""
+    delay_s = 0.3 + 0.1 * rng.random()
+    full = (30.0 + 25.0 * note.effort) * (0.85 + 0.3 * rng.random())
+    s0, _, s1 = times
+    a, b = timeline.frame(s0), timeline.frame(s1)
+    xx = timeline.times_s[a:b]
+    rise = _smoothstep((xx - s0 - delay_s) / 0.6)
+    fall = 1.0 - _smoothstep((xx - (s1 - 0.06)) / 0.08)
+    raw.vibrato_depth_cents[a:b] = full * rise * fall
+
+
+# --- from the raw curves to the controls: pitch, formants, source ----------------------------------
+def _f0_curve(
+    raw: _RawCurves, timeline: _Timeline, log2_f0: np.ndarray, effort: np.ndarray, rng: np.random.Generator,
+    style: _Style,
+) -> np.ndarray:
+    """Sung pitch in Hz, ``(F,)``: the smoothed targets ``log2_f0`` bent by vibrato, drift, scoops and
+    falls, and pushed sharp at a shout. ``rng`` draws the vibrato, then the drift."""
+    vibrato = _vibrato_cents(raw.vibrato_depth_cents, rng, style)
+    drift = _drift_cents(raw.notes, timeline, rng, style.humanize)
+    sharp = 18.0 * _smoothstep((effort - 0.6) / 0.4)
+    cents = vibrato + drift + raw.bend_cents + sharp
+    return 2.0 ** (log2_f0 + cents / 1200.0)
+
+
+def _vibrato_cents(depth_cents: np.ndarray, rng: np.random.Generator, style: _Style) -> np.ndarray:
+    """Vibrato in cents, ``(F,)``, at ~5.6 Hz with a wandering rate, from a random phase."""
+    rate_hz = 5.6 + 0.25 * _lowpass_noise(rng, depth_cents.shape[0], 0.5) * style.humanize
+    phase = 2.0 * np.pi * np.cumsum(rate_hz) / _CONTROL_RATE_HZ + 2 * np.pi * rng.random()
+    return _smooth(depth_cents, 0.06) * style.vibrato * np.sin(phase)
+
+
+def _drift_cents(notes: list[_NoteSpan], timeline: _Timeline, rng: np.random.Generator, humanize: float) -> np.ndarray:
+    """Slow pitch drift in cents, ``(F,)``, centred on each note: drift wanders, the singer corrects."""
+    drift = 6.0 * humanize * _lowpass_noise(rng, timeline.n_frames, 1.2)
+    for note in notes:
+        a, b = timeline.frame(note.start_s), timeline.frame(note.end_s)
+        drift[a:b] -= drift[a:b].mean()
+    return _smooth(drift, 0.1)
+
+
+def _articulated_formants(raw: _RawCurves) -> tuple[np.ndarray, np.ndarray]:
+    """F1..F5 and B1..B5 in Hz, ``(5, F)`` each: the vowels gliding into each other (in log frequency),
+    and voiced consonants taking over F1..F3 while they sound."""
+    mask = _smooth(raw.consonant_mask, 0.05)
+    formant_hz = np.exp(_smooth(np.log(raw.vowel_formant_hz), 0.07))
+    bandwidth_hz = _smooth(raw.vowel_bandwidth_hz, 0.07)
+    # the consonants' own targets, smoothed faster (the vowel's where there is none)
+    consonant = raw.consonant_mask > 0
+    consonant_hz = np.where(consonant, raw.consonant_formant_hz, raw.vowel_formant_hz[:3])
+    consonant_hz = np.exp(_smooth(np.log(consonant_hz), 0.03))
+    consonant_bw_hz = _smooth(np.where(consonant, raw.consonant_bandwidth_hz, raw.vowel_bandwidth_hz[:3]), 0.03)
+    formant_hz[:3] = formant_hz[:3] * (1 - mask) + consonant_hz * mask
+    bandwidth_hz[:3] = bandwidth_hz[:3] * (1 - mask) + consonant_bw_hz * mask
+    return formant_hz, bandwidth_hz
+
+
+def _sung_formants(raw: _RawCurves, effort: np.ndarray, log2_f0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F1..F5 and B1..B5 in Hz, ``(5, F)`` each, as sung: articulated, shaped by ``effort`` and kept
+    above the pitch ``log2_f0``."""
+    formant_hz, bandwidth_hz = _articulated_formants(raw)
     # effort: the jaw opens (F1 up a little) and F3..F5 gather into the singer's formant cluster;
     # a soft voice spreads them as in speech, with wider (weaker) upper formants
-    spread = 1.0 - eff_s
-    fmt_f[0] *= 1.0 + 0.08 * eff_s
-    fmt_f[3] += 250.0 * spread
-    fmt_f[4] += 450.0 * spread
-    fmt_b[2:] *= 1.0 + 0.3 * spread
+    spread = 1.0 - effort
+    formant_hz[0] *= 1.0 + 0.08 * effort
+    formant_hz[3] += 250.0 * spread
+    formant_hz[4] += 450.0 * spread
+    bandwidth_hz[2:] *= 1.0 + 0.3 * spread
     # the table's narrow F1/F2 bandwidths (40-60 Hz) suit FOF synthesis; in a cascade they ring and make
     # the level jump by ~7 dB as harmonics cross F1, so floor them at sung closed-phase values
-    fmt_b[0] = np.maximum(fmt_b[0], 100.0)
-    fmt_b[1] = np.maximum(fmt_b[1], 110.0)
+    bandwidth_hz[0] = np.maximum(bandwidth_hz[0], 100.0)
+    bandwidth_hz[1] = np.maximum(bandwidth_hz[1], 110.0)
     # formant tuning at high pitch (Sundberg): singers do not leave F1 below the fundamental
-    f0t = 2.0 ** logf_s
-    fmt_f[0] = np.maximum(fmt_f[0], 1.1 * f0t)
+    formant_hz[0] = np.maximum(formant_hz[0], 1.1 * 2.0 ** log2_f0)
+    return formant_hz, bandwidth_hz
 
-    # source amplitude: a first guess (measured offset of the radiated output re the source), trimmed
-    # per note after the tract
-    level = 10.0 ** ((_level_db_of_effort(eff_s) + 36.0) / 20.0)
-    level *= 10.0 ** ((_smooth(shape_db, 0.05) + 0.4 * humanize * _lowpass_noise(rng, nf, 2.0)) / 20.0)
-    amp = level * voicing * cons_gain
-    rd = _rd_of_effort(eff_s)
+
+def _source_curves(
+    raw: _RawCurves, effort: np.ndarray, voicing: np.ndarray, rng: np.random.Generator, style: _Style
+) -> tuple[np.ndarray, np.ndarray]:
+    """Glottal excitation amplitude (Ee) and aspiration amplitude, linear, ``(F,)`` each."""
+    # a first guess (the measured offset of the radiated output re the source), trimmed per note
+    # after the tract; a little level wobble on top of the note shapes
+    level = 10.0 ** ((_level_db_of_effort(effort) + 36.0) / 20.0)
+    wobble_db = 0.4 * style.humanize * _lowpass_noise(rng, effort.shape[0], 2.0)
+    level *= 10.0 ** ((_smooth(raw.shape_db, 0.05) + wobble_db) / 20.0)
+    consonant_gain = 10.0 ** (_smooth(raw.consonant_gain_db, 0.035) / 20.0)
+    amplitude = level * voicing * consonant_gain
     # aspiration relative to the voice: -16 dB soft, -36 dB at a shout (breathy vs pressed)
-    asp_rel = 10.0 ** ((-16.0 - 20.0 * eff_s) / 20.0) * breathiness
+    aspiration_rel = 10.0 ** ((-16.0 - 20.0 * effort) / 20.0) * style.breathiness
     # an "h" is whispered vowel about 12 dB under the vowel it opens (the voice brightens with effort
     # faster than the noise does, hence the effort term)
-    asp_h = 10.0 ** ((-15.0 - 5.0 * eff_s) / 20.0)
-    asp = level * (asp_rel * voicing + asp_h * asp_extra) + _BREATH_AMP * breath_abs
-    asp = _smooth(asp, 0.01)
-    return _Controls(f0, amp, voicing, rd, eff_s, asp, fmt_f, fmt_b, bursts, note_spans, phrase_spans)
+    aspiration_h = 10.0 ** ((-15.0 - 5.0 * effort) / 20.0)
+    aspiration = level * (aspiration_rel * voicing + aspiration_h * raw.onset_aspiration) + _BREATH_AMP * raw.breath
+    return amplitude, _smooth(aspiration, 0.01)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Rendering.
 # ---------------------------------------------------------------------------------------------------
-_INTERNAL_MIN_HZ = 96000.0  # oversampled rate for the glottal source: inharmonic residue < -80 dB
+_MIN_OVERSAMPLED_RATE_HZ = 96000.0  # the glottal source's rate at least: inharmonic residue < -80 dB
 _SINGER_FORMANT_HZ = 2900.0
 # parallel high-formant branch: (centre Hz, bandwidth Hz, gain re the radiated source)
 _HF_BRANCH = ((4600.0, 1200.0, 1.0), (6200.0, 1600.0, 0.8), (7900.0, 2200.0, 0.6))
-
-
-def _resonator_coeffs(f_hz: np.ndarray, b_hz: np.ndarray, sr: float):
-    """Two-pole resonator with unity gain at DC (Klatt 1980): returns a1, a2, b0 arrays."""
-    r = np.exp(-np.pi * b_hz / sr)
-    a1 = -2.0 * r * np.cos(2.0 * np.pi * f_hz / sr)
-    a2 = r * r
-    return a1, a2, 1.0 + a1 + a2
-
-
-def _peaking_coeffs(f_hz: float, gain_db: np.ndarray, q: float, sr: float) -> np.ndarray:
-    """Peaking biquad (RBJ audio-EQ cookbook), normalised: (len(gain_db), 5) rows b0 b1 b2 a1 a2."""
-    A = 10.0 ** (gain_db / 40.0)
-    w0 = 2.0 * np.pi * f_hz / sr
-    al = np.sin(w0) / (2.0 * q)
-    a0 = 1.0 + al / A
-    cw = -2.0 * np.cos(w0)
-    a1 = np.broadcast_to(cw, A.shape) / a0
-    return np.stack([(1.0 + al * A) / a0, a1, (1.0 - al * A) / a0, a1, (1.0 - al / A) / a0], axis=1)
-
-
-def _loudness_trim(out: np.ndarray, voicing: np.ndarray, ctl: _Controls, sr: float) -> np.ndarray:
-    """Per-sample gain (N,) that brings each note's steady, voiced part to its target RMS (dBFS).
-
-    Harmonics falling on or between narrow formants make the raw level jump by several dB from note
-    to note; this evens it out the way a singer's ear does. Rests keep 0 dB (breaths stay absolute).
-    """
-    nf = ctl.f0_hz.shape[0]
-    trim_db = np.zeros(nf)
-    for (p0, p1) in ctl.phrases:
-        spans = [sp for sp in ctl.notes if p0 - 1e-9 <= sp[0] < p1]
-        for k, (s0, vs, s1, target_db) in enumerate(spans):
-            a, b = int((vs + 0.03) * sr), int((s1 - 0.03) * sr)
-            seg = out[a:b][voicing[a:b] > 0.8] if b > a else out[0:0]
-            if seg.size < 0.05 * sr:
-                seg = out[int(vs * sr):int(s1 * sr)]
-            rms_db = 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) if seg.size else target_db
-            end = p1 if k == len(spans) - 1 else s1
-            trim_db[int(round(s0 * _CR)):int(round(end * _CR))] = np.clip(target_db - rms_db, -20.0, 20.0)
-    trim_db = _smooth(trim_db, 0.06)
-    return np.interp(np.arange(out.shape[0]) / (sr / _CR), np.arange(nf), 10.0 ** (trim_db / 20.0))
-
-
-def _bandpass_noise(rng, n: int, lo_hz: float, hi_hz: float, sr: float) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
-
-    hi = min(hi_hz, 0.45 * sr)
-    lo = min(lo_hz, 0.6 * hi)
-    sos = butter(2, [lo / (sr / 2), hi / (sr / 2)], btype="band", output="sos")
-    return sosfilt(sos, rng.standard_normal(n))
+# fricative and stop-burst noise: kind -> (band low Hz, band high Hz, level re the vowel after it in dB):
+# an "s" sits ~12 dB under its vowel, a stop burst ~6 dB
+_BURST_NOISE = {
+    "s": (4000.0, 9000.0, -12.0),
+    "sh": (1800.0, 6000.0, -10.0),
+    "t": (2500.0, 8000.0, -6.0),
+    "k": (1200.0, 3500.0, -6.0),
+}
 
 
 def sing(
@@ -778,111 +1017,251 @@ def sing(
     Returns:
         ``(1, N)`` float32, ``N = round((lead_s + sum(durations) + tail_s) * sample_rate)``.
     """
+    sample_rate_hz = float(check_sample_rate(sample_rate))
+    style = _Style.checked(vibrato, humanize, breathiness)
+    items = _check_score(notes, voice)
+    # one generator for everything, drawn in a fixed order: the performance, jitter and shimmer,
+    # aspiration noise, then the bursts
+    rng = np.random.default_rng(seed)
+    controls = _controls(items, voice, rng, lead_s, tail_s, style)
+    n_samples = int(round((lead_s + sum(it.duration_s for it in items) + tail_s) * sample_rate_hz))
+    hop = sample_rate_hz / _CONTROL_RATE_HZ  # output samples per control frame
+    voicing = _at_output_rate(controls.voicing, n_samples, hop)
+    flow, opening = _glottal_source(controls, n_samples, hop, sample_rate_hz, rng, style.humanize)
+    breath = _aspiration(controls, voicing, opening, hop, sample_rate_hz, rng)
+    out = _radiate(_vocal_tract(flow + breath, controls, hop, sample_rate_hz), sample_rate_hz)
+    out += _high_formants(flow, breath, controls, hop, sample_rate_hz)
+    # the singer listens: trim every note to its loudness target. A smooth gain on the output equals
+    # scaling the source, since the tract is linear and rings for only a few milliseconds.
+    out *= _loudness_trim(out, voicing, controls, sample_rate_hz)
+    _add_bursts(out, controls.bursts, rng, sample_rate_hz)
+    _fade_edges(out, sample_rate_hz)
+    if peak_dbfs is not None:
+        peak = float(np.max(np.abs(out)))
+        if peak > 0:
+            out *= 10.0 ** (peak_dbfs / 20.0) / peak
+    return out[None, :].astype(np.float32)
+
+
+def _check_score(notes: Sequence[Note | Rest], voice: str) -> list[Note | Rest]:
+    """The score as a list, or a :class:`ConfigError` naming the voice or the first bad item."""
+    if voice not in FORMANT_TABLE:
+        raise ConfigError(f"voice: expected one of {sorted(FORMANT_TABLE)}, got {voice!r}")
+    items = list(notes)
+    if not any(isinstance(it, Note) for it in items):
+        raise ConfigError(f"notes: expected at least one Note, got {items!r}")
+    for i, item in enumerate(items):
+        if not isinstance(item, (Note, Rest)):
+            raise ConfigError(f"notes[{i}]: expected a Note or a Rest, got {item!r}")
+        if not (np.isfinite(item.duration_s) and item.duration_s > 0):
+            raise ConfigError(f"notes[{i}].duration_s: expected > 0 s, got {item.duration_s!r}")
+        if isinstance(item, Note):
+            _check_note(i, item)
+        elif not (0.0 <= item.breath <= 1.0):
+            raise ConfigError(f"notes[{i}].breath: expected 0..1, got {item.breath!r}")
+    return items
+
+
+def _check_note(i: int, note: Note) -> None:
+    """A :class:`ConfigError` naming ``notes[i]`` and its first bad field, if any."""
+    if isinstance(note.pitch, bool) or not isinstance(note.pitch, (int, float, np.number, str)):
+        raise ConfigError(f"notes[{i}].pitch: expected Hz or a note name like 'A3', got {note.pitch!r}")
+    pitch_hz = note.pitch_hz
+    if not (40.0 <= pitch_hz <= 1500.0):
+        raise ConfigError(f"notes[{i}].pitch: expected 40..1500 Hz, got {pitch_hz!r} Hz")
+    if not (0.0 <= note.effort <= 1.0) or not (note.effort_end is None or 0.0 <= note.effort_end <= 1.0):
+        raise ConfigError(f"notes[{i}].effort: expected 0..1, got {note.effort!r} / {note.effort_end!r}")
+    if note.onset not in _CONSONANTS:
+        raise ConfigError(f"notes[{i}].onset: expected one of {sorted(_CONSONANTS)}, got {note.onset!r}")
+    if not (1 <= len(note.vowel) <= 2 and all(v in "aeiou" for v in note.vowel)):
+        raise ConfigError(f"notes[{i}].vowel: expected a, e, i, o, u or a pair like 'ai', got {note.vowel!r}")
+
+
+def _at_output_rate(curve: np.ndarray, n_samples: int, hop: float) -> np.ndarray:
+    """A ``(F,)`` control curve linearly interpolated to ``(n_samples,)``, ``hop`` samples per frame."""
+    return np.interp(np.arange(n_samples) / hop, np.arange(curve.shape[0]), curve)
+
+
+def _glottal_source(
+    controls: _Controls, n_samples: int, hop: float, sample_rate_hz: float, rng: np.random.Generator, humanize: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Glottal flow and glottal opening (0..1), ``(n_samples,)`` each at the output rate.
+
+    The LF flow is made at ``oversampling`` times the output rate (>= 96 kHz) and decimated with a
+    long Kaiser low-pass (~80 dB stopband), so that what aliases stays under -80 dB.
+    """
     from scipy.signal import resample_poly
 
-    sample_rate = check_sample_rate(sample_rate)
-    for name, val in (("vibrato", vibrato), ("humanize", humanize), ("breathiness", breathiness)):
-        if not (np.isfinite(val) and 0.0 <= val <= 4.0):
-            raise ConfigError(f"{name}: expected 0..4, got {val!r}")
-    items = _validate(notes, voice)
-    sr = float(sample_rate)
-    rng = np.random.default_rng(seed)
-    ctl = _controls(items, voice, rng, lead_s, tail_s, vibrato, humanize, breathiness)
-    glottal_flow, tract = _kernels()
-
-    n = int(round((lead_s + sum(it.duration_s for it in items) + tail_s) * sr))
-    hop = sr / _CR
-    os_ = int(math.ceil(_INTERNAL_MIN_HZ / sr))
-    # --- source: LF flow at os_ * sr, decimated with a long Kaiser low-pass (~80 dB stopband)
-    max_periods = int(n / sr * 1600) + 16
-    jit = 0.005 * humanize * rng.standard_normal(max_periods)  # ~0.5 % period jitter, a healthy voice
-    shim = 0.03 * humanize * rng.standard_normal(max_periods)  # ~0.25 dB shimmer
-    shim = np.clip(shim, -0.5, 0.5)
-    flow_os = np.zeros(n * os_)
-    gmod = np.zeros(n)
-    table = _lf_table()
-    rd_step = (_RD_MAX - _RD_MIN) / (_RD_N - 1)
+    oversampling = int(math.ceil(_MIN_OVERSAMPLED_RATE_HZ / sample_rate_hz))
+    max_periods = int(n_samples / sample_rate_hz * 1600) + 16
+    jitter = 0.005 * humanize * rng.standard_normal(max_periods)  # ~0.5 % period jitter, a healthy voice
+    shimmer = 0.03 * humanize * rng.standard_normal(max_periods)  # ~0.25 dB shimmer
+    shimmer = np.clip(shimmer, -0.5, 0.5)
+    flow = np.zeros(n_samples * oversampling)
+    opening = np.zeros(n_samples)
+    glottal_flow, _ = _kernels()
     glottal_flow(
-        n * os_, sr * os_, hop * os_, os_, ctl.f0_hz, ctl.amp, ctl.rd, table, _RD_MIN, rd_step, jit, shim, flow_os, gmod
+        n_samples * oversampling, sample_rate_hz * oversampling, hop * oversampling, oversampling,
+        controls.f0_hz, controls.amplitude, controls.rd, _lf_table(), _RD_MIN, _RD_STEP, jitter, shimmer, flow, opening,
     )
-    flow = resample_poly(flow_os, 1, os_, window=("kaiser", 8.0)) if os_ > 1 else flow_os
-    del flow_os
+    if oversampling > 1:
+        flow = resample_poly(flow, 1, oversampling, window=("kaiser", 8.0))
+    return flow, opening
 
-    # --- aspiration: noise in the flow, gated by the glottal opening while voiced (open during h/breaths)
-    frames = np.arange(n) / hop
-    fidx = np.arange(ctl.f0_hz.shape[0])
-    voicing = np.interp(frames, fidx, ctl.voicing)
-    asp_amp = np.interp(frames, fidx, ctl.asp)
+
+def _aspiration(
+    controls: _Controls, voicing: np.ndarray, opening: np.ndarray, hop: float, sample_rate_hz: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Aspiration noise to add to the flow, ``(N,)`` like ``voicing`` (0..1) and the glottal ``opening``:
+    gated by the opening while voiced, open during "h" and breaths."""
     from scipy.signal import butter, sosfilt
 
-    noise = rng.standard_normal(n)
+    amplitude = _at_output_rate(controls.aspiration, voicing.shape[0], hop)
+    noise = rng.standard_normal(voicing.shape[0])
     # a -6 dB/octave tilt above 1.5 kHz in the flow domain becomes ~flat after lip radiation
-    sos = np.concatenate(
-        [butter(1, 1500.0 / (sr / 2), output="sos"), butter(2, 300.0 / (sr / 2), "high", output="sos")]
-    )
+    sos = np.concatenate([
+        butter(1, 1500.0 / (sample_rate_hz / 2), output="sos"),
+        butter(2, 300.0 / (sample_rate_hz / 2), "high", output="sos"),
+    ])
     noise = sosfilt(sos, noise)
-    gate = (1.0 - voicing) + voicing * (0.25 + 0.75 * gmod)
-    breath = noise * asp_amp * gate * 0.02  # 0.02: filtered-noise RMS re flow, set by ear against HNR
-    excitation = flow + breath
+    gate = (1.0 - voicing) + voicing * (0.25 + 0.75 * opening)
+    return noise * amplitude * gate * 0.02  # 0.02: filtered-noise RMS re flow, set by ear against HNR
 
-    # --- vocal tract: F1..F5 (those below 0.46 fs) in cascade, then the singer's formant peak
-    keep = [k for k in range(5) if ctl.formant_hz[k].max() < 0.46 * sr]
-    a1c, a2c, b0c = _resonator_coeffs(ctl.formant_hz[keep].T, ctl.bandwidth_hz[keep].T, sr)
-    sf_gain_db = 2.0 + 7.0 * np.clip(ctl.effort, 0.0, 1.0) ** 1.3
-    eqc = _peaking_coeffs(min(_SINGER_FORMANT_HZ, 0.4 * sr), sf_gain_db, 1.6, sr)
-    voiced = np.empty(n)
-    contig = np.ascontiguousarray
-    tract(excitation, hop, contig(a1c), contig(a2c), contig(b0c), contig(eqc), voiced)
 
-    # --- lip radiation: first difference, scaled to unity gain at 1 kHz whatever the sample rate
-    rad = sr / (2.0 * np.pi * 1000.0)
-    out = np.diff(voiced, prepend=0.0) * rad
+def _vocal_tract(excitation: np.ndarray, controls: _Controls, hop: float, sample_rate_hz: float) -> np.ndarray:
+    """The ``(N,)`` excitation through F1..F5 in cascade (those below 0.46 fs), then the singer's formant
+    peak, which grows with effort."""
+    keep = [k for k in range(5) if controls.formant_hz[k].max() < 0.46 * sample_rate_hz]
+    a1, a2, b0 = _resonator_coeffs(controls.formant_hz[keep].T, controls.bandwidth_hz[keep].T, sample_rate_hz)
+    singer_gain_db = 2.0 + 7.0 * np.clip(controls.effort, 0.0, 1.0) ** 1.3
+    peaking = _peaking_coeffs(min(_SINGER_FORMANT_HZ, 0.4 * sample_rate_hz), singer_gain_db, 1.6, sample_rate_hz)
+    out = np.empty(excitation.shape[0])
+    _, tract = _kernels()
+    contiguous = np.ascontiguousarray
+    tract(excitation, hop, contiguous(a1), contiguous(a2), contiguous(b0), contiguous(peaking), out)
+    return out
 
-    # --- the region above F5 through a parallel branch (Klatt's cascade/parallel split): a truncated
-    # all-pole cascade falls ~10 dB/kHz above its last pole, while real voices keep a plateau of
-    # higher formants at 4-9 kHz about 30 dB under the strongest partials
-    hf_gain = np.interp(frames, fidx, 0.3 + 0.7 * ctl.effort)  # a soft voice is dark up there too
+
+def _radiate(x: np.ndarray, sample_rate_hz: float) -> np.ndarray:
+    """Lip radiation: a first difference (+6 dB/octave), scaled to unity gain at 1 kHz at any rate."""
+    return np.diff(x, prepend=0.0) * (sample_rate_hz / (2.0 * np.pi * 1000.0))
+
+
+def _high_formants(
+    flow: np.ndarray, breath: np.ndarray, controls: _Controls, hop: float, sample_rate_hz: float
+) -> np.ndarray:
+    """The region above F5, ``(N,)``, through a parallel branch (Klatt's cascade/parallel split).
+
+    A truncated all-pole cascade falls ~10 dB/kHz above its last pole, while real voices keep a
+    plateau of higher formants at 4-9 kHz about 30 dB under the strongest partials.
+    """
+    from scipy.signal import butter, sosfilt
+
+    gain = _at_output_rate(0.3 + 0.7 * controls.effort, flow.shape[0], hop)  # a soft voice is dark up there too
     # (aspiration reaches it only in part: real breath noise is shaped by F3-F5 and fades above them)
-    exc_rad = np.diff(flow + 0.3 * breath, prepend=0.0) * rad
-    hf = np.zeros(n)
-    for fc, bw, g in _HF_BRANCH:
-        if fc + bw / 2 < 0.45 * sr:
-            sos = butter(1, [(fc - bw / 2) / (sr / 2), (fc + bw / 2) / (sr / 2)], "band", output="sos")
-            hf += g * sosfilt(sos, exc_rad)
-    out += hf_gain * hf
+    source = _radiate(flow + 0.3 * breath, sample_rate_hz)
+    high = np.zeros(flow.shape[0])
+    nyquist_hz = sample_rate_hz / 2
+    for centre_hz, bandwidth_hz, branch_gain in _HF_BRANCH:
+        if centre_hz + bandwidth_hz / 2 < 0.45 * sample_rate_hz:
+            band = [(centre_hz - bandwidth_hz / 2) / nyquist_hz, (centre_hz + bandwidth_hz / 2) / nyquist_hz]
+            high += branch_gain * sosfilt(butter(1, band, "band", output="sos"), source)
+    return gain * high
 
-    # --- the singer listens: trim every note to its loudness target. A smooth gain on the output equals
-    # scaling the source, since the tract is linear and rings for only a few milliseconds.
-    out *= _loudness_trim(out, voicing, ctl, sr)
 
-    # --- fricatives and stop bursts, after the tract, set relative to the vowel that follows them
-    # (an "s" sits ~12 dB under its vowel, a stop burst ~6 dB)
-    for start_s, dur_s, kind, vowel_s in ctl.bursts:
-        a = int(round(start_s * sr))
-        m = min(int(round(dur_s * sr)), n - max(a, 0))
+def _resonator_coeffs(
+    formant_hz: np.ndarray, bandwidth_hz: np.ndarray, sample_rate_hz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-pole resonators with unity gain at DC (Klatt 1980): ``a1, a2, b0`` shaped like the inputs."""
+    radius = np.exp(-np.pi * bandwidth_hz / sample_rate_hz)
+    a1 = -2.0 * radius * np.cos(2.0 * np.pi * formant_hz / sample_rate_hz)
+    a2 = radius * radius
+    return a1, a2, 1.0 + a1 + a2
+
+
+def _peaking_coeffs(centre_hz: float, gain_db: np.ndarray, q: float, sample_rate_hz: float) -> np.ndarray:
+    """Peaking biquad (RBJ audio-EQ cookbook), normalised: ``(len(gain_db), 5)`` rows b0 b1 b2 a1 a2."""
+    a = 10.0 ** (gain_db / 40.0)  # the cookbook's A
+    w0 = 2.0 * np.pi * centre_hz / sample_rate_hz
+    alpha = np.sin(w0) / (2.0 * q)
+    a0 = 1.0 + alpha / a
+    a1 = np.broadcast_to(-2.0 * np.cos(w0), a.shape) / a0
+    return np.stack([(1.0 + alpha * a) / a0, a1, (1.0 - alpha * a) / a0, a1, (1.0 - alpha / a) / a0], axis=1)
+
+
+def _loudness_trim(out: np.ndarray, voicing: np.ndarray, controls: _Controls, sample_rate_hz: float) -> np.ndarray:
+    """Per-sample gain ``(N,)`` that brings each note's steady, voiced part to its target RMS (dBFS).
+
+    Harmonics falling on or between narrow formants make the raw level jump by several dB from note
+    to note; this evens it out the way a singer's ear does. Rests keep 0 dB (breaths stay absolute).
+    """
+    trim_db = np.zeros(controls.f0_hz.shape[0])
+    for p0, p1 in controls.phrases:
+        notes = [note for note in controls.notes if p0 - 1e-9 <= note.start_s < p1]
+        for k, note in enumerate(notes):
+            rms_db = _steady_level_db(out, voicing, note, sample_rate_hz)
+            end_s = p1 if k == len(notes) - 1 else note.end_s  # the last note's trim holds through the release
+            frames = slice(int(round(note.start_s * _CONTROL_RATE_HZ)), int(round(end_s * _CONTROL_RATE_HZ)))
+            trim_db[frames] = np.clip(note.target_db - rms_db, -20.0, 20.0)
+    trim_db = _smooth(trim_db, 0.06)
+    return _at_output_rate(10.0 ** (trim_db / 20.0), out.shape[0], sample_rate_hz / _CONTROL_RATE_HZ)
+
+
+def _steady_level_db(out: np.ndarray, voicing: np.ndarray, note: _NoteSpan, sample_rate_hz: float) -> float:
+    """RMS in dBFS of a note's voiced vowel 30 ms in from either end (the whole vowel when under 50 ms
+    of it is voiced); the note's target when the vowel is empty."""
+    a, b = int((note.vowel_start_s + 0.03) * sample_rate_hz), int((note.end_s - 0.03) * sample_rate_hz)
+    seg = out[a:b][voicing[a:b] > 0.8] if b > a else out[0:0]
+    if seg.size < 0.05 * sample_rate_hz:
+        seg = out[int(note.vowel_start_s * sample_rate_hz):int(note.end_s * sample_rate_hz)]
+    return 10.0 * np.log10(float(np.mean(seg * seg)) + 1e-20) if seg.size else note.target_db
+
+
+def _add_bursts(out: np.ndarray, bursts: list[_Burst], rng: np.random.Generator, sample_rate_hz: float) -> None:
+    """Fricatives and stop bursts, added to ``out`` in place after the tract, each set relative to the
+    vowel that follows it."""
+    n_samples = out.shape[0]
+    for burst in bursts:
+        a = int(round(burst.start_s * sample_rate_hz))
+        m = min(int(round(burst.duration_s * sample_rate_hz)), n_samples - max(a, 0))
         if a < 0 or m < 8:
             continue
-        va = int(round((vowel_s + 0.06) * sr))
-        ref = out[va:va + int(0.15 * sr)]
+        va = int(round((burst.vowel_start_s + 0.06) * sample_rate_hz))
+        ref = out[va:va + int(0.15 * sample_rate_hz)]
         ref_rms = float(np.sqrt(np.mean(ref * ref))) if ref.size else 0.0
-        band, rel_db = {"s": ((4000.0, 9000.0), -12.0), "sh": ((1800.0, 6000.0), -10.0),
-                        "t": ((2500.0, 8000.0), -6.0), "k": ((1200.0, 3500.0), -6.0)}[kind]
-        x = _bandpass_noise(rng, m, band[0], band[1], sr)
-        u = np.linspace(0.0, 1.0, m)
-        env = np.sin(np.pi * u) ** 2 if kind in ("s", "sh") else np.minimum(u * 8.0, 1.0) * np.exp(-u * 4.0)
-        x *= env
-        x *= ref_rms * 10.0 ** (rel_db / 20.0) / (float(np.sqrt(np.mean(x * x))) + 1e-12)
+        lo_hz, hi_hz, level_db = _BURST_NOISE[burst.kind]
+        x = _bandpass_noise(rng, m, lo_hz, hi_hz, sample_rate_hz)
+        x *= _burst_envelope(burst.kind, m)
+        x *= ref_rms * 10.0 ** (level_db / 20.0) / (float(np.sqrt(np.mean(x * x))) + 1e-12)
         out[a:a + m] += x
 
-    # edges: 5 ms fades so the file starts and ends at zero
-    k = min(int(0.005 * sr), n // 2)
+
+def _burst_envelope(kind: str, n_samples: int) -> np.ndarray:
+    """A fricative swells and fades (sin^2); a stop burst cracks open in 1/8 of its length and decays."""
+    u = np.linspace(0.0, 1.0, n_samples)
+    return np.sin(np.pi * u) ** 2 if kind in ("s", "sh") else np.minimum(u * 8.0, 1.0) * np.exp(-u * 4.0)
+
+
+def _bandpass_noise(
+    rng: np.random.Generator, n_samples: int, lo_hz: float, hi_hz: float, sample_rate_hz: float
+) -> np.ndarray:
+    """``(n_samples,)`` Gaussian noise through a 2nd-order Butterworth band-pass, the band kept below
+    0.45 fs (and its low edge under 0.6 times its high edge)."""
+    from scipy.signal import butter, sosfilt
+
+    hi = min(hi_hz, 0.45 * sample_rate_hz)
+    lo = min(lo_hz, 0.6 * hi)
+    sos = butter(2, [lo / (sample_rate_hz / 2), hi / (sample_rate_hz / 2)], btype="band", output="sos")
+    return sosfilt(sos, rng.standard_normal(n_samples))
+
+
+def _fade_edges(out: np.ndarray, sample_rate_hz: float) -> None:
+    """5 ms linear fades, in place, so that the file starts and ends at zero."""
+    n_samples = out.shape[0]
+    k = min(int(0.005 * sample_rate_hz), n_samples // 2)
     out[:k] *= np.linspace(0.0, 1.0, k)
-    out[n - k:] *= np.linspace(1.0, 0.0, k)
-    if peak_dbfs is not None:
-        pk = float(np.max(np.abs(out)))
-        if pk > 0:
-            out *= 10.0 ** (peak_dbfs / 20.0) / pk
-    return out[None, :].astype(np.float32)
+    out[n_samples - k:] *= np.linspace(1.0, 0.0, k)
 
 
 # ---------------------------------------------------------------------------------------------------
