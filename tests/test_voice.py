@@ -335,3 +335,10 @@ def test_glottal_flow_kernel_equals_its_python_form(monkeypatch):
     assert np.max(flow_ref) > 0.01 and np.max(opening_ref) > 0.9  # it did sing, several periods
     np.testing.assert_allclose(flow, flow_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(opening, opening_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("onset", ["t", "k"])
+def test_a_very_short_stop_consonant_note_sings(onset):
+    """A note too short for a stop's aspiration (under about 45 ms) still sings, finite."""
+    out = sing([Note("A3", 0.03, onset=onset), Note("C4", 0.2)], 16000)
+    assert out.shape[0] == 1 and np.isfinite(out).all()

@@ -837,7 +837,7 @@ def _unvoiced_onset(raw: _RawCurves, onset: str, onset_s: float, times: _NoteTim
     elif onset in ("t", "k"):
         closure_s = 0.45 * onset_s
         raw.bursts.append(_Burst(s0 + closure_s, 0.012, onset, vs))
-        ta = timeline.frame(s0 + closure_s + 0.01)
+        ta = min(timeline.frame(s0 + closure_s + 0.01), cb)  # a very short note: no room for aspiration
         raw.onset_aspiration[ta:cb] = np.maximum(raw.onset_aspiration[ta:cb], np.linspace(0.8, 0.2, cb - ta))
     else:
         raw.bursts.append(_Burst(s0 - 0.01, onset_s + 0.02, onset, vs))
