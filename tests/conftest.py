@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +34,40 @@ def vocadito() -> tuple[np.ndarray, int]:
     from roomgate.io.audio import read_audio
 
     return read_audio(VOCADITO)
+
+
+# -- every report the suite makes matches the shipped JSON Schema -------------------------------------
+
+
+def assert_valid_report(data: dict) -> None:
+    """Raise (naming the key) unless ``data`` validates against roomgate's report schema."""
+    import jsonschema
+
+    from roomgate.io.report import schema
+
+    jsonschema.Draft202012Validator(schema()).validate(data)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reports_match_the_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """In this process every Report.to_json() is validated as it is made; at the end, every report
+    file any test (or any CLI subprocess) wrote under the session's temporary folders is too."""
+    from roomgate.io.report import Report
+
+    made = Report.to_json
+
+    def validated(self: Report) -> dict:
+        data = made(self)
+        assert_valid_report(data)
+        return data
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Report, "to_json", validated)
+        yield
+    for path in tmp_path_factory.getbasetemp().rglob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "roomgate_version" in data and "timeline" in data:
+            assert_valid_report(data)

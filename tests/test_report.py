@@ -70,3 +70,19 @@ def test_report_is_json_and_plot_draws(tmp_path) -> None:
 
     png = plot_report(report, tmp_path / "p.png")
     assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 20_000
+
+
+def test_reports_declare_their_schema_and_round_trip(tmp_path) -> None:
+    import jsonschema
+
+    from roomgate.io.report import SCHEMA_VERSION, read_report, schema
+    from tests.conftest import assert_valid_report
+
+    report = _record([10**9])
+    data = report.to_json()
+    assert data["schema_version"] == SCHEMA_VERSION and schema()["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    assert read_report(write_report(tmp_path / "r.json", report)) == Report.from_json(data)
+    for broken in ({k: v for k, v in data.items() if k != "mics"}, {**data, "sample_rate": "fast"},
+                   {**data, "surprise": 1}, {**data, "mics": [{**data["mics"][0], "open_fraction": 2}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            assert_valid_report(broken)

@@ -94,7 +94,7 @@ def check_side_file(path: str | None, suffix: str, option: str) -> Path | None:
 
 def summary_rows(report: Report) -> list[tuple[str, ...]]:
     """Rows for the table after a render: mic, distance, trim, threshold, open %, first opening."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for mic in report.mics:
         first = "always" if not mic.is_gated else (f"{mic.intervals[0][0]:.2f} s" if mic.intervals else "never")
         rows.append((

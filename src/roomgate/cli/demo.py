@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _rows(report: Any) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for mic in report.mics:
         spans = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in mic.intervals[:6])
         if len(mic.intervals) > 6:

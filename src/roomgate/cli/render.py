@@ -122,7 +122,7 @@ def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
     from ..rig.job import Outputs, render_file
 
     preset, overrides, input_name, output_name, subtype, report_name, plot_name, all_inputs = task
-    warnings.showwarning = show_warning  # type: ignore[assignment]
+    warnings.showwarning = show_warning
     try:
         target = Path(output_name)
         check_output_file(target, [Path(p) for p in all_inputs], subtype)

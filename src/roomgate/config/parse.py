@@ -27,7 +27,7 @@ from .rig_config import (
     SingerConfig,
     Vector3,
 )
-from .thresholds import AbsoluteThreshold, parse_threshold
+from .thresholds import AbsoluteThreshold, Threshold, parse_threshold
 
 __all__ = ["WALL_MARGIN_M", "parse_config"]
 
@@ -195,6 +195,7 @@ def _parse_gate(gate_table: Any, where: str, mic_name: str) -> GateConfig:
         key = SELF_KEY
     if "threshold" in gate_table and "threshold_db" in gate_table:
         raise ConfigError(f"{where}threshold: give threshold or threshold_db, not both")
+    threshold: Threshold
     if "threshold_db" in gate_table:
         threshold = AbsoluteThreshold(_number(gate_table["threshold_db"], f"{where}threshold_db", -150.0, 24.0))
     else:

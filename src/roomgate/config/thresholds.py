@@ -52,7 +52,7 @@ class AbsoluteThreshold:
         """As a preset writes it."""
         return self.level_db
 
-    def resolve_db(self, statistics: KeyStatistics | None = None, where: str = "") -> float:
+    def resolve_db(self, statistics: KeyStatistics, where: str) -> float:
         return self.level_db
 
 

@@ -40,6 +40,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class _SpectrumCache:
     def get(self, irs: np.ndarray, fft_size: int, workers: int) -> np.ndarray:
         # A content digest, not id(): an IR array edited in place, or a new array at a recycled
         # address, must not pick up stale spectra. blake2b of 1 MB of taps costs ~1 ms.
-        digest = hashlib.blake2b(memoryview(irs).cast("B"), digest_size=16).hexdigest()
+        digest = hashlib.blake2b(np.ascontiguousarray(irs).view(np.uint8).data, digest_size=16).hexdigest()
         key = (digest, irs.shape, fft_size)
         with self._lock:
             spec = self._d.get(key)
@@ -630,7 +631,7 @@ def _kernels() -> SimpleNamespace:
             # 'reassoc'/'contract' let LLVM vectorise and fuse; no nnan/ninf, so a NaN in the
             # input stays a NaN instead of undefined behaviour. nogil: the live thread holds no GIL.
             # error_model="numpy": no zero-division branches in integer // and %.
-            opts = dict(
+            opts: dict[str, Any] = dict(
                 cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"}
             )
             _stage_nb = numba.njit(**opts)(_stage_py)

@@ -177,7 +177,7 @@ def read_report(path: str | os.PathLike[str]) -> Report:
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) every report validates against, shipped with the package."""
     text = (resources.files("roomgate.io") / "report.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def _as_dict(value: Any) -> Any:
 def _rounded(chunks: list[np.ndarray], decimals: int) -> list[float]:
     if not chunks:
         return []
-    return np.round(np.concatenate(chunks).astype(np.float64), decimals).tolist()  # type: ignore[no-any-return]
+    return np.round(np.concatenate(chunks).astype(np.float64), decimals).tolist()
 
 
 def _finite(value: Any) -> Any:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import RigConfig
+from ..config import AbsoluteThreshold, RigConfig
 from ..dsp.levels import FrameLevels, KeyStatistics, OpenLoudness, key_statistics
 from ..errors import ConfigError, OutputError
 from .gates import build_gate
@@ -69,8 +69,8 @@ def _fit_thresholds(config: RigConfig, blocks: Blocks, sample_rate: int,
     from ..dsp.convolve import BlockConvolver
 
     relative = [(i, m) for i, m in enumerate(config.mics) if m.gate and m.gate.threshold.is_relative]
-    thresholds = {m.name: m.gate.threshold.resolve_db() for m in config.mics
-                  if m.gate and not m.gate.threshold.is_relative}
+    thresholds = {m.name: m.gate.threshold.level_db for m in config.mics
+                  if m.gate and isinstance(m.gate.threshold, AbsoluteThreshold)}
     # Only the mics that key a relative gate are captured ("dry" keys need none).
     keys = {m.name: config.key_index(i) for i, m in relative}
     needed = sorted({k for k in keys.values() if k is not None})

@@ -152,9 +152,9 @@ class StreamEngine:
                 self.process_into(audio[:, start : start + step], out[:, start : start + step])
             return
         views = self._block_views(n)
+        dry: np.ndarray | None = audio
         if audio.shape[0] == 1:
             self._capture_live(audio, views[0])
-            dry = audio
         else:  # the recorded mics are the captured signals
             np.copyto(views[0], audio)
             dry = audio[:1] if self.needs_dry else None
@@ -223,19 +223,22 @@ class StreamEngine:
         aligned_levels: list[np.ndarray | None] = []
         for i, gate in enumerate(self.gates):
             if gate is None:
-                aligned_open.append(None), aligned_levels.append(None)
+                aligned_open.append(None)
+                aligned_levels.append(None)
                 continue
             delay = int(self.delays[i])
             if delay == 0:
-                aligned_open.append(opened[i]), aligned_levels.append(levels[i])
+                aligned_open.append(opened[i])
+                aligned_levels.append(levels[i])
                 continue
             for row, memory, kept in ((opened[i], self.open_memory, aligned_open),
                                       (levels[i], self.level_memory, aligned_levels)):
                 joined = np.concatenate([memory[i], row])
                 kept.append(joined[:n])
                 memory[i] = joined[n:]
-        if self.gated:
-            key_db = aligned_levels[self.gated[0][0]]
+        first_gated = aligned_levels[self.gated[0][0]] if self.gated else None
+        if first_gated is not None:
+            key_db = first_gated
         else:  # no gates: the key level is the first mic's peak level
             key_db = 20 * np.log10(np.maximum(np.abs(mics[0]), 1e-6)).astype(np.float32)
         record.add(key_db, [gains[i] if g is not None else None for i, g in enumerate(self.gates)], aligned_open)

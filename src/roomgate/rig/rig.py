@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import MicConfig, RigConfig, load_config
+from ..config import AbsoluteThreshold, MicConfig, RigConfig, load_config
 from ..errors import AudioInputError, ConfigError
 from ..io.audio import as_channels_first
 from ..io.report import InputReport, MicReport, OutputReport, Report, RoomReport, SingerReport, build_report
@@ -193,8 +193,8 @@ class Rig:
         gate = self.config.mic(mic_name).gate
         if gate is None:
             return None
-        if not gate.threshold.is_relative:
-            return gate.threshold.resolve_db()
+        if isinstance(gate.threshold, AbsoluteThreshold):
+            return gate.threshold.level_db
         return None if self.calibration is None else self.calibration.thresholds_db.get(mic_name)
 
     @property

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -209,7 +209,7 @@ class Studio:
         with self.lock:
             self.preset_name = str(table.get("name", path.stem))
             self.base_table, self.preset_path = table, path
-            self.overrides = []
+            self.overrides: list[str] = []
             self.rig = Rig(config)
 
     def _apply(self, overrides: list[str]) -> dict[str, Any]:
@@ -266,18 +266,18 @@ class Studio:
 
     # -- takes ---------------------------------------------------------------------------------
 
-    def load_demo(self, sample_rate: int) -> dict[str, Any]:
+    def load_demo(self, sample_rate: float) -> dict[str, Any]:
         from ..synth.voice import sung_crescendo
         from ..units import check_sample_rate
 
         try:
-            sample_rate = check_sample_rate(sample_rate)
+            rate = check_sample_rate(sample_rate)
         except AudioInputError as error:
             raise HTTPError(400, str(error)) from None
-        voice = self._demo_voices.get(sample_rate)
+        voice = self._demo_voices.get(rate)
         if voice is None:
-            voice = self._demo_voices[sample_rate] = sung_crescendo(sample_rate)
-        return self._set_take("demo voice (sung crescendo)", voice, sample_rate, [])
+            voice = self._demo_voices[rate] = sung_crescendo(rate)
+        return self._set_take("demo voice (sung crescendo)", voice, rate, [])
 
     def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
         """Check an uploaded file is audio (400 naming the problem) and make it the take."""
@@ -415,7 +415,8 @@ class Studio:
             raise HTTPError(409, "no take loaded: load the demo voice or upload an audio file first")
         with self.render_lock:
             started = time.perf_counter()
-            simulated, simulate_s = ([], 0.0)
+            simulated: list[str] = []
+            simulate_s = 0.0
             if take.sample_rate not in rig._irs:
                 simulated, simulate_s = self.prepare_irs(rig, take.sample_rate)
             result = rig.render(take.audio, take.sample_rate)
@@ -821,7 +822,7 @@ class _Guard:
             return
         headers = Headers(scope=scope)
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *_SECURITY_HEADERS]}
             await send(message)
