@@ -552,8 +552,8 @@ def test_bad_audio_shapes_raise_audio_input_error(audio, key, match):
 
 @pytest.mark.parametrize("where", ["audio", "key"])
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize("params", [{}, {"lookahead_ms": 1.0, "key_highpass_hz": 100.0}],
-                         ids=repr)
+@pytest.mark.parametrize("params", [{}, {"lookahead_ms": 1.0, "key_highpass_hz": 100.0},
+                                    {"detector": "rms", "detector_ms": 20.0}], ids=repr)
 def test_non_finite_input_raises_and_keeps_the_state(where, bad, params):
     x = vocalish(FS, 0.1, seed=15, channels=2)
     key = vocalish(FS, 0.1, seed=16)
@@ -570,6 +570,22 @@ def test_non_finite_input_raises_and_keeps_the_state(where, bad, params):
     y_ref.process(x, FS, key=key)
     np.testing.assert_array_equal(y_after, y_ref.process(x, FS, key=key, reset=False))
     assert first.shape == x.shape
+
+
+@pytest.mark.parametrize("params", [{}, {"detector": "rms"}, {"key_lowpass_hz": 3000.0}],
+                         ids=repr)
+def test_non_finite_self_keyed_audio_raises_and_keeps_the_state(params):
+    x = vocalish(FS, 0.1, seed=18, channels=2)
+    g, twin = Gate(**params), Gate(**params)
+    g.process(x[:, :3001], FS)  # 3001: the stream stops inside a control frame
+    twin.process(x[:, :3001], FS)
+    broken = x[:, 3001:].copy()
+    broken[1, 1500] = math.nan  # late in the block: the kernel has run frames before it
+    with pytest.raises(AudioInputError, match=r"^audio: expected finite samples, got nan at "
+                                              r"channel 1, sample 1500"):
+        g.process(broken, FS, reset=False)
+    np.testing.assert_array_equal(g.process(x[:, 3001:], FS, reset=False),
+                                  twin.process(x[:, 3001:], FS, reset=False))
 
 
 @pytest.mark.parametrize("sample_rate", [0, -48000, math.nan, math.inf, "48000", None])
