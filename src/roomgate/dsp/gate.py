@@ -52,6 +52,10 @@ MAX_CHANNELS = 256
 KEY_FILTER_ORDER = 4
 
 _DETECTORS = ("peak", "rms")
+_RELEASE_CURVES = ("exponential", "linear")
+#: An exponential release toward silence (``range_db = -inf``) falls this many dB in
+#: ``release_ms``, then closes to silence.
+EXPONENTIAL_RELEASE_DB = 80.0
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -114,7 +118,13 @@ class GateSettings:
             opening takes proportionally less). 0 opens at once. Default 2.
         hold_ms: the gate stays open this long after the key level was first seen below the close
             threshold (rounded up to a whole control frame, at most 2/3 ms more). Default 80.
-        release_ms: time for the gain to fall in a straight line from 1 to the floor. Default 250.
+        release_ms: the time the gain takes to fall the gate's whole range, from 1 (0 dB) to the
+            floor (``range_db``; with ``range_db = -inf``, to -80 dB, where it then closes to
+            silence). A partial fall takes proportionally less. Default 250.
+        release_curve: ``"exponential"``: the gain falls at a constant rate in dB
+            (``-range_db / release_ms`` dB per ms), as analogue gates release and as a room
+            decays; ``"linear"``: in a straight line in amplitude (slow at first, then a cliff).
+            Default "exponential".
         range_db: gain of the closed gate, <= 0; ``-inf`` closes to silence. Default -inf.
         ratio: ``inf`` makes a gate; a finite ratio >= 1 makes a downward expander: a closed gate's
             gain is ``(level_db - threshold_db) * (ratio - 1)`` dB, never below ``range_db``.
@@ -141,6 +151,7 @@ class GateSettings:
     attack_ms: float = 2.0
     hold_ms: float = 80.0
     release_ms: float = 250.0
+    release_curve: str = "exponential"
     range_db: float = -math.inf
     ratio: float = math.inf
     knee_db: float = 0.0
@@ -170,6 +181,8 @@ class GateSettings:
         put(self, "ratio", _number("ratio", self.ratio, low=1.0, allow_inf="+"))
         if self.detector not in _DETECTORS:
             raise _bad("detector", "'peak' or 'rms'", self.detector)
+        if self.release_curve not in _RELEASE_CURVES:
+            raise _bad("release_curve", "'exponential' or 'linear'", self.release_curve)
         for name in ("key_highpass_hz", "key_lowpass_hz"):
             value = getattr(self, name)
             if value is not None:
@@ -179,6 +192,19 @@ class GateSettings:
                 and self.key_lowpass_hz <= self.key_highpass_hz):
             raise _bad("key_lowpass_hz", f"a number > key_highpass_hz ({self.key_highpass_hz:g})",
                        self.key_lowpass_hz)
+
+    @property
+    def open_threshold_db(self) -> float:
+        """Where the gate opens, dBFS of the key detector: ``threshold_db``, or for an expander
+        with a soft knee the knee's top, ``threshold_db + knee_db / 2``."""
+        expand = not math.isinf(self.ratio)
+        return self.threshold_db + (0.5 * self.knee_db if expand else 0.0)
+
+    @property
+    def close_threshold_db(self) -> float:
+        """Where an open gate starts to close (its hold begins once the key level is below it),
+        dBFS of the key detector: ``open_threshold_db - hysteresis_db``."""
+        return self.open_threshold_db - self.hysteresis_db
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> GateSettings:
@@ -234,16 +260,18 @@ class GateTrace:
 # more, each indexed by the named slots below.
 
 # int_params slots: control frame H (samples), lookahead L (samples), rms detector (0/1), float32
-# bits of the open threshold (the peak detector's per-sample test), expander (0/1).
-_I_FRAME, _I_LATENCY, _I_RMS, _I_OPEN_BITS, _I_EXPAND = range(5)
-_INT_PARAMS = 5
+# bits of the open threshold (the peak detector's per-sample test), expander (0/1), exponential
+# release (0/1).
+_I_FRAME, _I_LATENCY, _I_RMS, _I_OPEN_BITS, _I_EXPAND, _I_EXPONENTIAL = range(6)
+_INT_PARAMS = 6
 # float_params slots: open and close thresholds (detector units: amplitude, or mean square), the
 # detector's decay per frame, the gain's rise and fall per sample, the floor gain, the hold
 # (samples), the expander's slope (ratio - 1), threshold, knee and range (dB), and the dB scale of
-# the detector (20 for amplitude, 10 for mean square).
+# the detector (20 for amplitude, 10 for mean square), the gain where an exponential release
+# closes, then the exponential release's gain after k samples, ``r ** k`` for k = 0..H (a frame
+# part never spans more than H samples).
 (_F_OPEN, _F_CLOSE, _F_DECAY, _F_UP, _F_DOWN, _F_FLOOR, _F_HOLD, _F_SLOPE, _F_THRESHOLD_DB,
- _F_KNEE_DB, _F_RANGE_DB, _F_DB_SCALE) = range(12)
-_FLOAT_PARAMS = 12
+ _F_KNEE_DB, _F_RANGE_DB, _F_DB_SCALE, _F_RELEASE_END, _F_RELEASE_POW) = range(14)
 # fstate slots: gain, target gain, detector state (peak, or mean square), key level in dB
 _G, _TARGET, _ENV, _KEYDB = range(4)
 _FSTATE = 4
@@ -267,16 +295,24 @@ def _sample_peak_bits_py(bits, rows, stride, index):
     return peak
 
 
-def _ramp_py(out, o0, src, s0, count, g, k0, rate, target):
-    """``out[o0 + i] = src[s0 + i] * gain``, ``gain = g + (k0 + i) * rate`` stopped at target."""
+def _gain_after_py(g, k, rate, target, float_params, release_end, exp_fall):
+    """The gain ``k >= 0`` samples into a ramp from ``g`` toward ``target``: a straight line of
+    slope ``rate`` stopped at the target, or with ``exp_fall`` the exponential release ``g * r**k``
+    (``r**k`` from the float_params table), which closes to the target at ``release_end``."""
+    if exp_fall:
+        gk = g * float_params[_F_RELEASE_POW + k]
+        return gk if gk > release_end else target
+    gk = g + k * rate
+    return min(gk, target) if rate >= 0.0 else max(gk, target)
+
+
+def _ramp_py(out, o0, src, s0, count, g, k0, rate, target, float_params, release_end, exp_fall):
+    """``out[o0 + i] = src[s0 + i] * _gain_after(g, k0 + i, ...)`` for ``i < count``."""
     o0 = np.uint64(o0)
     s0 = np.uint64(s0)
-    if rate >= 0.0:
-        for i in range(np.uint64(count)):
-            out[o0 + i] = src[s0 + i] * min(g + (k0 + i) * rate, target)
-    else:
-        for i in range(np.uint64(count)):
-            out[o0 + i] = src[s0 + i] * max(g + (k0 + i) * rate, target)
+    for i in range(np.uint64(count)):
+        out[o0 + i] = src[s0 + i] * _gain_after(g, np.int64(k0) + np.int64(i), rate, target,
+                                                float_params, release_end, exp_fall)
 
 
 # 2 ** (exponent - 150) for each float32 exponent field (0: subnormal, scale 2 ** -149).
@@ -322,6 +358,9 @@ def _gate_kernel(C, K, x, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_
     knee_db = float_params[_F_KNEE_DB]
     range_db = float_params[_F_RANGE_DB]
     db_scale = float_params[_F_DB_SCALE]
+    exponential = int_params[_I_EXPONENTIAL] != 0
+    release_end = float_params[_F_RELEASE_END]
+    pow0 = np.uint64(_F_RELEASE_POW + 1)  # the table's entry for 1 sample
     N = y.shape[0] // C
     mask = np.uint32(_ABS_MASK)
     g = fstate[_G]
@@ -365,6 +404,9 @@ def _gate_kernel(C, K, x, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_
         while True:
             # Output: the delayed audio times the gain ramp toward a constant target.
             rate = up if target > g else (-down if target < g else 0.0)
+            exp_fall = exponential and rate < 0.0
+            # An exponential release closes to the target at the first gain at or below this.
+            end_gain = max(target, release_end)
             if start >= L:  # the common case, kept simple so that it vectorises
                 cnt = np.uint64(cut - start)
                 for c in range(C):
@@ -379,6 +421,10 @@ def _gate_kernel(C, K, x, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_
                     elif rate > 0.0:
                         for i in range(cnt):
                             y[o + i] = x[s + i] * min(g + (i + 1) * rate, target)
+                    elif exp_fall:
+                        for i in range(cnt):
+                            gi = g * float_params[pow0 + i]
+                            y[o + i] = x[s + i] * (gi if gi > end_gain else target)
                     else:
                         for i in range(cnt):
                             y[o + i] = x[s + i] * max(g + (i + 1) * rate, target)
@@ -389,23 +435,22 @@ def _gate_kernel(C, K, x, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_
                         q = min(cut, L)
                         for c in range(C):
                             _ramp(y, c * N + p, dl, c * L + p, q - p, g, p - start + 1, rate,
-                                  target)
+                                  target, float_params, end_gain, exp_fall)
                     else:
                         q = cut
                         for c in range(C):
                             _ramp(y, c * N + p, x, c * N + p - L, q - p, g, p - start + 1,
-                                  rate, target)
+                                  rate, target, float_params, end_gain, exp_fall)
                     p = q
             if trace:
                 t0 = np.uint64(start)
                 for i in range(np.uint64(cut - start)):
-                    gi = g + (i + 1) * rate
-                    tr_gain[t0 + i] = min(gi, target) if rate >= 0.0 else max(gi, target)
+                    tr_gain[t0 + i] = _gain_after(g, np.int64(i) + 1, rate, target, float_params,
+                                                  end_gain, exp_fall)
                     tr_open[t0 + i] = is_open != 0
                     tr_db[t0 + i] = key_db
             if cut > start:
-                gi = g + (cut - start) * rate
-                g = min(gi, target) if rate >= 0.0 else max(gi, target)
+                g = _gain_after(g, cut - start, rate, target, float_params, end_gain, exp_fall)
             if cut == end:
                 break
             is_open = 1
@@ -595,6 +640,7 @@ def _gate_block_py(x, key, y, dl, fstate, istate, sumsq, sos, zi, kf, tr_gain, t
 # Compiled callers reach their callees through these module globals, which _compiled_block()
 # binds to compiled code before it compiles the callers (until then: the plain Python versions).
 _sample_peak_bits, _ramp, _bits_to_float = _sample_peak_bits_py, _ramp_py, _bits_to_float_py
+_gain_after = _gain_after_py
 _biquad, _count_non_finite = _biquad_py, _count_non_finite_py
 _key_filter, _gate_kernel_nb = _key_filter_py, _gate_kernel
 
@@ -606,7 +652,7 @@ _NO_TRACE = (np.zeros(0, np.float32), np.zeros(0, np.bool_), np.zeros(0, np.floa
 
 def _compiled_block() -> Any:
     """:func:`_gate_block_py` compiled (or loaded from numba's disk cache), once per process."""
-    global _BLOCK, _sample_peak_bits, _ramp, _bits_to_float, _biquad, _count_non_finite
+    global _BLOCK, _sample_peak_bits, _ramp, _bits_to_float, _biquad, _count_non_finite, _gain_after
     global _key_filter, _gate_kernel_nb
     with _BLOCK_LOCK:
         if _BLOCK is None:
@@ -614,6 +660,7 @@ def _compiled_block() -> Any:
 
             jit = numba.njit(cache=True, nogil=True)
             _sample_peak_bits = jit(_sample_peak_bits_py)
+            _gain_after = jit(_gain_after_py)
             _ramp = jit(_ramp_py)
             _bits_to_float = jit(_bits_to_float_py)
             _count_non_finite = jit(_count_non_finite_py)
@@ -693,8 +740,7 @@ class _Plan:
         is_rms = s.detector == "rms"
         expand = not math.isinf(s.ratio)
         # With a soft knee the expander's curve only reaches 0 dB at its top.
-        open_db = s.threshold_db + (0.5 * s.knee_db if expand else 0.0)
-        close_db = open_db - s.hysteresis_db
+        open_db, close_db = s.open_threshold_db, s.close_threshold_db
         db_scale = 10.0 if is_rms else 20.0  # the rms detector tracks the mean square
         # (exponents clipped: a threshold of +400 dB must mean "never", not an OverflowError)
         open_thr = 10.0 ** min(open_db / db_scale, 300.0)
@@ -708,7 +754,8 @@ class _Plan:
         ints[_I_RMS] = is_rms
         ints[_I_OPEN_BITS] = _float_bits_at_least(open_thr)
         ints[_I_EXPAND] = expand
-        floats = np.zeros(_FLOAT_PARAMS, dtype=np.float64)
+        ints[_I_EXPONENTIAL] = s.release_curve == "exponential"
+        floats = np.zeros(_F_RELEASE_POW + H + 1, dtype=np.float64)
         floats[_F_OPEN] = open_thr
         floats[_F_CLOSE] = 10.0 ** min(close_db / db_scale, 300.0)
         floats[_F_DECAY] = math.exp(-H / tau) if tau > 0 else 0.0
@@ -721,6 +768,10 @@ class _Plan:
         floats[_F_KNEE_DB] = s.knee_db
         floats[_F_RANGE_DB] = s.range_db
         floats[_F_DB_SCALE] = db_scale
+        fall_db = EXPONENTIAL_RELEASE_DB if math.isinf(s.range_db) else -s.range_db
+        floats[_F_RELEASE_END] = self.floor if self.floor > 0 else 10.0 ** (-fall_db / 20.0)
+        per_sample = 10.0 ** (-fall_db / 20.0 / release) if release > 0 else 0.0
+        floats[_F_RELEASE_POW:] = per_sample ** np.arange(H + 1.0)
         self.int_params, self.float_params = ints, floats
         self.sos_or_empty = self.sos if self.sos is not None else np.zeros((0, 6))
 
