@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -43,8 +43,8 @@ class BreathingRun:
     gains: np.ndarray
     names: list[str]
     gated_names: list[str]
-    report: dict
-    scale: float
+    report: dict[str, Any]
+    scale: float  # the fitted overall scale of the ungated rig (1 when the build is right)
 
 
 @dataclass
@@ -118,7 +118,7 @@ def run_take(vocal: np.ndarray, sample_rate: int, preset: str = "heroes-1977",
 
     Shape: vocal ``(N,)`` or ``(1, N)`` dry mono at ``sample_rate``.
     """
-    from .rig.rig import load_preset
+    from . import load_preset  # the public API only: rig/ is refactored under this module
 
     take, layout = measures.build_take(vocal, sample_rate)
     rig = load_preset(preset, [*overrides, 'output.normalize="none"'])
@@ -144,10 +144,13 @@ def run_take(vocal: np.ndarray, sample_rate: int, preset: str = "heroes-1977",
             tracks[i] = 1.0
             gains[i] = (rig.process(tracks, sample_rate, reset=True)[0] - base) / trims[i]
             tracks[i] = 0.0
+    # One overall scale, fitted (least squares) where every gate is open.
     ungated = mics.sum(axis=0)
     all_open = np.all(gains > 0.999, axis=0)
-    scale = float(np.dot(gated[all_open], ungated[all_open]) / max(np.dot(ungated[all_open], ungated[all_open]), 1e-30)) \
-        if all_open.any() else 1.0
+    scale = 1.0
+    if all_open.any():
+        u = ungated[all_open]
+        scale = float(np.dot(gated[all_open], u) / max(float(np.dot(u, u)), 1e-30))
     return BreathingRun(take, layout, gated, ungated * scale, mics * scale, gains, names,
                         gated_names, report, scale)
 

@@ -19,9 +19,12 @@ same algorithm written as a plain Python loop):
    threshold.
 4. Target gain: 1 when open; when closed ``floor = 10 ** (range_db / 20)`` (a gate,
    ``ratio=inf``) or the expansion curve of the level (finite ``ratio``), never below the floor.
-5. Gain, per sample: moves toward the target in a straight line (linear in amplitude) at the rate
-   that crosses the full range ``floor -> 1`` in ``attack_ms`` (up) or ``release_ms`` (down), then
-   ``y[n] = x[n - L] * gain[n]`` with ``L`` the lookahead (the key is not delayed).
+5. Gain, per sample: rises toward the target in a straight line (linear in amplitude) at the rate
+   that crosses the full range ``floor -> 1`` in ``attack_ms``; falls at the rate that crosses it
+   in ``release_ms``: a constant factor per sample (``release_curve = "exponential"``, a constant
+   rate in dB: the range in dB, 80 dB toward silence, in ``release_ms``; closing to the target at
+   the floor) or a straight line (``"linear"``); then ``y[n] = x[n - L] * gain[n]`` with ``L`` the
+   lookahead (the key is not delayed).
 
 numba is imported the first time audio is processed, not when this module is imported.
 """
@@ -115,7 +118,8 @@ class GateSettings:
         hysteresis_db: the gate closes this many dB below the open threshold, so a level wandering
             around the threshold does not make it chatter. >= 0. Default 4.
         attack_ms: time for the gain to rise in a straight line from the floor to 1 (a partial
-            opening takes proportionally less). 0 opens at once. Default 2.
+            opening takes proportionally less). 0 opens at once. Default 2. (Always linear: it is
+            short, and an exponential rise from the floor would spend most of it inaudible.)
         hold_ms: the gate stays open this long after the key level was first seen below the close
             threshold (rounded up to a whole control frame, at most 2/3 ms more). Default 80.
         release_ms: the time the gain takes to fall the gate's whole range, from 1 (0 dB) to the
@@ -833,8 +837,17 @@ class Gate:
       whose key reaches the threshold (peak detector) or after the frame end that saw it (rms).
     - hold: the gate stays open ``hold_ms``, rounded up to whole frames, after the first frame end
       whose level is below the close threshold ``threshold_db - hysteresis_db``.
-    - release: then the gain falls in a straight line from 1 to the floor in ``release_ms`` (to the
-      expansion curve, at the same rate, with a finite ``ratio``).
+    - release: then the gain falls the whole range, 1 to the floor, in ``release_ms`` (to the
+      expansion curve, at the same rate, with a finite ``ratio``). Exponential (the default): at a
+      constant rate in dB, ``-range_db / release_ms`` dB per ms (80 dB in ``release_ms`` when
+      ``range_db = -inf``, then silence), as an analogue gate releases and a room decays; set
+      ``release_ms`` to ``-range_db / 60 * RT60`` and the gain falls at the room's own rate.
+      Linear: a straight line in amplitude, slow at first, then a cliff (its last tenth of the time
+      falls from -20 dB to the floor).
+    - the gate starts to close at ``close_threshold_db = threshold_db - hysteresis_db`` (see
+      :attr:`GateSettings.close_threshold_db`), so it stays open longer than a level above
+      ``threshold_db`` alone would say: through the softer notes of a phrase that opened it, plus
+      ``hold_ms`` and the release.
     - lookahead: ``y[n] = x[n - L] * gain[n]``, ``L = round(lookahead_ms * fs / 1000)``; the gain
       uses the key up to ``n``, so with ``lookahead_ms >= attack_ms`` the gate is fully open when a
       transient reaches the output.
