@@ -17,18 +17,6 @@ import argparse
 
 import numpy as np
 
-BEFORE = [f"mics.{mic}.gate.{key}={value}" for mic in ("mid", "far") for key, value in (
-    ("release_curve", '"linear"'), ("hysteresis_db", 6), ("hold_ms", 250))] + [
-    "mics.mid.gate.release_ms=400", "mics.far.gate.release_ms=600"]
-
-
-def room(rt60_s: float) -> list[str]:
-    """The room, and the gates' hold and release derived from it (as the preset does at 1.5 s)."""
-    return [f"room.rt60_s={rt60_s}"] + [
-        f"mics.{mic}.gate.{key}={value:g}" for mic in ("mid", "far")
-        for key, value in (("hold_ms", 400 * rt60_s), ("release_ms", 80 / 60 * 1000 * rt60_s))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=44100, help="sample rate, Hz (default 44100)")
@@ -39,7 +27,7 @@ def main() -> None:
 
     import soxr
 
-    from roomgate.breathing import measure_rig, sung_phrases
+    from roomgate.breathing import BEFORE_OVERRIDES, measure_rig, room_overrides, sung_phrases
     from roomgate.io.audio import read_audio
 
     takes = {}
@@ -52,8 +40,8 @@ def main() -> None:
     print(f"breathing: heroes-1977 at {args.rate} Hz, output.normalize none")
     for name, vocal in takes.items():
         for rt60_s in args.rt60:
-            for label, overrides in (("before", [f"room.rt60_s={rt60_s}", *BEFORE]),
-                                     ("after", room(rt60_s))):
+            for label, overrides in (("before", [f"room.rt60_s={rt60_s}", *BEFORE_OVERRIDES]),
+                                     ("after", room_overrides(rt60_s))):
                 figures = measure_rig(vocal, args.rate, overrides=overrides)
                 failed = [k for k, ok in figures.passes().items() if not ok]
                 verdict = "all pass" if not failed else "FAILS " + ", ".join(failed)

@@ -160,19 +160,6 @@ def test_clean_sums_the_mics_and_needs_a_rate_above_10_khz():
 # ------------------------------------------------------------------------------------------------
 # The product: the default rig on real singing and on synthetic phrases
 
-BEFORE = [f"mics.{mic}.gate.{key}={value}" for mic in ("mid", "far") for key, value in (
-    ("release_curve", '"linear"'), ("hysteresis_db", 6), ("hold_ms", 250))] + [
-    "mics.mid.gate.release_ms=400", "mics.far.gate.release_ms=600"]
-
-
-def _room(rt60_s: float) -> list[str]:
-    """The room and the gates' room-derived hold and release (hold 0.4 RT60, the 80 dB range at
-    60 dB per RT60), as heroes-1977 sets them for 1.5 s."""
-    return [f"room.rt60_s={rt60_s}"] + [
-        f"mics.{mic}.gate.{key}={value}" for mic in ("mid", "far")
-        for key, value in (("hold_ms", 400 * rt60_s), ("release_ms", 80 / 60 * 1000 * rt60_s))]
-
-
 @pytest.fixture(scope="module")
 def vocadito_22k() -> np.ndarray:
     import soxr
@@ -197,7 +184,7 @@ def _assert_all_pass(figures, what: str) -> None:
 
 
 def test_the_default_rig_breathes_with_the_room_on_real_singing(vocadito_22k):
-    from roomgate.breathing import figures, run_take
+    from roomgate.breathing import BEFORE_OVERRIDES, figures, run_take
 
     run = run_take(vocadito_22k, RATE)
     assert run.scale == pytest.approx(1.0, abs=0.01)  # the ungated rig is built right
@@ -214,18 +201,18 @@ def test_the_default_rig_breathes_with_the_room_on_real_singing(vocadito_22k):
     assert after.ring_out_db > -1.0
     # The issue's "before": the linear 400/600 ms release, 250 ms hold and 6 dB hysteresis chop
     # the room and sag inside the loud section.
-    before = figures(run_take(vocadito_22k, RATE, overrides=BEFORE))
+    before = figures(run_take(vocadito_22k, RATE, overrides=BEFORE_OVERRIDES))
     assert before.ring_out_db < after.ring_out_db - 2.5, before.row()
     assert max(before.dips.values()) > 2, before.row()
 
 
 @pytest.mark.parametrize("rt60_s", [1.5, 2.5])
 def test_the_default_rig_breathes_with_the_room_on_sung_phrases(phrases_22k, rt60_s):
-    from roomgate.breathing import measure_rig
+    from roomgate.breathing import BEFORE_OVERRIDES, measure_rig, room_overrides
 
-    after = measure_rig(phrases_22k, RATE, overrides=_room(rt60_s))
+    after = measure_rig(phrases_22k, RATE, overrides=room_overrides(rt60_s))
     _assert_all_pass(after, f"sung phrases, RT60 {rt60_s} s")
     if rt60_s == 1.5:
-        before = measure_rig(phrases_22k, RATE, overrides=BEFORE)
+        before = measure_rig(phrases_22k, RATE, overrides=BEFORE_OVERRIDES)
         assert not before.passes()["no sagging"], before.row()
         assert before.ring_out_db < after.ring_out_db - 2.5, before.row()

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roomgate.errors import AudioInputError, ConfigError
-from roomgate.dsp.gate import Gate, GateSettings, GateTrace, control_period, gate
+from roomgate.dsp.gate import (Gate, GateSettings, GateTrace, control_period, gate,
+                               room_hold_release_ms)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gate_reference import reference_gate  # noqa: E402
@@ -179,6 +180,17 @@ def test_close_threshold_is_the_open_threshold_less_the_hysteresis():
                     detector_ms=0.0).process_with_trace(x, FS)
     assert trace.is_open[FS // 1000 : int(0.7 * FS)].all()  # (from the sine's first peak)
     assert not trace.is_open[int(0.75 * FS):].any()
+
+
+def test_room_hold_release_follow_the_rt60():
+    assert room_hold_release_ms(1.5) == pytest.approx((600.0, 2000.0))  # 40 dB/s, 80 dB
+    assert room_hold_release_ms(2.5, -60.0) == pytest.approx((1000.0, 2500.0))
+    assert room_hold_release_ms(2.0, -math.inf) == pytest.approx((800.0, 80 / 60 * 2000.0))
+    # The release then falls at the room's own rate: 60 dB per RT60.
+    hold_ms, release_ms = room_hold_release_ms(1.2, -40.0)
+    assert 40.0 / release_ms * 1000.0 * 1.2 == pytest.approx(60.0)
+    with pytest.raises(ConfigError, match="^rt60_s: expected a number > 0"):
+        room_hold_release_ms(0.0)
 
 
 @pytest.mark.parametrize("hold_ms", [0.0, 20.0, 80.0, 333.3])

@@ -18,7 +18,25 @@ import numpy as np
 
 from .dsp import breathing as measures
 
-__all__ = ["BreathingFigures", "BreathingRun", "figures", "measure_rig", "run_take", "sung_phrases"]
+__all__ = ["BEFORE_OVERRIDES", "BreathingFigures", "BreathingRun", "figures", "measure_rig",
+           "room_overrides", "run_take", "sung_phrases"]
+
+#: heroes-1977's gates before issue 13, as ``--set`` overrides: a linear release of 400 ms (mid)
+#: and 600 ms (far), 250 ms hold, 6 dB hysteresis.
+BEFORE_OVERRIDES = [f"mics.{mic}.gate.{key}={value}" for mic in ("mid", "far") for key, value in (
+    ("release_curve", '"linear"'), ("hysteresis_db", 6), ("hold_ms", 250))] + [
+    "mics.mid.gate.release_ms=400", "mics.far.gate.release_ms=600"]
+
+
+def room_overrides(rt60_s: float, range_db: float = -80.0) -> list[str]:
+    """``--set`` overrides for a room of ``rt60_s`` and heroes-1977's gates following it (their
+    hold and release from :func:`roomgate.dsp.gate.room_hold_release_ms`)."""
+    from .dsp.gate import room_hold_release_ms
+
+    hold_ms, release_ms = room_hold_release_ms(rt60_s, range_db)
+    return [f"room.rt60_s={rt60_s:g}"] + [
+        f"mics.{mic}.gate.{key}={value:g}" for mic in ("mid", "far")
+        for key, value in (("hold_ms", hold_ms), ("release_ms", release_ms))]
 
 
 @dataclass

@@ -43,7 +43,8 @@ import numpy as np
 from ..errors import AudioInputError, ConfigError
 from ..units import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, check_sample_rate
 
-__all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate"]
+__all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate",
+           "room_hold_release_ms"]
 
 #: Decisions (detector, state machine, target gain) are taken this often; gain ramps per sample.
 CONTROL_RATE_HZ = 1500.0
@@ -65,6 +66,26 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 def control_period(sample_rate: float) -> int:
     """Samples per control frame at ``sample_rate`` (Hz): ``max(1, round(sample_rate / 1500))``."""
     return max(1, int(round(float(sample_rate) / CONTROL_RATE_HZ)))
+
+
+#: The hold that lets a hall ring out, as a fraction of its RT60: the time it takes to decay 24 dB.
+ROOM_HOLD_RT60 = 0.4
+
+
+def room_hold_release_ms(rt60_s: float, range_db: float = -80.0) -> tuple[float, float]:
+    """``(hold_ms, release_ms)`` that let a room of reverberation time ``rt60_s`` ring out.
+
+    ``hold_ms = 400 * rt60_s`` (0.4 x RT60: the room decays 24 dB meanwhile), then an exponential
+    release at the room's own rate, 60 dB per RT60: ``release_ms = -range_db / 60 * 1000 * rt60_s``
+    (80 dB for ``range_db = -inf``). Found with :mod:`roomgate.dsp.breathing` on real and
+    synthetic singing at RT60 1.5 s and 2.5 s: the gated tail within 1.5 dB of the ungated one when
+    that has fallen 30 dB (0.3-0.45 x RT60 after the last note), and 20 dB or more down 2.5 s later.
+    For ``release_curve = "exponential"``; what the rig resolves ``hold_ms = "room"`` and
+    ``release_ms = "room"`` to.
+    """
+    rt60 = _number("rt60_s", rt60_s, low=0.0, low_open=True)
+    fall_db = EXPONENTIAL_RELEASE_DB if math.isinf(range_db) else -range_db
+    return ROOM_HOLD_RT60 * 1000.0 * rt60, fall_db / 60.0 * 1000.0 * rt60
 
 
 # --------------------------------------------------------------------------------------------------
