@@ -496,6 +496,7 @@ valid_settings = st.fixed_dictionaries({}, optional={
     "attack_ms": st.floats(0, 50),
     "hold_ms": st.floats(0, 100),
     "release_ms": st.floats(0, 300),
+    "release_curve": st.sampled_from(["exponential", "linear"]),
     "range_db": st.one_of(st.just(-math.inf), st.floats(-120, 0)),
     "ratio": st.one_of(st.just(math.inf), st.floats(1, 50)),
     "knee_db": st.floats(0, 24),
