@@ -4,7 +4,7 @@
 
 The take (roomgate.dsp.breathing.build_take): the vocal at -20, -10 and 0 dB with 1 s pauses,
 rendered through heroes-1977 with output.normalize = "none", and compared with the same rig ungated
-(roomgate.breathing). "before" is the rig as it was: a linear release of 400 ms (mid) / 600 ms
+(roomgate.rig.breathing). "before" is the rig as it was: a linear release of 400 ms (mid) / 600 ms
 (far), 250 ms hold, 6 dB hysteresis; "after" is the preset as it is, with hold and release derived
 from the room (hold 0.4 x RT60, release = the 80 dB range at 60 dB per RT60). Limits: ring-out
 >= -3 dB, dips <= 2 per gate, soft open <= 10 % (mid) and 5 % (far), 2.5 s after <= -20 dB,
@@ -27,7 +27,7 @@ def main() -> None:
 
     import soxr
 
-    from roomgate.breathing import BEFORE_OVERRIDES, measure_rig, room_overrides, sung_phrases
+    from roomgate.rig.breathing import BEFORE_OVERRIDES, measure_rig, room_overrides, sung_phrases
     from roomgate.io.audio import read_audio
 
     takes = {}

@@ -173,7 +173,7 @@ def vocadito_22k() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def phrases_22k() -> np.ndarray:
-    from roomgate.breathing import sung_phrases
+    from roomgate.rig.breathing import sung_phrases
 
     return sung_phrases(RATE)
 
@@ -184,12 +184,12 @@ def _assert_all_pass(figures, what: str) -> None:
 
 
 def test_the_default_rig_breathes_with_the_room_on_real_singing(vocadito_22k):
-    from roomgate.breathing import BEFORE_OVERRIDES, figures, run_take
+    from roomgate.rig.breathing import BEFORE_OVERRIDES, figures, run_take
 
     run = run_take(vocadito_22k, RATE)
     assert run.scale == pytest.approx(1.0, abs=0.01)  # the ungated rig is built right
     # The gains read through the rig agree with the report's timeline (every hop_s).
-    timeline = run.report["timeline"]
+    timeline = run.report.to_json()["timeline"]
     hop = int(round(timeline["hop_s"] * RATE))
     for i, name in enumerate(run.names):
         if name in run.gated_names:
@@ -208,7 +208,7 @@ def test_the_default_rig_breathes_with_the_room_on_real_singing(vocadito_22k):
 
 @pytest.mark.parametrize("rt60_s", [1.5, 2.5])
 def test_the_default_rig_breathes_with_the_room_on_sung_phrases(phrases_22k, rt60_s):
-    from roomgate.breathing import BEFORE_OVERRIDES, measure_rig, room_overrides
+    from roomgate.rig.breathing import BEFORE_OVERRIDES, measure_rig, room_overrides
 
     after = measure_rig(phrases_22k, RATE, overrides=room_overrides(rt60_s))
     _assert_all_pass(after, f"sung phrases, RT60 {rt60_s} s")

@@ -1052,8 +1052,9 @@ class Gate:
         self._check_layout(x.shape[0], k.shape[0], fs)
         bad = self._process_block(x, k, y, trace, fs)
         if bad >= 0:
-            raise _non_finite_error(*(("key", k, np.shape(key)) if bad == 1
-                                      else ("audio", x, np.shape(audio))))
+            if bad == 1:
+                raise _non_finite_error("key", k, np.shape(key if key is not None else audio))
+            raise _non_finite_error("audio", x, np.shape(audio))
         return out
 
     def _run(self, audio: Any, sample_rate: float, key: Any, reset: bool,
@@ -1071,8 +1072,9 @@ class Gate:
         tr = (np.empty(m, np.float32), np.empty(m, np.bool_), np.empty(m, np.float32))
         bad = self._process_block(x, k, y, tr if trace else None, fs, keep_scratch=False)
         if bad >= 0:
-            raise _non_finite_error(*(("key", k, np.shape(key)) if bad == 1
-                                      else ("audio", x, np.shape(audio))))
+            if bad == 1:
+                raise _non_finite_error("key", k, np.shape(key if key is not None else audio))
+            raise _non_finite_error("audio", x, np.shape(audio))
         return (y[0] if mono else y), (GateTrace(*tr) if trace else None)
 
     def _process_block(self, x: np.ndarray, k: np.ndarray, y: np.ndarray,

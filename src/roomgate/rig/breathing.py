@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .dsp import breathing as measures
+from ..dsp import breathing as measures
+from ..io.report import Report
 
 __all__ = ["BEFORE_OVERRIDES", "BreathingFigures", "BreathingRun", "figures", "measure_rig",
            "room_overrides", "run_take", "sung_phrases"]
@@ -28,15 +29,10 @@ BEFORE_OVERRIDES = [f"mics.{mic}.gate.{key}={value}" for mic in ("mid", "far") f
     "mics.mid.gate.release_ms=400", "mics.far.gate.release_ms=600"]
 
 
-def room_overrides(rt60_s: float, range_db: float = -80.0) -> list[str]:
-    """``--set`` overrides for a room of ``rt60_s`` and heroes-1977's gates following it (their
-    hold and release from :func:`roomgate.dsp.gate.room_hold_release_ms`)."""
-    from .dsp.gate import room_hold_release_ms
-
-    hold_ms, release_ms = room_hold_release_ms(rt60_s, range_db)
-    return [f"room.rt60_s={rt60_s:g}"] + [
-        f"mics.{mic}.gate.{key}={value:g}" for mic in ("mid", "far")
-        for key, value in (("hold_ms", hold_ms), ("release_ms", release_ms))]
+def room_overrides(rt60_s: float) -> list[str]:
+    """``--set`` overrides for a room of ``rt60_s``: heroes-1977's gates follow it by themselves
+    (their hold and release are ``"room"``: :func:`roomgate.dsp.gate.room_hold_release_ms`)."""
+    return [f"room.rt60_s={rt60_s:g}"]
 
 
 @dataclass
@@ -61,7 +57,7 @@ class BreathingRun:
     gains: np.ndarray
     names: list[str]
     gated_names: list[str]
-    report: dict[str, Any]
+    report: Report
     scale: float  # the fitted overall scale of the ungated rig (1 when the build is right)
 
 
@@ -103,9 +99,9 @@ def sung_phrases(sample_rate: int, seed: int = 3) -> np.ndarray:
 
     Shape: returns ``(N,)`` float32, peak at -1 dBFS.
     """
-    from .synth.voice import Note as N, Rest as R, sing
+    from ..synth.voice import Note as N, Rest as R, sing
 
-    score = [
+    score: list[N | R] = [
         N("A3", 0.45, "a", 0.75, onset="h"), R(0.08, 0.1), N("B3", 0.35, "e", 0.6), R(0.25, 0.2),
         N("D4", 0.6, "o", 0.8, onset="l"), R(0.15, 0.1), N("C#4", 0.4, "a", 0.45, onset="t"),
         R(0.3, 0.2), N("A3", 0.5, "e", 0.4), R(0.2, 0.1), N("B3", 0.8, "a", 0.7, 0.5),
@@ -144,15 +140,15 @@ def run_take(vocal: np.ndarray, sample_rate: int, preset: str = "heroes-1977",
     gated = np.asarray(render.audio[0], dtype=np.float64)
     length = gated.shape[0]
     report = render.report
-    names = [m["name"] for m in report["mics"]]
-    gated_names = [m["name"] for m in report["mics"] if m.get("threshold_db") is not None]
-    trims = np.array([10 ** (m["gain_db"] / 20) for m in report["mics"]])
+    names = [m.name for m in report.mics]
+    gated_names = [m.name for m in report.gated_mics]
+    trims = np.array([10 ** ((m.gain_db or 0.0) / 20) for m in report.mics])
     mics = _convolve(take, rig.capture_irs(sample_rate), length) * trims[:, np.newaxis]
 
     # Per-sample gains: the rig (calibrated on the take by the render) fed its own close mic as
     # the key track and a unit signal on one gated mic; the mix less the close mic's share is
     # that mic's trim times its gain.
-    close = int(np.argmin([m["distance_m"] for m in report["mics"]]))
+    close = int(np.argmin([m.distance_m or 0.0 for m in report.mics]))
     tracks = np.zeros((len(names), length), np.float32)
     tracks[close] = mics[close] / trims[close]
     base = rig.process(tracks, sample_rate, reset=True)[0].astype(np.float64)
