@@ -22,7 +22,7 @@ from typing import Any
 from ..dsp.levels import PERCENTILE_PATTERN, RE_PEAK_PATTERN
 from ..errors import ConfigError
 from ..units import PATTERNS, parse_length_m
-from ..acoustics.room import Room, validate as validate_room
+from ..acoustics.room import Room, Singer, validate as validate_room
 
 # gain_db = "match", "match -6", "match+3 LU": the trim that matches the mic's loudness to the
 # close mic's over the passages where its gate is open, plus an offset.
@@ -39,6 +39,10 @@ class SingerConfig:
     # The line the mics stand on runs from the singer toward this point (default: the middle of
     # the far wall at the singer's height, as Visconti's mics ran down the Meistersaal).
     toward_m: tuple[float, float, float] | None = None
+    # How her voice radiates: "voice" (highs beamed forward) or "omni"; and the direction she
+    # faces (None: along the mics' line, horizontally; see singer_facing).
+    directivity: str = "voice"
+    facing: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,7 @@ _ONE_OF = {"threshold": "threshold_db", "threshold_db": "threshold", "distance_m
            "position_m": "distance_m"}
 _TOP_LEVEL_KEYS = ("name", "description", "room", "singer", "mics", "output")
 _ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c", "humidity_pct", "ir")
-_SINGER_KEYS = ("position_m", "toward_m")
+_SINGER_KEYS = ("position_m", "toward_m", "directivity", "facing")
 _MIC_KEYS = ("name", "distance_m", "position_m", "pattern", "aim_m", "gain_db", "pan",
              "invert_polarity", "ir", "gate")
 _OUTPUT_KEYS = ("channels", "normalize", "peak_db", "tail_s")
@@ -228,7 +232,9 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
     if materials is not None and not isinstance(materials, (str, dict)):
         raise ConfigError(f"room.materials: expected a material name or a table of them, got {materials!r}")
     rt60 = room_table.get("rt60_s", None if materials is not None else 1.5)
-    if rt60 is not None:
+    if isinstance(rt60, dict):  # an octave table {125 = 1.8, ...}: Room validates it (room.rt60_s.<band>)
+        rt60 = {key: _number(value, f"room.rt60_s.{key}", minimum=0.05, maximum=20.0) for key, value in rt60.items()}
+    elif rt60 is not None:
         rt60 = _number(rt60, "room.rt60_s", minimum=0.05, maximum=20.0)
     if rt60 is None and materials is None:
         raise ConfigError("room: expected rt60_s or materials, got neither")
@@ -247,8 +253,15 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
     _check_inside(singer_position, size, "singer.position_m")
     toward = singer_table.get("toward_m")
     toward_m = None if toward is None else _vector(toward, "singer.toward_m", length=3)
-    singer = SingerConfig(singer_position, toward_m)
-    validate_room(room, singer_position, [])  # an impossible decay is refused before any audio is read
+    facing = singer_table.get("facing")
+    singer = SingerConfig(
+        singer_position,
+        toward_m,
+        directivity=singer_table.get("directivity", "voice"),
+        facing=None if facing is None else _vector(facing, "singer.facing", length=3),
+    )
+    # An impossible decay, directivity or facing is refused before any audio is read.
+    validate_room(room, Singer(singer_position, singer.facing, singer.directivity), [])
 
     mic_tables = table.get("mics")
     if not isinstance(mic_tables, list) or not mic_tables:
@@ -406,6 +419,15 @@ def mic_position_m(
     if length == 0:
         raise ConfigError("singer.toward_m: expected a point away from the singer, got the singer's position")
     return tuple(s + distance_m * d / length for s, d in zip(singer.position_m, direction))  # type: ignore[return-value]
+
+
+def singer_facing(singer: SingerConfig, size_m: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The direction the singer faces: ``singer.facing``, else horizontally along the mics' line."""
+    if singer.facing is not None:
+        return singer.facing
+    toward = singer.toward_m or default_toward_m(singer.position_m, size_m)
+    dx, dy = toward[0] - singer.position_m[0], toward[1] - singer.position_m[1]
+    return (dx, dy, 0.0) if dx or dy else (1.0, 0.0, 0.0)
 
 
 def default_toward_m(singer_m: tuple[float, float, float], size_m: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -103,14 +103,15 @@ class Rig:
         """
         sample_rate = check_sample_rate(sample_rate)
         if sample_rate not in self._irs:
-            from ..acoustics.room import Microphone, impulse_responses
+            from ..acoustics import Microphone, Singer, impulse_responses
+            from ..config.preset import singer_facing
 
             from ..io.audio import read_audio
 
             room = self.config.room
             positions = self.mic_positions_m()
             if self.config.room_ir is not None:  # a measured room: one channel per mic
-                from ..acoustics.room import load_measured_irs
+                from ..acoustics import load_measured_irs
 
                 irs = load_measured_irs(self._resolve_ir_path(self.config.room_ir), sample_rate, len(self.config.mics))
                 self._irs[sample_rate] = np.ascontiguousarray(irs, dtype=np.float32)
@@ -128,7 +129,9 @@ class Rig:
                 )
                 for m, p in zip(self.config.mics, positions)
             ]
-            irs = impulse_responses(room, self.config.singer.position_m, mics, sample_rate, progress=progress)
+            sung = self.config.singer
+            singer = Singer(sung.position_m, singer_facing(sung, room.size_m), sung.directivity)
+            irs = impulse_responses(room, singer, mics, sample_rate, progress=progress)
             self._irs[sample_rate] = np.ascontiguousarray(irs, dtype=np.float32)
         return self._irs[sample_rate]
 
