@@ -328,7 +328,14 @@ def _specular_part(
         min_phase=False,
         air_abs_coeffs=air_per_m(room, centres) if room.air_absorption else None,
     )
-    return np.asarray(rir, dtype=np.float64)[_FRAC_DELAY_HALF:]  # time zero = the singing
+    out = np.asarray(rir, dtype=np.float64)[_FRAC_DELAY_HALF:]  # time zero = the singing
+    # pyroomacoustics renders each band with a linear-phase octave filter: a reflection whose bands
+    # differ in level (scattering, the voice) rings up to 16 ms before it, ~70 dB down. Nothing may
+    # come before the direct sound: cut that ringing off beyond the fractional delay's own half length.
+    first = int(round(timing.direct_s * fs)) - _FRAC_DELAY_HALF
+    if first > 0:
+        out[:first] = 0.0
+    return out
 
 
 def _scattered_energy(
