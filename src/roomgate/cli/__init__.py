@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..errors import AudioInputError, OutputError, RoomgateError, RoomgateWarning
+from . import analyze
 
 DEFAULT_PRESET = "heroes-1977"
 
@@ -577,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Show where simulated rooms are cached, or clear them.")
     cache.add_argument("--clear", action="store_true", help="remove every cached room")
     cache.set_defaults(run=_cmd_cache)
+    analyze.add_parser(commands)
     return parser
 
 
