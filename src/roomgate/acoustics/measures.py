@@ -36,6 +36,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -417,9 +418,10 @@ class Analysis:
     bands_hz: list[float]
     channels: list[ChannelAnalysis]
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, numbers and None (NaN becomes None): ready for ``json.dumps``."""
-        return _finite(dataclasses.asdict(self))  # type: ignore[no-any-return]
+        out: dict[str, Any] = _finite(dataclasses.asdict(self))  # type: ignore[assignment]
+        return out
 
 
 def _finite(value: object) -> object:

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.ir}: {len(analysis.channels)} channel(s), {analysis.duration_s:.2f} s at {sample_rate} Hz; "
         "measured from the direct sound (ISO 3382 octave bands)"
     )
-    for channel in analysis.to_dict()["channels"]:  # type: ignore[union-attr]
+    for channel in analysis.to_dict()["channels"]:
         print()
         print(_channel_table(channel))
     return 0

@@ -103,7 +103,7 @@ class Rig:
         """
         sample_rate = check_sample_rate(sample_rate)
         if sample_rate not in self._irs:
-            from ..acoustics import Microphone, Singer, impulse_responses
+            from ..acoustics.room import Microphone, Singer, impulse_responses
             from ..config.preset import singer_facing
 
             from ..io.audio import read_audio
