@@ -74,12 +74,9 @@ def files_under(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     """The address of a real LocalCluster: 2 single-threaded worker processes, on loopback."""
-    import logging
+    from roomgate.batch.executors import start_local_cluster
 
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = start_local_cluster(2)  # LocalCluster(n_workers=2, processes=True, host="127.0.0.1", ...)
     try:
         yield cluster.scheduler_address
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, OutputError
-from .common import add_rig_options, check_output_file, say
+from .common import add_rig_options, check_output_file, check_side_file, say
 
 SCHEDULER_HELP = ("run on a Dask cluster: a scheduler's address (tcp://HOST:8786), its scheduler file (.json), "
                   "or local:N for N worker processes on this machine (needs roomgate[dask])")
@@ -99,9 +99,13 @@ def _render_targets(args: argparse.Namespace, inputs: list[str]) -> list[tuple[s
     from ..batch import locations
 
     output = args.output
-    if len(inputs) == 1 and not _is_local_folder(output):
-        if locations.local_path(output) is not None:
-            check_output_file(Path(str(locations.local_path(output))), _local_paths(inputs), args.subtype)
+    if len(inputs) == 1:
+        local = locations.local_path(output)
+        if local is not None:
+            check_output_file(local, _local_paths(inputs), args.subtype)
+        for option, value, suffix in (("--report", args.report, ".json"), ("--plot", args.plot, ".png")):
+            if value is not None and locations.local_path(value) is not None:
+                check_side_file(str(locations.local_path(value)), suffix, option)
         return [(inputs[0], output, args.report, args.plot)]
     if locations.local_path(output) is not None and not _is_local_folder(output):
         raise OutputError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
@@ -118,8 +122,9 @@ def _render_targets(args: argparse.Namespace, inputs: list[str]) -> list[tuple[s
     targets = []
     for source, name in zip(inputs, names):
         target = locations.join(output, name)
-        if locations.local_path(target) is not None:
-            check_output_file(Path(str(locations.local_path(target))), _local_paths(inputs), args.subtype)
+        local = locations.local_path(target)
+        if local is not None:
+            check_output_file(local, _local_paths(inputs), args.subtype)
         stem = locations.stem_of(source)
         report, plot = side_folders["--report"], side_folders["--plot"]
         targets.append((source, target, None if report is None else locations.join(report, f"{stem}.json"),
