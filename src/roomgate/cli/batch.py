@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = [_task(row.input, row.output, row.settings, args.subtype, row.report) for row in rows]
     with Journal(journal_path) as journal:
         outcome = run_batch(tasks, executor, journal=journal, force=args.force,
-                            on_result=_reporter(len(tasks), say_done=True))
+                            on_result=_reporter(len(tasks)))
     summary = locations.join(folder, SUMMARY_NAME)
     write_summary(summary, outcome.results)
     done, skipped = outcome.count("done"), outcome.count("skipped")
@@ -87,7 +87,7 @@ def render_many(args: argparse.Namespace) -> int:
     settings = resolve_settings(args.preset, args.overrides)
     inputs: list[str] = list(args.inputs)
     tasks = [_task(i, o, settings, args.subtype, r, p) for i, o, r, p in _render_targets(args, inputs)]
-    outcome = run_batch(tasks, executor, on_result=_reporter(len(tasks), say_done=True))
+    outcome = run_batch(tasks, executor, on_result=_reporter(len(tasks)))
     print(f"rendered {outcome.count('done')} of {len(inputs)} files in {outcome.elapsed_s:.1f} s "
           f"{'on' if args.scheduler else 'with'} {executor.description}")
     return _report_failures("render", outcome.failed, len(inputs))
@@ -165,7 +165,7 @@ def _journal_path(folder: str, journal: str | None, default_name: str) -> Path:
     return path / default_name
 
 
-def _reporter(total: int, *, say_done: bool) -> Callable[[Any], None]:
+def _reporter(total: int) -> Callable[[Any], None]:
     """``on_result`` for :func:`run_batch`: a progress bar on stderr (silent when stderr is not a
     terminal) counting failures, a line on stdout per file rendered, and the notes."""
     from tqdm import tqdm
@@ -177,7 +177,7 @@ def _reporter(total: int, *, say_done: bool) -> Callable[[Any], None]:
         nonlocal failed
         for note in result.notes:
             bar.write(f"roomgate: {note}", file=sys.stderr)
-        if result.status == "done" and say_done:
+        if result.status == "done":
             opened = ", ".join(f"{name} {100 * result.open_fraction[name]:.0f}%" for name in result.gated_mics)
             bar.write(f"{result.input} -> {result.output}: {result.duration_s:.1f} s, open: {opened} "
                       f"({result.seconds:.1f} s)", file=sys.stdout)
