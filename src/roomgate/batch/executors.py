@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigError, MissingDependencyError, OutputError
+from ..errors import ConfigError, MissingDependencyError, RoomgateError
 from .task import RenderTask, TaskResult, run_task
 
 __all__ = ["DaskExecutor", "Executor", "InlineExecutor", "ProcessExecutor", "make_executor"]
@@ -111,7 +111,7 @@ class DaskExecutor:
                 self._client = Client(self.address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError) as error:
             self.__exit__(type(error), error, None)
-            raise OutputError(f"--scheduler {self.address}: cannot reach the scheduler "
+            raise RoomgateError(f"--scheduler {self.address}: cannot reach the scheduler "
                               f"({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
         return self
 
