@@ -6,9 +6,10 @@ any file whose first non-blank character is ``{``). The columns (keys):
 ========== ======================================================================================
 ``input``  required: the take, a path (relative to the manifest's folder) or a URL
 ``output`` default ``DIR/<input stem>.<ext>``; a relative path is inside ``DIR``
-``preset`` default: the command's ``--preset``
+``preset`` default: the command's ``--preset``; a relative file path is found next to the manifest
 ``set``    ``KEY=VALUE`` overrides separated by ``;`` (in JSON Lines, also a list of strings),
-           applied after the command's ``--set``
+           applied after the command's ``--set`` (a relative ``ir`` path in them is found from
+           the working folder, as on the command line)
 ``report`` a report JSON for this file (relative: inside ``DIR``); empty for none
 ========== ======================================================================================
 
@@ -135,7 +136,10 @@ def _row(manifest: Path, line: int, fields: dict[str, Any], output_folder: str, 
     local = locations.local_path(source)
     if local is not None and not local.is_file():
         raise ConfigError(f"input {source!r}: no such file")
-    row_preset = _text(fields, "preset") or preset
+    row_preset = _text(fields, "preset")
+    if row_preset and (manifest.parent / row_preset).is_file():  # a preset file beside the manifest
+        row_preset = str(manifest.parent / row_preset)
+    row_preset = row_preset or preset
     row_overrides = (*overrides, *_overrides(fields.get("set")))
     settings = _settings(row_preset, row_overrides, settings_cache)
     output = _text(fields, "output")
