@@ -279,9 +279,14 @@ def test_json_lines_manifest_and_defaults(tmp_path: Path) -> None:
         "",
         json.dumps({"input": "a.flac", "output": "b.wav", "set": ["output.channels=2", "mics.mid.pan=0.5"]}),
         json.dumps({"input": "a.flac", "output": "c.wav", "report": "c.json", "preset": "heroes-1977"}),
+        json.dumps({"input": "a.flac", "output": "d.wav", "preset": "my-hall.toml"}),
     ]) + "\n")
+    from roomgate.config import builtin_presets
+
+    (tmp_path / "my-hall.toml").write_bytes(builtin_presets()["heroes-1977"].read_bytes())
     rows = read_manifest(manifest, str(tmp_path / "out"), preset="heroes-1977", overrides=SMALL[1::2], extension=None)
-    assert [row.line for row in rows] == [1, 3, 4]
+    assert [row.line for row in rows] == [1, 3, 4, 5]
+    assert rows[3].settings.source == str(tmp_path / "my-hall.toml")  # next to the manifest
     assert rows[0].output == str(tmp_path / "out" / "a.flac")  # the input's stem and type, in DIR
     assert rows[1].settings.table["output"]["channels"] == 2
     assert rows[1].settings.digest != rows[0].settings.digest == rows[2].settings.digest
