@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import RoomgateError
-from . import analyze, demo, ir, live, mix, presets, render, studio
+from . import analyze, batch, demo, ir, live, mix, presets, render, studio
 from .common import say, show_warning
 
 __all__ = ["build_parser", "main"]
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo.add_parser(commands)
     render.add_parser(commands)
+    batch.add_parser(commands)
     mix.add_parser(commands)
     ir.add_parser(commands)
     presets.add_parsers(commands)
