@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import add_rig_options, check_output_file, load_rig, progress
+from .common import add_rig_options, check_output_file, files_read, load_rig, progress
 
 
 def add_parser(commands: Any) -> None:
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(output, [], args.subtype or "FLOAT")
     rate = check_sample_rate(args.sample_rate, "--sample-rate")
     rig = load_rig(args)
+    check_output_file(output, files_read(rig=rig), args.subtype or "FLOAT")  # not a measured IR it reads
     irs = rig.impulse_responses(rate, progress=progress)
     if args.normalize:
         peak = float(np.max(np.abs(irs)))
