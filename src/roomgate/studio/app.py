@@ -172,6 +172,10 @@ class LRUCache:
                 self._items.move_to_end(key)
             return value
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
     def put(self, key: str, value: np.ndarray) -> None:
         with self._lock:
             self._items[key] = value
