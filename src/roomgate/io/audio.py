@@ -331,8 +331,9 @@ def write_audio(
         OutputError naming the file: it cannot be written, or ``audio`` holds NaN or infinity.
     """
     path = Path(path)
-    audio = np.asarray(audio)
-    with block_writer(path, sample_rate, audio.shape[0] if audio.ndim == 2 else 1, subtype, staged=staged) as write:
+    _refuse_non_finite(path, np.asarray(audio))  # an OutputError: the writer's fault, not the reader's
+    audio = as_channels_first(audio, name=str(path), max_channels=None)
+    with block_writer(path, sample_rate, audio.shape[0], subtype, staged=staged) as write:
         write(audio)
     return path
 
@@ -362,10 +363,15 @@ def block_writer(
             raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
         written = _FrameWriter(path, handle, channels)
         try:
-            with handle:
-                _without_peak_chunk(handle)
-                yield written
-        except (soundfile.LibsndfileError, RuntimeError, AssertionError) as error:  # closing: the header
+            _without_peak_chunk(handle)
+            yield written
+        except BaseException:
+            with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, AssertionError):
+                handle.close()
+            raise
+        try:
+            handle.close()  # writes the header: a full disk may show only here
+        except (soundfile.LibsndfileError, RuntimeError, AssertionError) as error:
             raise write_error(path, error) from None
         written.check_complete(temporary)
 
@@ -385,9 +391,7 @@ class _FrameWriter:
             block = block[np.newaxis, :]
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise OutputError(f"{self.path}: expected blocks shaped ({self.channels}, samples), got {block.shape}")
-        if not np.isfinite(block).all():
-            bad = int(np.count_nonzero(~np.isfinite(block)))
-            raise OutputError(f"{self.path}: refusing to write {bad} NaN or infinite samples (a bug: please report it)")
+        _refuse_non_finite(self.path, block)
         try:
             self.handle.write(np.ascontiguousarray(block.T))  # type: ignore[attr-defined]
         except (soundfile.LibsndfileError, RuntimeError, AssertionError, OSError) as error:
@@ -404,6 +408,12 @@ class _FrameWriter:
             raise write_error(self.path, error) from None
         if frames != self.frames:
             raise write_error(self.path, _ShortFile(f"the file holds {frames} of the {self.frames} frames written"))
+
+
+def _refuse_non_finite(path: Path, audio: np.ndarray) -> None:
+    if audio.dtype.kind in "fc" and not np.isfinite(audio).all():
+        bad = int(np.count_nonzero(~np.isfinite(audio)))
+        raise OutputError(f"{path}: refusing to write {bad} NaN or infinite samples (a bug: please report it)")
 
 
 class _ShortFile(Exception):
