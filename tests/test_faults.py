@@ -121,6 +121,20 @@ def test_rig_render_of_a_subnormal_take_is_finite() -> None:
     assert render.normalization_db == 0.0
 
 
+def test_ir_normalize_of_subnormal_irs_is_silence_with_a_note(tmp_path: Path) -> None:
+    """``roomgate ir --normalize`` on measured IRs of subnormal numbers: the same rule as a render."""
+    irs = np.zeros((2000, 3), np.float32)
+    irs[0], irs[100] = 1e-39, -5e-40
+    hall = tmp_path / "faint-hall.wav"
+    soundfile.write(str(hall), irs, 16_000, subtype="FLOAT")
+    out = tmp_path / "irs.wav"
+    result = run("ir", "-o", str(out), "--normalize", "--sample-rate", "16000", *SMALL, "--set", f"room.ir='{hall}'")
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr and "silence" in result.stderr, result.stderr
+    written, _ = soundfile.read(str(out), always_2d=True)
+    assert np.isfinite(written).all() and "normalised to -1 dBFS" not in result.stdout
+
+
 def _refuse_constant(name: str) -> float:
     raise AssertionError(f"the JSON holds {name}: not strict JSON")
 

@@ -40,8 +40,8 @@ def normalization_gain_db(level_db: float, target_db: float, *, measure: str = "
         raise AudioInputError(f"output: the mix's {measure} is {level_db}; expected a finite level "
                               "(the mix holds NaN or infinite samples)")
     if level_db < SILENCE_DB:
-        shown = "no signal at all" if level_db == -math.inf else f"a {measure} of {level_db:.1f} dBFS"
-        warnings.warn(f"the render holds {shown}, below {SILENCE_DB:g} dBFS: taken as silence and not "
+        shown = "holds no signal at all" if level_db == -math.inf else f"has a {measure} of {level_db:.1f} dBFS"
+        warnings.warn(f"the audio {shown}, below {SILENCE_DB:g} dBFS: taken as silence and not "
                       "normalised", RoomgateWarning, stacklevel=2)
         return 0.0
     gain_db = float(target_db) - level_db
