@@ -157,9 +157,9 @@ def _rig(normalize: str):  # type: ignore[no-untyped-def]
 @example(amplitude=1e-39, seed=0, samples=2000, normalize="peak", subtype="FLOAT")
 def test_nothing_non_finite_is_ever_written(tmp_path: Path, amplitude: float, seed: int, samples: int,
                                             normalize: str, subtype: str) -> None:
-    """Through the API (Rig.render) and the file job every face uses (render_file): tiny, huge and
-    subnormal takes give finite audio and strict-JSON reports, or a RoomgateError and no file."""
-    from roomgate.rig.job import Outputs, render_file
+    """Through the API (Rig.render) and the file jobs every face uses (render_file, mix_files): tiny,
+    huge and subnormal takes give finite audio and strict-JSON reports, or a RoomgateError and no file."""
+    from roomgate.rig.job import Outputs, mix_files, render_file
 
     rig = _rig(normalize)
     take = (amplitude * np.random.default_rng(seed).standard_normal(samples)).astype(np.float32)[np.newaxis]
@@ -175,15 +175,19 @@ def test_nothing_non_finite_is_ever_written(tmp_path: Path, amplitude: float, se
         folder = Path(tempfile.mkdtemp(dir=tmp_path))
         source = folder / "take.wav"
         soundfile.write(str(source), take[0], 16_000, subtype="FLOAT")
-        out, report = folder / "out.wav", folder / "r.json"
-        try:
-            render_file(rig, source, Outputs(out, subtype, report))  # type: ignore[arg-type]
-        except RoomgateError:
-            assert not out.exists() and not report.exists()
-            return
-    written, _ = soundfile.read(str(out), always_2d=True, dtype="float32")
-    assert np.isfinite(written).all()
-    json.loads(report.read_text(), parse_constant=_refuse_constant)
+        for job in ("render", "mix"):  # a dry take; the same take as three recorded mics
+            out, report = folder / f"{job}.wav", folder / f"{job}.json"
+            try:
+                if job == "render":
+                    render_file(rig, source, Outputs(out, subtype, report))  # type: ignore[arg-type]
+                else:
+                    mix_files(rig, [source] * 3, Outputs(out, subtype, report))  # type: ignore[arg-type]
+            except RoomgateError:
+                assert not out.exists() and not report.exists()
+                continue
+            written, _ = soundfile.read(str(out), always_2d=True, dtype="float32")
+            assert np.isfinite(written).all(), job
+            json.loads(report.read_text(), parse_constant=_refuse_constant)
 
 
 def test_the_writer_refuses_non_finite_samples_and_leaves_nothing(tmp_path: Path) -> None:

@@ -175,6 +175,17 @@ def test_a_long_take_within_the_limit_still_loads_downmixed(client: TestClient, 
     assert take["samples"] == 48_000 and any("2 channels downmixed" in n for n in take["notes"])
 
 
+def test_a_loud_upload_is_400_naming_the_file(client: TestClient) -> None:
+    import io
+
+    loud = np.zeros(8000, np.float32)
+    loud[4000] = 6.26e5
+    buffer = io.BytesIO()
+    soundfile.write(buffer, loud, 16_000, format="WAV", subtype="FLOAT")
+    response = client.post("/api/take", files={"file": ("loud.wav", buffer.getvalue(), "audio/wav")})
+    assert response.status_code == 400 and response.json()["error"].startswith("loud.wav: peak 6.26e+05"), response.text
+
+
 @pytest.mark.parametrize("change", [
     "mics.far.ir={existing}",
     "mics.far.ir={missing}",

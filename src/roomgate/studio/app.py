@@ -67,6 +67,7 @@ from ..interrupts import interrupts_on_termination
 from ..io.report import Report
 from ..acoustics.room import Room
 from ..rig import Rig
+from ..rig.rig import MAX_INPUT_PEAK
 from ..rig.gates import build_gate, close_threshold_db
 
 TOKEN_HEADER = "X-Roomgate-Token"
@@ -616,6 +617,10 @@ def _read_take(stored: Path, name: str) -> tuple[np.ndarray, int, int]:
         if frames > limit:
             pieces.clear()  # free what was decoded before answering
             raise HTTPError(400, f"{name}: longer than its header says, and than {MAX_TAKE_S / 60:.0f} min")
+        peak = float(np.max(np.abs(block)))
+        if peak > MAX_INPUT_PEAK:
+            pieces.clear()
+            raise HTTPError(400, f"{name}: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
         pieces.append(downmix_to_mono(block))
     audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
     return audio, info.sample_rate, info.channels
