@@ -15,9 +15,9 @@ from typing import Any
 from ..errors import OutputError, RoomgateError
 from ..interrupts import TERMINATION_SIGNALS, exit_code, raise_interrupted
 from .common import (
+    InputFile,
     add_output_options,
     add_rig_options,
-    InputFile,
     check_output_file,
     check_side_file,
     files_read,

@@ -604,11 +604,12 @@ def _read_take(stored: Path, name: str) -> tuple[np.ndarray, int, int]:
     is decoded; blocks are downmixed as they are read, so memory holds only the mono take, and a
     file longer than its header said is refused as soon as it passes the limit."""
     from ..io.audio import audio_info, downmix_to_mono, read_blocks
+    from ..units import check_sample_rate
 
     info = audio_info(stored)
-    too_long = HTTPError(400, f"{name}: {info.duration_s / 60:.1f} min long; expected at most {MAX_TAKE_S / 60:.0f} min")
+    check_sample_rate(info.sample_rate, f"{stored}: sample rate")
     if info.duration_s > MAX_TAKE_S:
-        raise too_long
+        raise HTTPError(400, f"{name}: {info.duration_s / 60:.1f} min long; expected at most {MAX_TAKE_S / 60:.0f} min")
     limit = int(MAX_TAKE_S * info.sample_rate)
     pieces: list[np.ndarray] = []
     frames = 0
