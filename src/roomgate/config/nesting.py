@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["MAX_NESTING", "check_nesting", "loads_toml"]
+__all__ = ["MAX_NESTING", "check_nesting", "loads_toml", "nesting_depth"]
 
 #: The deepest nesting a preset table or value may have (tables and lists, counted alike).
 MAX_NESTING = 16
@@ -44,7 +44,7 @@ def nesting_depth(value: Any, limit: int = MAX_NESTING) -> int:
 def check_nesting(value: Any, where: str, limit: int = MAX_NESTING) -> None:
     """Refuse a value nested more than ``limit`` tables and lists deep (ConfigError naming ``where``)."""
     if nesting_depth(value, limit) > limit:
-        raise ConfigError(f"{where}: nested more than {limit} levels deep; a preset needs at most 4")
+        raise ConfigError(f"{where}: nested more than {limit} levels deep; a preset needs about 4")
 
 
 def loads_toml(text: str, where: str) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def loads_toml(text: str, where: str) -> dict[str, Any]:
     try:
         table = tomllib.loads(text)
     except RecursionError:
-        raise ConfigError(f"{where}: nested more than Python's parser can follow; a preset needs at most 4 "
+        raise ConfigError(f"{where}: nested more than Python's parser can follow; a preset needs about 4 "
                           "levels") from None
     check_nesting(table, where)
     return table
