@@ -17,8 +17,11 @@ failed result, so the batch always accounts for every file. Leaving the ``with``
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, Protocol
 
 from ..errors import ConfigError, MissingDependencyError, RoomgateError
@@ -61,7 +64,12 @@ class InlineExecutor:
 
 
 class ProcessExecutor:
-    """N worker processes of :mod:`concurrent.futures`; each keeps its rigs and kernels warm."""
+    """N worker processes of :mod:`concurrent.futures`; each keeps its rigs and kernels warm.
+
+    Ctrl-C (which a terminal sends to every process of the group) is for the client: the workers
+    ignore it, and the client then cancels the files not started and stops each worker with SIGTERM;
+    a worker rendering a file unwinds (its staged outputs removed) and ends, so no unfinished output
+    is placed and no worker takes another file."""
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
@@ -71,21 +79,72 @@ class ProcessExecutor:
     def __enter__(self) -> ProcessExecutor:
         from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+        self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_start_worker)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if isinstance(exc[1], KeyboardInterrupt):
+            _stop_workers(self._pool)
         self._pool.shutdown(wait=exc[0] is None, cancel_futures=True)
 
     def results(self, tasks: Sequence[RenderTask]) -> Iterator[TaskResult]:
         from concurrent.futures import as_completed
 
-        futures = {self._pool.submit(run_task, task): task for task in tasks}
+        futures = {self._pool.submit(_run_in_worker, task): task for task in tasks}
         for future in as_completed(futures):
             try:
                 yield future.result()
             except Exception as error:  # the worker process died (BrokenProcessPool), say
                 yield _lost(futures[future], f"its worker process failed ({type(error).__name__}: {error})")
+
+
+# -- a batch's worker processes: Ctrl-C stops the batch at once ---------------------------------------
+
+_worker = {"rendering": False}
+
+
+def _start_worker() -> None:
+    """A worker's first step: SIGINT is the client's; SIGTERM/SIGHUP end the worker (mid-file: by
+    unwinding the render, so that its outputs are removed)."""
+    from ..interrupts import TERMINATION_SIGNALS
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in TERMINATION_SIGNALS:
+        signal.signal(signum, _worker_signalled)
+
+
+def _worker_signalled(signum: int, frame: FrameType | None) -> None:
+    from ..interrupts import raise_interrupted
+
+    if not _worker["rendering"]:
+        os._exit(128 + signum)
+    raise_interrupted(signum, frame)
+
+
+def _run_in_worker(task: RenderTask) -> TaskResult:
+    """:func:`run_task` in a worker process; interrupted, the worker ends rather than take another file."""
+    from ..interrupts import exit_code
+
+    _worker["rendering"] = True
+    try:
+        return run_task(task)
+    except KeyboardInterrupt as interrupt:  # the file's staged outputs are gone: end here
+        os._exit(exit_code(interrupt))
+    finally:
+        _worker["rendering"] = False
+
+
+def _stop_workers(pool: Any) -> None:
+    """Drop the files not started and interrupt the workers' renders; wait until they have cleaned up."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # the executor's own worker list
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=60)
+        if process.is_alive():  # pragma: no cover - a worker stuck in C code for a minute
+            process.kill()
 
 
 class DaskExecutor:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, OutputError
-from .common import add_rig_options, check_output_file, check_side_file, say
+from .common import InputFile, add_rig_options, check_output_file, check_side_file, say
 
 SCHEDULER_HELP = ("run on a Dask cluster: a scheduler's address (tcp://HOST:8786), its scheduler file (.json), "
                   "or local:N for N worker processes on this machine (needs roomgate[dask])")
@@ -77,8 +77,9 @@ def run(args: argparse.Namespace) -> int:
     return _report_failures("batch", outcome.failed, len(tasks))
 
 
-def render_many(args: argparse.Namespace) -> int:
-    """``roomgate render`` with several inputs (into a folder) or with ``--scheduler``."""
+def render_many(args: argparse.Namespace, read: Sequence[Path | InputFile] = ()) -> int:
+    """``roomgate render`` with several inputs (into a folder) or with ``--scheduler``; ``read`` are
+    the files the rig reads besides the inputs (measured IRs, the preset): no output may be one."""
     from ..batch import make_executor, resolve_settings, run_batch
 
     if args.scheduler is not None and args.jobs != 1:
@@ -86,14 +87,15 @@ def render_many(args: argparse.Namespace) -> int:
     executor = make_executor(args.jobs, args.scheduler)
     settings = resolve_settings(args.preset, args.overrides)
     inputs: list[str] = list(args.inputs)
-    tasks = [_task(i, o, settings, args.subtype, r, p) for i, o, r, p in _render_targets(args, inputs)]
+    tasks = [_task(i, o, settings, args.subtype, r, p) for i, o, r, p in _render_targets(args, inputs, read)]
     outcome = run_batch(tasks, executor, on_result=_reporter(len(tasks)))
     print(f"rendered {outcome.count('done')} of {len(inputs)} files in {outcome.elapsed_s:.1f} s "
           f"{'on' if args.scheduler else 'with'} {executor.description}")
     return _report_failures("render", outcome.failed, len(inputs))
 
 
-def _render_targets(args: argparse.Namespace, inputs: list[str]) -> list[tuple[str, str, str | None, str | None]]:
+def _render_targets(args: argparse.Namespace, inputs: list[str],
+                    read: Sequence[Path | InputFile] = ()) -> list[tuple[str, str, str | None, str | None]]:
     """(input, output, report, plot) per input: one input to the file ``-o`` names; several into
     the folder it names (and their reports and plots into the ``--report`` / ``--plot`` folders)."""
     from ..batch import locations
@@ -102,10 +104,10 @@ def _render_targets(args: argparse.Namespace, inputs: list[str]) -> list[tuple[s
     if len(inputs) == 1:
         local = locations.local_path(output)
         if local is not None:
-            check_output_file(local, _local_paths(inputs), args.subtype)
+            check_output_file(local, [*_local_paths(inputs), *read], args.subtype)
         for option, value, suffix in (("--report", args.report, ".json"), ("--plot", args.plot, ".png")):
             if value is not None and locations.local_path(value) is not None:
-                check_side_file(str(locations.local_path(value)), suffix, option)
+                check_side_file(str(locations.local_path(value)), suffix, option, [*_local_paths(inputs), *read])
         return [(inputs[0], output, args.report, args.plot)]
     if locations.local_path(output) is not None and not _is_local_folder(output):
         raise OutputError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
@@ -124,7 +126,7 @@ def _render_targets(args: argparse.Namespace, inputs: list[str]) -> list[tuple[s
         target = locations.join(output, name)
         local = locations.local_path(target)
         if local is not None:
-            check_output_file(local, _local_paths(inputs), args.subtype)
+            check_output_file(local, [*_local_paths(inputs), *read], args.subtype)
         stem = locations.stem_of(source)
         report, plot = side_folders["--report"], side_folders["--plot"]
         targets.append((source, target, None if report is None else locations.join(report, f"{stem}.json"),

@@ -13,6 +13,7 @@ from .common import (
     add_rig_options,
     check_output_file,
     check_side_file,
+    files_read,
     load_rig,
     pass_progress,
     print_summary,
@@ -46,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise RoomgateError(f"--jobs: expected 1 or more worker processes, got {args.jobs}")
     if len(inputs) > 1 or args.scheduler is not None:
-        return render_many(args)
-    check_output_file(output, inputs, args.subtype)
-    outputs = Outputs(output, args.subtype, check_side_file(args.report, ".json", "--report"),
-                      check_side_file(args.plot, ".png", "--plot"))
+        return render_many(args, files_read(inputs, rig))
+    read = files_read(inputs, rig)
+    check_output_file(output, read, args.subtype)
+    outputs = Outputs(output, args.subtype, check_side_file(args.report, ".json", "--report", read),
+                      check_side_file(args.plot, ".png", "--plot", read))
     frames = _frames_of(inputs[0])
     result = render_file(rig, inputs[0], outputs, progress=progress, frames_done=pass_progress(frames))
     for note in result.notes:
