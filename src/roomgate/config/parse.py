@@ -43,7 +43,8 @@ _ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c"
 _SINGER_KEYS = ("position_m", "toward_m")
 _MIC_KEYS = ("name", "distance_m", "position_m", "pattern", "aim_m", "gain_db", "pan",
              "invert_polarity", "ir", "gate")
-_OUTPUT_KEYS = ("channels", "normalize", "peak_db", "tail_s")
+_OUTPUT_KEYS = ("channels", "normalize", "peak_db", "tail_s", "loudness_lufs")
+NORMALIZE_MODES = ("peak", "lufs", "none")
 
 
 def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfig:
@@ -223,14 +224,15 @@ def _parse_output(output_table: dict[str, Any]) -> OutputConfig:
     if isinstance(channels, bool) or not isinstance(channels, int) or channels not in (1, 2):
         raise ConfigError(f"output.channels: expected 1 (mono) or 2 (stereo), got {channels!r}")
     normalize = output_table.get("normalize", "peak")
-    if normalize not in ("peak", "none"):
-        raise ConfigError(f"output.normalize: expected 'peak' or 'none', got {normalize!r}")
+    if normalize not in NORMALIZE_MODES:
+        raise ConfigError(f"output.normalize: expected 'peak', 'lufs' or 'none', got {normalize!r}")
     tail = output_table.get("tail_s")
     return OutputConfig(
         channels=channels,
         normalize=normalize,
         peak_db=_number(output_table.get("peak_db", -1.0), "output.peak_db", -60.0, 0.0),
         tail_s=None if tail is None else _number(tail, "output.tail_s", 0.0, 60.0),
+        loudness_lufs=_number(output_table.get("loudness_lufs", -16.0), "output.loudness_lufs", -60.0, 0.0),
     )
 
 

@@ -16,14 +16,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import AudioInputError, OutputError
-from ..io.audio import TrackReader, audio_info, block_writer, downmix_to_mono, read_blocks
+from ..io.audio import TrackReader, audio_info, block_writer, choose_subtype, downmix_to_mono, read_blocks
 from ..units import check_sample_rate
 from .rig import Progress, Render, Rig
 
@@ -41,6 +41,9 @@ class Outputs:
     subtype: str | None = None
     report_path: Path | None = None
     plot_path: Path | None = None
+    # A folder for the stems: one file per mic (named after it, the output's format, rate and
+    # subtype; their sum is the output) and gates.csv, the gate gains over time.
+    stems_dir: Path | None = None
 
 
 @dataclass
@@ -65,7 +68,7 @@ def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progr
                 frames_done(block.shape[1])
             yield downmix_to_mono(block)
 
-    outputs = Outputs(outputs.audio_path, outputs.subtype or info.subtype, outputs.report_path, outputs.plot_path)
+    outputs = _with_subtype(outputs, info.subtype, rig.output_channels)
     result = render_stream(rig, blocks, info.sample_rate, outputs, {"path": str(input_path)}, progress=progress)
     result.notes[:0] = notes
     return result
@@ -73,10 +76,12 @@ def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progr
 
 def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progress: Progress | None = None,
               frames_done: FramesDone | None = None,
-              before_render: Callable[[TrackReader, int], dict[str, Any]] | None = None) -> JobResult:
+              before_render: Callable[[TrackReader, int], dict[str, Any]] | None = None,
+              track_shifts: Sequence[int] | None = None) -> JobResult:
     """Recorded mics from disk (one file per mic in the rig's order, or one multichannel file),
     gated and mixed. Tracks at other rates are resampled and shorter ones padded, with notes.
-    ``before_render(reader, rate)`` may add fields to the report's input (the delay estimates)."""
+    ``before_render(reader, rate)`` may add fields to the report's input (the delay estimates);
+    ``track_shifts`` moves each track later by so many samples (earlier when negative) first."""
     infos = [audio_info(p) for p in input_paths]
     names = rig.mic_names
     channels = sum(i.channels for i in infos)
@@ -101,15 +106,23 @@ def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progre
         fields.update(before_render(reader, rate))
 
     def blocks() -> Iterator[np.ndarray]:
-        for block in reader.blocks():
+        for block in _shifted(reader, track_shifts):
             if frames_done is not None:
                 frames_done(block.shape[1])
             yield block
 
-    outputs = Outputs(outputs.audio_path, outputs.subtype or infos[0].subtype, outputs.report_path, outputs.plot_path)
+    outputs = _with_subtype(outputs, infos[0].subtype, rig.output_channels)
     result = render_stream(rig, blocks, rate, outputs, fields, progress=progress)
     result.notes[:0] = notes
     return result
+
+
+def _shifted(reader: TrackReader, track_shifts: Sequence[int] | None) -> Iterator[np.ndarray]:
+    if track_shifts is None or not any(track_shifts):
+        return reader.blocks()
+    from ..dsp.align import shift_tracks
+
+    return shift_tracks(reader.blocks(), track_shifts, reader.length)
 
 
 def render_stream(rig: Rig, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: int, outputs: Outputs,
@@ -122,18 +135,37 @@ def render_stream(rig: Rig, blocks: Callable[[], Iterator[np.ndarray]], sample_r
     """
     started = time.perf_counter()
     scratch = _scratch_file(outputs.audio_path)
+    stems = None if outputs.stems_dir is None else _StemScratch(rig, outputs, sample_rate)
     try:
         with block_writer(scratch, sample_rate, rig.output_channels, "FLOAT") as write_scratch:
-            render = rig.render_blocks(blocks, sample_rate, write_scratch, progress=progress)
+            if stems is None:
+                render = rig.render_blocks(blocks, sample_rate, write_scratch, progress=progress)
+            else:
+                with stems.writer() as write_stems:
+                    render = rig.render_blocks(blocks, sample_rate, write_scratch, progress=progress,
+                                               stems=write_stems)
         gain = 10 ** (render.normalization_db / 20)
         with block_writer(outputs.audio_path, sample_rate, rig.output_channels, outputs.subtype) as write_output:
             for block in read_blocks(scratch):
                 write_output(block * gain if gain != 1 else block)
+        if stems is not None:
+            stems.write(gain)
     finally:
         scratch.unlink(missing_ok=True)
+        if stems is not None:
+            stems.scratch.unlink(missing_ok=True)
     render.report = render.report.with_input(**input_fields)
+    if stems is not None:
+        write_gates_csv(stems.folder / GATES_CSV, render.report)
     write_side_files(render, outputs)
     return JobResult(render, time.perf_counter() - started)
+
+
+def _with_subtype(outputs: Outputs, input_subtype: str, channels: int) -> Outputs:
+    """``outputs`` with its subtype settled before any work: the one asked for, else the input's
+    where the output's format can really write it, else PCM_24 (see :func:`choose_subtype`)."""
+    subtype = choose_subtype(outputs.audio_path, input_subtype, requested=outputs.subtype, channels=channels)
+    return replace(outputs, subtype=subtype)
 
 
 def write_side_files(render: Render, outputs: Outputs) -> None:
@@ -146,6 +178,72 @@ def write_side_files(render: Render, outputs: Outputs) -> None:
         from ..io.plot import plot_report
 
         plot_report(render.report, outputs.plot_path)
+
+
+#: The gate gains over time, written beside the stems.
+GATES_CSV = "gates.csv"
+
+
+def stem_paths(rig: Rig, outputs: Outputs) -> list[Path]:
+    """Where each mic's stem goes: ``stems_dir/<mic name><the output's suffix>``, in the rig's order."""
+    assert outputs.stems_dir is not None
+    suffix = outputs.audio_path.suffix or ".wav"
+    return [outputs.stems_dir / f"{name}{suffix}" for name in rig.mic_names]
+
+
+class _StemScratch:
+    """The stems of a render: first all in one scratch float file (mic after mic, each with the
+    output's channels), then, once the normalisation gain is known, one file per mic."""
+
+    def __init__(self, rig: Rig, outputs: Outputs, sample_rate: int):
+        assert outputs.stems_dir is not None
+        self.folder = outputs.stems_dir
+        self.paths = stem_paths(rig, outputs)
+        self.channels = rig.output_channels
+        self.sample_rate = sample_rate
+        self.subtype = outputs.subtype
+        self.scratch = _scratch_file(self.folder / "stems.wav")
+
+    def writer(self) -> Any:
+        """A context giving ``write((M, C, n) block)`` into the scratch file."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def opened() -> Iterator[Callable[[np.ndarray], None]]:
+            with block_writer(self.scratch, self.sample_rate, len(self.paths) * self.channels, "FLOAT") as write:
+                yield lambda block: write(block.reshape(-1, block.shape[-1]))
+
+        return opened()
+
+    def write(self, gain: float) -> None:
+        """Each mic's stem, times the output's normalisation ``gain``, into its file."""
+        import contextlib
+
+        with contextlib.ExitStack() as files:
+            writers = [files.enter_context(block_writer(path, self.sample_rate, self.channels, self.subtype))
+                       for path in self.paths]
+            for block in read_blocks(self.scratch):
+                for index, write in enumerate(writers):
+                    rows = block[index * self.channels : (index + 1) * self.channels]
+                    write(rows * np.float32(gain) if gain != 1 else rows)
+
+
+def write_gates_csv(path: Path, report: Any) -> Path:
+    """The report's gate timeline as CSV: ``time_s`` (the time of the sample each row is taken
+    at: the last of each ``hop_s`` frame), then each mic's gate gain (linear; 1 for an open mic)."""
+    from ..io.audio import atomic_output
+
+    timeline = report.timeline
+    names = list(timeline.gain)
+    frames = len(timeline.key_db)
+    hop_samples = round(timeline.hop_s * report.sample_rate)
+    lines = [",".join(["time_s", *names])]
+    for index in range(frames):
+        time_s = ((index + 1) * hop_samples - 1) / report.sample_rate
+        lines.append(",".join([f"{time_s:.6f}", *(f"{timeline.gain[name][index]:.6g}" for name in names)]))
+    with atomic_output(path) as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def _scratch_file(output_path: Path) -> Path:
