@@ -117,7 +117,7 @@ class Rig:
 
             for mic in config.mics:  # measured IR files are checked before any room is simulated
                 if mic.ir is not None:
-                    read_audio(mic.ir)
+                    _check_mic_ir(mic.name, *read_audio(mic.ir), mic.ir)
             mics = [Microphone(name=m.name, position_m=m.position_m, pattern=m.pattern, aim_m=m.aim_m,
                                ir_path=m.ir) for m in config.mics]
             irs = impulse_responses(config.room, config.singer.position_m, mics, sample_rate, progress=progress)
@@ -488,6 +488,14 @@ class _StemList:
 
 def _stem_list(sink: Callable[[np.ndarray], None] | None) -> _StemList | None:
     return None if sink is None else _StemList(sink)
+
+
+def _check_mic_ir(name: str, audio: np.ndarray, sample_rate: int, path: str) -> None:
+    """A mic's measured IR is one channel: a multichannel file is refused rather than read as its
+    first channel (that would silently drop the rest)."""
+    if audio.shape[0] != 1:
+        raise ConfigError(f"mics.{name}.ir: {path} holds {audio.shape[0]} channels; expected a mono impulse "
+                          "response (or give one file with a channel per mic as room.ir)")
 
 
 def _round(value: float | None) -> float | None:
