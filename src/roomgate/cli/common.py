@@ -239,8 +239,12 @@ def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> 
     note = ""
     if report.output.normalize == "lufs" and loudness_before is not None:
         true_peak = (report.output.true_peak_db_before_normalization or 0.0) + normalization
-        note = (f", normalised {normalization:+.1f} dB to {loudness_before + normalization:.1f} LUFS "
-                f"(true peak {true_peak:.1f} dBTP)")
+        reached = loudness_before + normalization
+        note = f", normalised {normalization:+.1f} dB to {reached:.1f} LUFS (true peak {true_peak:.1f} dBTP)"
+        target = report.output.loudness_target_lufs
+        if target is not None and reached < target - 0.05:
+            note += (f", held {target - reached:.1f} LU under the {target:.1f} LUFS target by the true-peak ceiling "
+                     "(output.peak_db)")
     elif normalization:
         note = f", normalised {normalization:+.1f} dB to {(peak_before or 0.0) + normalization:.1f} dBFS peak"
     elif peak_before is not None and peak_before > 0:

@@ -85,6 +85,7 @@ class OutputReport:
     # gain; after it, each is its value plus normalization_db. None when silent.
     loudness_lufs_before_normalization: float | None = None
     true_peak_db_before_normalization: float | None = None
+    loudness_target_lufs: float | None = None  # output.loudness_lufs (the ceiling may hold the render under it)
 
 
 @dataclass(frozen=True)

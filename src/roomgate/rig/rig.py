@@ -469,7 +469,8 @@ def _loudness_normalization(out: OutputConfig, meter: LoudnessMeter) -> tuple[fl
     else:
         gain_db = min(out.loudness_lufs - loudness_lufs, out.peak_db - true_peak_db)
     return gain_db, {"loudness_lufs_before_normalization": _round(loudness_lufs if math.isfinite(loudness_lufs) else None),
-                     "true_peak_db_before_normalization": _round(true_peak_db if math.isfinite(true_peak_db) else None)}
+                     "true_peak_db_before_normalization": _round(true_peak_db if math.isfinite(true_peak_db) else None),
+                     "loudness_target_lufs": out.loudness_lufs}
 
 
 class _StemList:
