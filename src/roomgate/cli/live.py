@@ -13,7 +13,7 @@ def add_parser(commands: Any) -> None:
     live_parser = commands.add_parser(
         "live", help="the rig in real time, from a microphone to headphones",
         description="Run the rig in real time from an audio interface (PortAudio through sounddevice: "
-                    "pip install 'roomgate[live]'; on Debian/Ubuntu also apt-get install libportaudio2). "
+                    "pip install -e '.[live]' from a checkout; on Debian/Ubuntu also apt-get install libportaudio2). "
                     "Percentile thresholds need --calibrate SECONDS (sing your loudest line) or a saved "
                     "--calibration file. Ctrl-C stops.")
     add_rig_options(live_parser)
