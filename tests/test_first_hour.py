@@ -214,8 +214,8 @@ def test_o_folders_are_made_for_a_batch_and_for_one_input(tmp_path: Path) -> Non
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["a.wav", "b.flac"]
     _ok(run("render", "a.wav", "-o", "one/", *SMALL, cwd=tmp_path))
     assert [p.name for p in (tmp_path / "one").iterdir()] == ["a.wav"]
-    _ok(run("render", "b.flac", "-o", "one", *SMALL, cwd=tmp_path))  # an existing folder, no slash
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["a.wav", "b.flac"]
+    # A folder named without the slash may be a typo for a file name: refused, saying what to type.
+    _one_line_error(run("render", "b.flac", "-o", "one", *SMALL, cwd=tmp_path), "is a folder", "one/b.flac")
 
 
 def test_the_readme_install_lines_name_what_exists() -> None:
@@ -406,8 +406,10 @@ def test_export_a_preset_then_render_with_it_by_name(tmp_path: Path) -> None:
 def test_render_from_stdin_to_stdout(tmp_path: Path) -> None:
     source = _voice(tmp_path / "take.wav", subtype="PCM_16")
     _ok(run("render", str(source), "-o", str(tmp_path / "file.wav"), *SMALL))
-    result = run("render", "-", "-o", "-", *SMALL, stdin=source.read_bytes())
+    report = tmp_path / "piped.json"
+    result = run("render", "-", "-o", "-", "--report", str(report), *SMALL, stdin=source.read_bytes())
     stderr = _ok(result)
+    assert json.loads(report.read_text())["input"]["path"] == "stdin"
     assert "wrote stdout (WAV)" in stderr  # the summary goes to stderr: stdout is the audio
     assert result.stdout == (tmp_path / "file.wav").read_bytes()
     _one_line_error(run("render", "-", "-o", str(tmp_path / "x.wav"), stdin=b"not audio at all" * 100),
@@ -442,3 +444,35 @@ def test_a_multichannel_mic_ir_is_refused(tmp_path: Path) -> None:
     source = _voice(tmp_path / "take.wav")
     result = run("render", str(source), "-o", str(tmp_path / "out.wav"), "--set", f'mics.far.ir="{ir}"', *SMALL)
     _one_line_error(result, "mics.far.ir", "2 channels", "mono")
+
+
+# -- packaging --------------------------------------------------------------------------------------------------------------------
+
+
+def test_the_version_is_written_once_and_the_licence_ships() -> None:
+    import importlib.metadata
+    import tomllib
+
+    import roomgate
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "version" not in project and project["dynamic"] == ["version"]
+    assert importlib.metadata.version("roomgate") == roomgate.__version__
+    assert project["license-files"] == ["LICENSE"]
+    assert (root / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    assert f"## [{roomgate.__version__}]" in (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "matplotlib" not in " ".join(project["dependencies"])  # the plot extra only
+
+
+def test_without_matplotlib_a_render_works_and_plot_says_what_to_install(tmp_path: Path) -> None:
+    source = _voice(tmp_path / "take.wav")
+    script = ("import sys; sys.modules['matplotlib'] = None\n"  # as if matplotlib were not installed
+              "from roomgate.cli import main; sys.exit(main(sys.argv[1:]))")
+    base = [sys.executable, "-c", script, "render", str(source), *SMALL]
+    plain = subprocess.run([*base, "-o", str(tmp_path / "out.wav")], capture_output=True, timeout=300)
+    _ok(plain)
+    plotted = subprocess.run([*base, "-o", str(tmp_path / "plotted.wav"), "--plot", str(tmp_path / "p.png")],
+                             capture_output=True, timeout=300)
+    _one_line_error(plotted, "--plot needs matplotlib", "roomgate[plot]")
+    assert not (tmp_path / "plotted.wav").exists()

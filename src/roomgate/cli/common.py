@@ -112,19 +112,20 @@ def check_output_file(output_path: Path, inputs: Sequence[Path], subtype: str | 
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{output_path}: the folder {str(folder)!r} is not writable")
     if output_path.is_dir():
-        raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file")
+        raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file (or end it "
+                          f"with '/' to write {output_path / (inputs[0].name if inputs else 'OUT.wav')})")
     choose_subtype(output_path, requested=subtype, channels=channels)  # a format and subtype really writable
 
 
 def output_in_folder(text: str, input_path: Path) -> Path:
-    """``-o``: a file, or for a name ending in ``/`` (made if missing) or an existing folder, the
-    input's name in that folder."""
-    folder = Path(text)
+    """``-o``: a file; or for a name ending in ``/``, a folder (made if missing) and the input's
+    name in it. (A folder named without the ``/`` is refused by :func:`check_output_file`, which
+    says to add it: a typo should not scatter renders.)"""
     if text.endswith(("/", os.sep)):
+        folder = Path(text)
         _make_folder(folder, "-o")
-    if folder.is_dir():
         return folder / input_path.name
-    return folder
+    return Path(text)
 
 
 def make_output_folder(text: str, count: int) -> Path:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import RoomgateError
-from .common import add_rig_options, load_rig
+from .common import add_rig_options, announce_compilation, load_rig
 
 
 def add_parser(commands: Any) -> None:
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input_channel < 1:
         raise RoomgateError(f"--input-channel: expected a channel number from 1, got {args.input_channel}")
     rig = load_rig(args)
+    announce_compilation(["roomgate.dsp.gate", "roomgate.dsp.mixer", "roomgate.dsp.convolve"])
     stats = live.run(
         rig,
         input_device=_device(args.input_device),

@@ -69,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
         if args.inputs[0] != "-" and args.output != "-":
             output = output_in_folder(args.output, input_path)
             shown = str(output)
-        return _render_one(args, rig, input_path, output, shown)
+        return _render_one(args, rig, input_path, output, shown, "stdin" if args.inputs[0] == "-" else None)
 
 
-def _render_one(args: argparse.Namespace, rig: Any, input_path: Path, output: Path, shown: Path | str) -> int:
+def _render_one(args: argparse.Namespace, rig: Any, input_path: Path, output: Path, shown: Path | str,
+                input_label: str | None) -> int:
     from ..io.audio import audio_info
     from ..rig.job import Outputs, render_file
 
@@ -83,7 +84,8 @@ def _render_one(args: argparse.Namespace, rig: Any, input_path: Path, output: Pa
     info = audio_info(input_path)
     announce_compilation()
     with pass_progress(info.frames, info.sample_rate, render_passes(rig)) as frames_done:
-        result = render_file(rig, input_path, outputs, progress=progress, frames_done=frames_done)
+        result = render_file(rig, input_path, outputs, progress=progress, frames_done=frames_done,
+                             input_label=input_label)
     for note in result.notes:
         say(f"roomgate: note: {note}")
     print_summary(result.render.report, shown, result.elapsed_s)

@@ -54,13 +54,14 @@ class JobResult:
 
 
 def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progress | None = None,
-                frames_done: FramesDone | None = None) -> JobResult:
-    """One dry take from disk through the rig (a multichannel file is downmixed, with a note)."""
+                frames_done: FramesDone | None = None, input_label: str | None = None) -> JobResult:
+    """One dry take from disk through the rig (a multichannel file is downmixed, with a note).
+    ``input_label`` names the take in the report and the notes (``stdin`` for a spooled pipe)."""
     info = audio_info(input_path)
     check_sample_rate(info.sample_rate, f"{input_path}: sample rate")
     notes = []
     if info.channels > 1:
-        notes.append(f"{input_path}: {info.channels} channels downmixed to mono (the rig takes one dry voice)")
+        notes.append(f"{input_label or input_path}: {info.channels} channels downmixed to mono (the rig takes one dry voice)")
 
     def blocks() -> Iterator[np.ndarray]:
         for block in read_blocks(input_path):
@@ -69,7 +70,8 @@ def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progr
             yield downmix_to_mono(block)
 
     outputs = _with_subtype(outputs, info.subtype, rig.output_channels)
-    result = render_stream(rig, blocks, info.sample_rate, outputs, {"path": str(input_path)}, progress=progress)
+    result = render_stream(rig, blocks, info.sample_rate, outputs, {"path": input_label or str(input_path)},
+                           progress=progress)
     result.notes[:0] = notes
     return result
 
