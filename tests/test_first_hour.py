@@ -271,6 +271,31 @@ def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path: Path) 
     assert "compiling" not in second
 
 
+def test_compile_notice_reads_numbas_cache_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba's layout under NUMBA_CACHE_DIR: <folder>_<sha1 of the folder>/<module>.<function>-<line>.py3XX.nbi."""
+    import hashlib
+    from importlib.util import find_spec
+
+    from roomgate.dsp.compile import RENDER_KERNELS, compile_notice
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert compile_notice(RENDER_KERNELS) == "compiling the DSP kernels (once, about 20 s)"
+    for module in RENDER_KERNELS:
+        source = Path(find_spec(module).origin).resolve()
+        folder = tmp_path / f"{source.parent.name}_{hashlib.sha1(str(source.parent).encode()).hexdigest()}"
+        folder.mkdir(exist_ok=True)
+        index = folder / f"{source.stem}._kernel-10.py311.nbi"
+        index.write_bytes(b"")
+        os.utime(index, (source.stat().st_mtime - 10, source.stat().st_mtime - 10))  # older than the source
+    assert compile_notice(RENDER_KERNELS) is not None  # numba drops an index older than its source
+    for index in tmp_path.glob("*/*.nbi"):
+        os.utime(index)
+    assert compile_notice(RENDER_KERNELS) is None
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert compile_notice(RENDER_KERNELS) is None
+
+
 def test_no_progress_bar_off_a_terminal_and_quiet_is_quiet(tmp_path: Path) -> None:
     source = _voice(tmp_path / "take.wav")
     stereo = tmp_path / "stereo.wav"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
-from ..dsp.compile import RENDER_KERNELS
+from ..dsp.compile import DEMO_KERNELS
 from .common import DEFAULT_PRESET, add_quiet_option, announce_compilation, format_table, progress, say, set_quiet
 
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"{folder}: exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     sample_rate = 48_000
-    announce_compilation([*RENDER_KERNELS, "roomgate.synth.voice"])
+    announce_compilation(DEMO_KERNELS)
     progress("singing the demo phrase (a synthetic voice, soft to a shout)")
     dry = sung_crescendo(sample_rate)
     rig = load_preset(DEFAULT_PRESET, args.overrides)

@@ -20,19 +20,24 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-__all__ = ["KERNEL_MODULES", "compile_notice", "uncompiled_modules"]
+__all__ = ["DEMO_KERNELS", "KERNEL_MODULES", "RENDER_KERNELS", "compile_notice", "uncompiled_modules"]
 
 #: The modules with numba kernels, and roughly how long numba takes to compile each one's kernels
-#: the first time (CPU seconds on a 2-core machine; roomgate renders use the gate and the mixer,
-#: the live path and the studio the convolver too, the demo the voice).
+#: the first time, in CPU seconds on a 2-core machine (measured cold: a file render, gate, mixer and
+#: partitioned convolver, 23 s against 1.5 s warm; the demo, gate, mixer and voice, 23.6 s against
+#: 4.2 s).
 KERNEL_MODULES: dict[str, float] = {
-    "roomgate.dsp.gate": 8.0,
-    "roomgate.dsp.mixer": 3.0,
-    "roomgate.dsp.convolve": 12.0,
-    "roomgate.synth.voice": 6.0,
+    "roomgate.dsp.gate": 14.0,
+    "roomgate.dsp.mixer": 4.0,
+    "roomgate.dsp.convolve": 5.0,
+    "roomgate.synth.voice": 3.0,
 }
-#: The kernels a file render (``render``, ``mix``) uses.
+#: The kernels every file render (``render``, ``mix``) compiles. The partitioned convolver is not
+#: among them: a render uses it only when a block is short beside the room's IRs (the take's last
+#: block, say), so whether it will is not known up front; it adds about 5 s when it does.
 RENDER_KERNELS = ("roomgate.dsp.gate", "roomgate.dsp.mixer")
+#: The kernels the demo (one in-memory block, the synthetic voice) uses.
+DEMO_KERNELS = ("roomgate.dsp.gate", "roomgate.dsp.mixer", "roomgate.synth.voice")
 
 
 def uncompiled_modules(modules: tuple[str, ...] | list[str] = tuple(KERNEL_MODULES)) -> list[str]:
