@@ -289,8 +289,8 @@ def pass_progress(total_frames: int, sample_rate: int, passes: Sequence[str]) ->
             if state["done"] >= total_frames:  # the next pass starts
                 state["pass"] += 1
                 state["done"] = 0
+                bar.set_description_str(title(state["pass"]), refresh=False)
                 bar.reset(total=total_s)
-                bar.set_description(title(state["pass"]), refresh=False)
             state["done"] += frames
             bar.update(frames / sample_rate)
 
