@@ -113,7 +113,33 @@ def test_write_refuses_missing_folder_and_unknown_extension(tmp_path) -> None:
 
 def test_subtype_falls_back_when_the_format_cannot_hold_it(tmp_path) -> None:
     path = write_audio(tmp_path / "x.wav", _tone(1, 8000), 8000, "VORBIS")
-    assert audio_info(path).subtype == "PCM_16"
+    assert audio_info(path).subtype == "PCM_24"  # a lossy take to an uncompressed container
+
+
+@pytest.mark.parametrize(("extension", "source", "expected"), [
+    (".wav", "MPEG_LAYER_III", "PCM_24"),  # libsndfile's table lists it for WAV, yet cannot write it
+    (".wav", "PCM_16", "PCM_16"),
+    (".flac", "FLOAT", "PCM_24"),
+    (".ogg", "PCM_16", "VORBIS"),
+    (".aiff", "FLOAT", "FLOAT"),
+])
+def test_the_chosen_subtype_is_really_writable(tmp_path, extension: str, source: str, expected: str) -> None:
+    from roomgate.io.audio import choose_subtype
+
+    assert choose_subtype(tmp_path / f"x{extension}", source) == expected
+    path = write_audio(tmp_path / f"x{extension}", _tone(1, 8000), 8000, source)
+    assert audio_info(path).subtype == expected
+
+
+def test_a_requested_subtype_the_format_cannot_write_is_refused_up_front(tmp_path) -> None:
+    from roomgate.io.audio import choose_subtype, writable_subtypes
+
+    assert "MPEG_LAYER_III" not in writable_subtypes(tmp_path / "x.wav")
+    with pytest.raises(OutputError, match=r"--subtype MPEG_LAYER_III: a WAV file cannot hold it; .*PCM_24"):
+        choose_subtype(tmp_path / "x.wav", requested="MPEG_LAYER_III")
+    with pytest.raises(OutputError, match="GSM610"):  # mono only
+        choose_subtype(tmp_path / "x.wav", requested="GSM610", channels=2)
+    assert choose_subtype(tmp_path / "x.wav", requested="pcm_24") == "PCM_24"
 
 
 def test_outputs_get_ordinary_permissions(tmp_path) -> None:
@@ -124,3 +150,13 @@ def test_outputs_get_ordinary_permissions(tmp_path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_missing_file_is_also_a_file_not_found_error(tmp_path) -> None:
+    from roomgate import AudioFileNotFoundError
+    from roomgate.io.audio import audio_info
+
+    for reader in (read_audio, audio_info):
+        with pytest.raises(FileNotFoundError, match="nowhere.wav: no such file") as caught:
+            reader(tmp_path / "nowhere.wav")
+        assert isinstance(caught.value, AudioInputError) and isinstance(caught.value, AudioFileNotFoundError)

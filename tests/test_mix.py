@@ -1,4 +1,4 @@
-"""`roomgate mix`: real recorded mics through the same staging, and --align finding their delays."""
+"""`roomgate mix`: real recorded mics through the same staging, and --estimate-delays finding their delays."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_gcc_phat_finds_a_delay_in_a_reverberant_take(vocadito) -> None:
         assert found.confidence > 5
 
 
-def test_mix_with_align_through_the_command_line(vocadito, tmp_path: Path) -> None:
+def test_mix_with_estimate_delays_through_the_command_line(vocadito, tmp_path: Path) -> None:
     voice, rate = vocadito
     tracks, delays = _room_takes(voice[0], rate)
     paths = []
@@ -56,7 +56,7 @@ def test_mix_with_align_through_the_command_line(vocadito, tmp_path: Path) -> No
         soundfile.write(str(path), track / np.abs(tracks).max() * 0.9, rate, subtype="PCM_24")
         paths.append(str(path))
     out, report_path = tmp_path / "mix.wav", tmp_path / "mix.json"
-    result = subprocess.run([sys.executable, "-m", "roomgate.cli", "mix", *paths, "-o", str(out), "--align",
+    result = subprocess.run([sys.executable, "-m", "roomgate.cli", "mix", *paths, "-o", str(out), "--estimate-delays",
                              "--report", str(report_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())

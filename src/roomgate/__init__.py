@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    AudioFileNotFoundError,
     AudioInputError,
     ConfigError,
     MissingDependencyError,
@@ -49,6 +50,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "AudioFileNotFoundError",
     "AudioInputError",
     "ConfigError",
     "MissingDependencyError",

@@ -21,6 +21,11 @@ class AudioInputError(RoomgateError, ValueError):
     """An audio file or array cannot be used (names the file, or shows the shape)."""
 
 
+class AudioFileNotFoundError(AudioInputError, FileNotFoundError):
+    """An audio file that is not there: an :class:`AudioInputError` that ``except FileNotFoundError``
+    (and ``except OSError``) also catches, as for any missing file in Python."""
+
+
 class OutputError(RoomgateError, OSError):
     """An output cannot be written where asked (names the path)."""
 

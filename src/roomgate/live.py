@@ -54,7 +54,8 @@ INSTALL_PORTAUDIO = (
     "roomgate live needs PortAudio: sudo apt-get install libportaudio2 (Debian/Ubuntu), "
     "brew install portaudio (macOS)"
 )
-INSTALL_SOUNDDEVICE = "roomgate live needs the sounddevice package: pip install 'roomgate[live]'"
+INSTALL_SOUNDDEVICE = ("roomgate live needs the sounddevice package: pip install 'roomgate[live]' "
+                       "(from a checkout: pip install -e '.[live]')")
 #: Callback times kept for the percentiles of :class:`LiveStats` (the latest this many blocks).
 TIMING_HISTORY_BLOCKS = 1 << 16
 #: A calibration recording whose peak is below this is taken for a dead input, not a singer.

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, OutputError
-from .common import InputFile, add_rig_options, check_output_file, check_side_file, say
+from .common import (
+    InputFile,
+    add_quiet_option,
+    add_rig_options,
+    announce_compilation,
+    check_output_file,
+    check_side_file,
+    is_quiet,
+    say,
+    set_quiet,
+)
 
 SCHEDULER_HELP = ("run on a Dask cluster: a scheduler's address (tcp://HOST:8786), its scheduler file (.json), "
                   "or local:N for N worker processes on this machine (needs roomgate[dask])")
@@ -37,6 +47,7 @@ def add_parser(commands: Any) -> None:
                        help="render N files at once in worker processes on this machine (default: 1)")
     add_scheduler_option(where)
     batch.add_argument("--force", action="store_true", help="render every file again, done or not")
+    add_quiet_option(batch)
     batch.add_argument("--journal", metavar="FILE",
                        help="the journal file (default: DIR/.roomgate-journal.jsonl; required when DIR is a URL: "
                             "the journal is a local file the client appends to)")
@@ -53,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..batch.journal import JOURNAL_NAME
     from ..batch.runner import SUMMARY_NAME
 
+    set_quiet(args.quiet)
     executor = make_executor(args.jobs, args.scheduler)
     folder = args.output
     journal_path = _journal_path(folder, args.journal, JOURNAL_NAME)
@@ -67,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     tasks = [_task(row.input, row.output, row.settings, args.subtype, row.report) for row in rows]
     with Journal(journal_path) as journal:
+        announce_compilation()
         outcome = run_batch(tasks, executor, journal=journal, force=args.force,
                             on_result=_reporter(len(tasks)))
     summary = locations.join(folder, SUMMARY_NAME)
@@ -172,7 +185,8 @@ def _reporter(total: int) -> Callable[[Any], None]:
     terminal) counting failures, a line on stdout per file rendered, and the notes."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="file", desc="roomgate", file=sys.stderr, leave=False, disable=None)
+    bar = tqdm(total=total, unit="file", desc="roomgate", file=sys.stderr, leave=False,
+               disable=True if is_quiet() else None)
     failed = 0
 
     def on_result(result: Any) -> None:

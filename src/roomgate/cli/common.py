@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,14 +19,47 @@ if TYPE_CHECKING:
 
 DEFAULT_PRESET = "heroes-1977"
 
+#: Set by ``--quiet``: no progress bars, no progress lines (notes, warnings and errors still show).
+_quiet = [False]
+
+
+def set_quiet(quiet: bool) -> None:
+    _quiet[0] = bool(quiet)
+
+
+def is_quiet() -> bool:
+    return _quiet[0]
+
 
 def say(message: str) -> None:
-    """One line on stderr (notes, progress, errors); the results go to stdout."""
+    """One line on stderr (notes, progress, errors); the results go to stdout. While a progress
+    bar is drawn the line goes above it, never into it."""
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is not None and getattr(tqdm_module.tqdm, "_instances", None):
+        tqdm_module.tqdm.write(message, file=sys.stderr)
+        sys.stderr.flush()
+        return
     print(message, file=sys.stderr, flush=True)
 
 
 def progress(message: str) -> None:
-    say(f"roomgate: {message}")
+    """A progress line (silenced by ``--quiet``)."""
+    if not is_quiet():
+        say(f"roomgate: {message}")
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar or progress lines (notes and errors still show)")
+
+
+def announce_compilation(modules: Sequence[str] | None = None) -> None:
+    """Say, before numba compiles the kernels a first run needs, that it will (once, and how long)."""
+    from ..dsp.compile import RENDER_KERNELS, compile_notice
+
+    notice = compile_notice(tuple(modules) if modules is not None else RENDER_KERNELS)
+    if notice:
+        progress(notice)
 
 
 def show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
@@ -45,13 +79,19 @@ def add_rig_options(parser: argparse.ArgumentParser) -> None:
                              "--set room.rt60_s=2.0 (repeatable)")
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--report", metavar="JSON", help="write the gate timeline report (JSON; with several "
-                                                          "inputs, a folder for one report per file)")
-    parser.add_argument("--plot", metavar="PNG", help="draw the room, the key level and the gates (PNG; with "
-                                                      "several inputs, a folder)")
+def add_output_options(parser: argparse.ArgumentParser, batch: bool = True) -> None:
+    several = "; with several inputs, a folder for one per file" if batch else ""
+    parser.add_argument("--report", metavar="JSON", help=f"write the gate timeline report (JSON{several})")
+    parser.add_argument("--plot", metavar="PNG|SVG|PDF",
+                        help=f"draw the room, the key level and the gates (by the suffix: .png, .svg or .pdf{several}; "
+                             "needs matplotlib)")
     parser.add_argument("--subtype", metavar="SUBTYPE",
-                        help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
+                        help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's, or PCM_24 "
+                             "for a compressed input to an uncompressed format)")
+    parser.add_argument("--stems", metavar="DIR",
+                        help="also write each mic after its gate and trim, one file per mic named after it, whose "
+                             "sum is the output, and DIR/gates.csv with the gate gains over time")
+    add_quiet_option(parser)
 
 
 def load_rig(args: argparse.Namespace) -> Rig:
@@ -88,15 +128,24 @@ def files_read(audio_inputs: Sequence[Path] = (), rig: Rig | None = None,
 
 def check_not_an_input(output_path: Path, inputs: Sequence[Path | InputFile], option: str = "") -> None:
     """Refuse an output that is (by name, symbolic or hard link) a file the command reads."""
-    from ..io.audio import same_file
 
     for item in inputs:
         file = item if isinstance(item, InputFile) else InputFile(Path(item), "input")
-        if same_file(output_path, file.path) or output_path.absolute() == file.path.absolute() \
-                or _resolved(output_path) == _resolved(file.path):
-            what = "an input" if file.role == "input" else f"an input ({file.role})"
+        if is_same_path(output_path, file.path):
             shown = f"{option} {output_path}" if option else str(output_path)
+            what = "an input" if file.role == "input" else f"an input ({file.role})"
             raise OutputError(f"{shown}: is {what}; roomgate never overwrites its input")
+
+
+def is_same_path(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` are one file: the same name, a symbolic link or a hard link to it."""
+    from ..io.audio import same_file
+
+    return same_file(a, b) or a.absolute() == b.absolute() or _resolved(a) == _resolved(b)
+
+
+def _path_of(item: Path | InputFile) -> Path:
+    return item.path if isinstance(item, InputFile) else Path(item)
 
 
 def _resolved(path: Path) -> Path:
@@ -106,7 +155,8 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def check_output_file(output_path: Path, inputs: Sequence[Path | InputFile], subtype: str | None = None) -> None:
+def check_output_file(output_path: Path, inputs: Sequence[Path | InputFile], subtype: str | None = None,
+                      channels: int = 1) -> None:
     """Refuse, before any work, an output that would overwrite an input or cannot be written."""
     from ..io.audio import choose_subtype
 
@@ -117,15 +167,75 @@ def check_output_file(output_path: Path, inputs: Sequence[Path | InputFile], sub
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{output_path}: the folder {str(folder)!r} is not writable")
     if output_path.is_dir():
-        raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file")
-    choose_subtype(output_path, subtype)  # a format we can write, and a subtype that exists
+        raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file (or end it "
+                          f"with '/' to write {output_path / (_path_of(inputs[0]).name if inputs else 'OUT.wav')})")
+    choose_subtype(output_path, requested=subtype, channels=channels)  # a format and subtype really writable
 
 
-def check_side_file(path: str | None, suffix: str, option: str,
+def output_in_folder(text: str, input_path: Path) -> Path:
+    """``-o``: a file; or for a name ending in ``/``, a folder (made if missing) and the input's
+    name in it. (A folder named without the ``/`` is refused by :func:`check_output_file`, which
+    says to add it: a typo should not scatter renders.)"""
+    if text.endswith(("/", os.sep)):
+        folder = Path(text)
+        _make_folder(folder, "-o")
+        return folder / input_path.name
+    return Path(text)
+
+
+def make_output_folder(text: str, count: int) -> Path:
+    """``-o`` with several inputs: a folder, made if missing."""
+    folder = Path(text)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{text}: with {count} inputs, -o names a folder for their outputs, and this is a file")
+    _make_folder(folder, "-o")
+    return folder
+
+
+def _make_folder(folder: Path, option: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"{option} {folder}: is a file; expected a folder") from None
+    except OSError as error:
+        raise OutputError(f"{option} {folder}: cannot make the folder ({error.strerror})") from None
+
+
+def check_stems_folder(text: str | None, rig: Rig, output_path: Path,
+                       inputs: Sequence[Path | InputFile]) -> Path | None:
+    """``--stems DIR``: made if missing; none of its files (one per mic, and gates.csv) may be a
+    file the command reads or its output. None when not asked for."""
+    if text is None:
+        return None
+    from ..rig.job import GATES_CSV, Outputs, stem_paths
+
+    folder = Path(text)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--stems {text}: is a file; expected a folder for one file per mic")
+    _make_folder(folder, "--stems")
+    taken = [_path_of(item) for item in [*inputs, output_path]]
+    for path in [*stem_paths(rig, Outputs(output_path, stems_dir=folder)), folder / GATES_CSV]:
+        for other in taken:
+            if is_same_path(path, other):
+                raise OutputError(f"--stems {text}: {path.name} would overwrite {other}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"--stems {text}: the folder is not writable")
+    return folder
+
+
+def print_stems(folder: Path, rig: Rig) -> None:
+    names = ", ".join(rig.mic_names)
+    print(f"wrote the stems of {names} and gates.csv to {folder}")
+
+
+def check_side_file(path: str | None, suffix: str | tuple[str, ...], option: str,
                     inputs: Sequence[Path | InputFile] = ()) -> Path | None:
-    """A report or plot path, checked before any work (None when not asked for)."""
+    """A report or plot path (``suffix``: the one or the ones accepted), checked before any work
+    (None when not asked for)."""
     if path is None:
         return None
+    suffixes = (suffix,) if isinstance(suffix, str) else suffix
+    suffix = " or ".join(suffixes)
     result = Path(path)
     check_not_an_input(result, inputs, option)
     if not result.parent.is_dir():
@@ -134,9 +244,25 @@ def check_side_file(path: str | None, suffix: str, option: str,
         raise OutputError(f"{option} {path}: the folder {str(result.parent)!r} is not writable")
     if result.is_dir():
         raise OutputError(f"{option} {path}: is a folder; expected a {suffix} file name")
-    if result.suffix.lower() != suffix:
+    if result.suffix.lower() not in suffixes:
         raise OutputError(f"{option} {path}: expected a {suffix} file name")
+    if option == "--plot":
+        check_plotting()
     return result
+
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_plotting() -> None:
+    """A plot needs matplotlib (the ``plot`` extra): say so in one line, before any work."""
+    from importlib.util import find_spec
+
+    from ..errors import MissingDependencyError
+
+    if find_spec("matplotlib") is None:
+        raise MissingDependencyError("--plot needs matplotlib: pip install 'roomgate[plot]' "
+                                     "(from a checkout: pip install -e '.[plot]')")
 
 
 def summary_rows(report: Report) -> list[tuple[str, ...]]:
@@ -162,33 +288,68 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def print_summary(report: Report, output_path: Path, elapsed_s: float) -> None:
+def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> None:
     """The table of what each mic did, and one line about the file written."""
     print(format_table(summary_rows(report), ("mic", "distance", "trim", "threshold", "open", "first open")))
     assert report.output is not None
     normalization = report.output.normalization_db
     peak_before = report.output.peak_db_before_normalization
+    loudness_before = report.output.loudness_lufs_before_normalization
     note = ""
-    if normalization:
+    if report.output.normalize == "lufs" and loudness_before is not None:
+        true_peak = (report.output.true_peak_db_before_normalization or 0.0) + normalization
+        reached = loudness_before + normalization
+        note = f", normalised {normalization:+.1f} dB to {reached:.1f} LUFS (true peak {true_peak:.1f} dBTP)"
+        target = report.output.loudness_target_lufs
+        if target is not None and reached < target - 0.05:
+            note += (f", held {target - reached:.1f} LU under the {target:.1f} LUFS target by the true-peak ceiling "
+                     "(output.peak_db)")
+    elif normalization:
         note = f", normalised {normalization:+.1f} dB to {(peak_before or 0.0) + normalization:.1f} dBFS peak"
     elif peak_before is not None and peak_before > 0:
         note = f", peak {peak_before:+.1f} dBFS: ABOVE FULL SCALE (set output.normalize=\"peak\")"
     print(f"wrote {output_path} ({report.duration_s:.1f} s of audio in {elapsed_s:.1f} s{note})")
 
 
-def pass_progress(total_frames: int, every_s: float = 2.0) -> Any:
-    """A ``frames_done`` callback that says how far along a long pass is (at most every ``every_s``)."""
-    import time
+def progress_bar(total: float, description: str, unit: str, bar_format: str | None = None) -> Any:
+    """A tqdm bar on stderr: drawn only on a terminal, never with ``--quiet``."""
+    from tqdm import tqdm
 
-    state = {"started": time.perf_counter(), "last": time.perf_counter(), "done": 0}
+    return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, leave=False, bar_format=bar_format,
+                disable=True if is_quiet() else None, dynamic_ncols=True)
 
-    def frames_done(frames: int) -> None:
-        if state["done"] >= total_frames:  # a new pass starts
-            state.update(started=time.perf_counter(), last=time.perf_counter(), done=0)
-        state["done"] += frames
-        now = time.perf_counter()
-        if now - state["last"] >= every_s and state["done"] < total_frames:
-            progress(f"{100 * state['done'] / total_frames:.0f}% of the pass ({now - state['started']:.0f} s)")
-            state["last"] = now
 
-    return frames_done
+def render_passes(rig: Rig) -> list[str]:
+    """The passes a file render makes over its take, in order (each reads the whole take)."""
+    config = rig.config
+    passes = []
+    if any(m.gate is not None and m.gate.threshold.is_relative for m in config.mics):
+        passes.append("fitting the thresholds")
+    if any(m.match_offset_lu is not None for m in config.mics):
+        passes.append("matching the trims")
+    return [*passes, "rendering"]
+
+
+@contextlib.contextmanager
+def pass_progress(total_frames: int, sample_rate: int, passes: Sequence[str]) -> Iterator[Callable[[int], None]]:
+    """A ``frames_done`` callback drawing one tqdm bar per pass over the take, in seconds of audio
+    (``passes`` names them in order; a pass past the list is called by its number)."""
+    total_s = total_frames / sample_rate
+    state = {"pass": 0, "done": 0}
+
+    def title(number: int) -> str:
+        name = passes[number] if number < len(passes) else f"pass {number + 1}"
+        return f"roomgate: {name}" + (f" ({number + 1}/{len(passes)})" if len(passes) > 1 else "")
+
+    seconds_format = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]"
+    with progress_bar(total_s, title(0), "s", seconds_format) as bar:
+        def frames_done(frames: int) -> None:
+            if state["done"] >= total_frames:  # the next pass starts
+                state["pass"] += 1
+                state["done"] = 0
+                bar.set_description_str(title(state["pass"]), refresh=False)
+                bar.reset(total=total_s)
+            state["done"] += frames
+            bar.update(frames / sample_rate)
+
+        yield frames_done

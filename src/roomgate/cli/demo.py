@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
-from .common import DEFAULT_PRESET, format_table, progress
+from ..dsp.compile import DEMO_KERNELS
+from .common import DEFAULT_PRESET, add_quiet_option, announce_compilation, format_table, progress, say, set_quiet
 
 
 def add_parser(commands: Any) -> None:
@@ -19,6 +21,7 @@ def add_parser(commands: Any) -> None:
                       help="folder to write into (default: roomgate-demo)")
     demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                       help="override a key of the heroes-1977 preset (repeatable)")
+    add_quiet_option(demo)
     demo.set_defaults(run=run)
 
 
@@ -29,11 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from ..rig.job import Outputs, write_side_files
     from ..synth.voice import sung_crescendo
 
+    set_quiet(args.quiet)
     folder = Path(args.output)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder}: exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     sample_rate = 48_000
+    announce_compilation(DEMO_KERNELS)
     progress("singing the demo phrase (a synthetic voice, soft to a shout)")
     dry = sung_crescendo(sample_rate)
     rig = load_preset(DEFAULT_PRESET, args.overrides)
@@ -41,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
     render = rig.render(dry, sample_rate, progress=progress)
     elapsed_s = time.perf_counter() - started
     paths = [folder / name for name in ("dry.wav", "heroes.wav", "report.json", "plot.png")]
-    with StagedOutputs() as staged:  # the four files appear together, or none does
+    if find_spec("matplotlib") is None:
+        say("roomgate: note: no plot: it needs matplotlib (pip install 'roomgate[plot]')")
+        paths.pop()
+    with StagedOutputs() as staged:  # the files appear together, or none does
         write_audio(paths[0], dry, sample_rate, "PCM_24", staged=staged)
         write_audio(paths[1], render.audio, sample_rate, "PCM_24", staged=staged)
-        write_side_files(render, Outputs(paths[1], "PCM_24", paths[2], paths[3]), staged)
+        write_side_files(render, Outputs(paths[1], "PCM_24", paths[2], paths[3] if len(paths) > 3 else None), staged)
     report = render.report
     print(f"roomgate demo: {report.duration_s:.1f} s of a synthetic sung crescendo through {rig.config.name}\n")
     print(format_table(_rows(report), ("mic", "distance", "opens above", "open", "open during (s)")))

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RoomgateError
-from .common import add_rig_options, check_not_an_input, files_read, load_rig
+from .common import add_rig_options, announce_compilation, check_not_an_input, files_read, load_rig
 
 
 def add_parser(commands: Any) -> None:
     live_parser = commands.add_parser(
         "live", help="the rig in real time, from a microphone to headphones",
         description="Run the rig in real time from an audio interface (PortAudio through sounddevice: "
-                    "pip install 'roomgate[live]'; on Debian/Ubuntu also apt-get install libportaudio2). "
+                    "pip install -e '.[live]' from a checkout; on Debian/Ubuntu also apt-get install libportaudio2). "
                     "Percentile thresholds need --calibrate SECONDS (sing your loudest line) or a saved "
                     "--calibration file. Ctrl-C stops.")
     add_rig_options(live_parser)
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     rig = load_rig(args)
     if args.calibrate is not None and args.calibration is not None:  # the calibration is then written
         check_not_an_input(Path(args.calibration), files_read(rig=rig), "--calibration")
+    announce_compilation(["roomgate.dsp.gate", "roomgate.dsp.mixer", "roomgate.dsp.convolve"])
     stats = live.run(
         rig,
         input_device=_device(args.input_device),

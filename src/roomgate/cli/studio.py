@@ -14,7 +14,7 @@ def add_parser(commands: Any) -> None:
                                  description="A local web studio over the same rig: the floor plan, the key level "
                                              "with draggable thresholds, play and A/B. It listens on 127.0.0.1 "
                                              "behind a token in the URL it prints. Needs the studio extra: "
-                                             "pip install 'roomgate[studio]'.")
+                                             "pip install -e '.[studio]' from a checkout (make demo installs it).")
     add_rig_options(studio)
     studio.add_argument("--port", type=int, default=8765, metavar="N", help="default: 8765 (0: any free port)")
     studio.add_argument("--host", default="127.0.0.1",

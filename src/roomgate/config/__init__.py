@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from .overrides import apply_overrides, parse_override
 from .parse import WALL_MARGIN_M, parse_config
-from .presets import builtin_presets, load_config, preset_path, read_preset_table
+from .presets import (
+    builtin_presets,
+    export_preset,
+    load_config,
+    preset_path,
+    preset_toml,
+    read_preset_table,
+    user_preset_dir,
+    user_presets,
+)
 from .rig_config import DRY_KEY, SELF_KEY, GateConfig, MicConfig, OutputConfig, RigConfig, SingerConfig
 from .thresholds import AbsoluteThreshold, PercentileThreshold, RePeakThreshold, Threshold, parse_threshold
 
@@ -20,5 +29,5 @@ __all__ = [
     "AbsoluteThreshold", "GateConfig", "MicConfig", "OutputConfig", "PercentileThreshold", "RePeakThreshold",
     "RigConfig", "SingerConfig", "Threshold",
     "apply_overrides", "builtin_presets", "load_config", "parse_config", "parse_override", "parse_threshold",
-    "preset_path", "read_preset_table",
+    "preset_path", "read_preset_table", "export_preset", "preset_toml", "user_preset_dir", "user_presets",
 ]

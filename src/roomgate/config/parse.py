@@ -48,7 +48,8 @@ _ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c"
 _SINGER_KEYS = ("position_m", "toward_m", "directivity", "facing")
 _MIC_KEYS = ("name", "distance_m", "position_m", "pattern", "aim_m", "gain_db", "pan",
              "invert_polarity", "ir", "gate")
-_OUTPUT_KEYS = ("channels", "normalize", "peak_db", "tail_s")
+_OUTPUT_KEYS = ("channels", "normalize", "peak_db", "tail_s", "loudness_lufs")
+NORMALIZE_MODES = ("peak", "lufs", "none")
 
 
 def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfig:
@@ -67,6 +68,7 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
     singer = _parse_singer(_table(table.get("singer"), "singer", required=True), room)
     mics = _parse_mics(table.get("mics"), singer, room.size_m, source)
     output = _parse_output(_table(table.get("output", {}), "output"))
+    _warn_unused_pans(mics, output)
     room_ir = room_table.get("ir")
     if room_ir is not None and not isinstance(room_ir, str):
         raise ConfigError(f"room.ir: expected a path to a multichannel impulse response file, got {room_ir!r}")
@@ -251,15 +253,29 @@ def _parse_output(output_table: dict[str, Any]) -> OutputConfig:
     if isinstance(channels, bool) or not isinstance(channels, int) or channels not in (1, 2):
         raise ConfigError(f"output.channels: expected 1 (mono) or 2 (stereo), got {channels!r}")
     normalize = output_table.get("normalize", "peak")
-    if normalize not in ("peak", "none"):
-        raise ConfigError(f"output.normalize: expected 'peak' or 'none', got {normalize!r}")
+    if normalize not in NORMALIZE_MODES:
+        raise ConfigError(f"output.normalize: expected 'peak', 'lufs' or 'none', got {normalize!r}")
     tail = output_table.get("tail_s")
     return OutputConfig(
         channels=channels,
         normalize=normalize,
         peak_db=_number(output_table.get("peak_db", -1.0), "output.peak_db", -60.0, 0.0),
         tail_s=None if tail is None else _number(tail, "output.tail_s", 0.0, 60.0),
+        loudness_lufs=_number(output_table.get("loudness_lufs", -16.0), "output.loudness_lufs", -60.0, 0.0),
     )
+
+
+def _warn_unused_pans(mics: tuple[MicConfig, ...], output: OutputConfig) -> None:
+    """A pan does nothing on a mono output: say so (a note, not an error: a preset may be made for
+    both, and ``--set output.channels=1`` should not refuse it)."""
+    panned = [f"mics.{m.name}.pan = {m.pan:g}" for m in mics if m.pan != 0]
+    if panned and output.channels == 1:
+        import warnings
+
+        from ..errors import RoomgateWarning
+
+        warnings.warn(RoomgateWarning(f"{', '.join(panned)}: no effect on a mono output (output.channels = 1; "
+                                      "set output.channels = 2 for stereo)"), stacklevel=2)
 
 
 def _ir_path(ir: str | None, source: str) -> str | None:

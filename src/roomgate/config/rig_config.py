@@ -81,9 +81,12 @@ class MicConfig:
 @dataclass(frozen=True)
 class OutputConfig:
     channels: int = 1
-    normalize: str = "peak"  # "peak": scale the render to peak_db; "none": keep the trims as they are
-    peak_db: float = -1.0
+    # "peak": scale the render to peak_db; "lufs": to loudness_lufs (integrated, BS.1770), its true
+    # peak kept under peak_db; "none": keep the trims as they are.
+    normalize: str = "peak"
+    peak_db: float = -1.0  # the peak ("peak"), or the true-peak ceiling ("lufs"), dBFS
     tail_s: float | None = None  # room tail kept after the input ends; None = the IRs' length
+    loudness_lufs: float = -16.0  # the integrated loudness "lufs" normalises to
 
 
 @dataclass(frozen=True)

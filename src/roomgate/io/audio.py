@@ -9,14 +9,16 @@ interrupted render never leaves a half-written file under the final name.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..errors import AudioInputError, OutputError, RoomgateError
+from ..errors import AudioFileNotFoundError, AudioInputError, OutputError, RoomgateError
 from ..units import check_sample_rate
 from .outputs import StagedOutputs, write_error
 
@@ -80,7 +82,7 @@ def as_channels_first(audio: object, name: str = "audio", max_channels: int | No
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
-        raise AudioInputError(f"{path}: no such file")
+        raise AudioFileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise AudioInputError(f"{path}: is a folder; expected an audio file")
     if path.stat().st_size == 0:
@@ -278,20 +280,71 @@ def _format_for(path: Path) -> str:
     return major
 
 
-def choose_subtype(path: str | os.PathLike[str], preferred: str | None) -> str:
-    """The subtype to write ``path`` with: ``preferred`` when that format supports it, else the
-    format's default (e.g. a Vorbis input rendered to .wav is written as PCM_16)."""
+#: Subtypes that lose information (lossy codecs, companding, ADPCM): a render of an input in one of
+#: these is not written back in it when the output's container is an uncompressed one.
+LOSSY_SUBTYPES = frozenset({
+    "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "VORBIS", "OPUS", "GSM610", "ULAW", "ALAW", "IMA_ADPCM",
+    "MS_ADPCM", "VOX_ADPCM", "G721_32", "G723_24", "G723_40", "NMS_ADPCM_16", "NMS_ADPCM_24", "NMS_ADPCM_32",
+})
+#: What a lossy input becomes in an uncompressed container: headroom and resolution to spare.
+LOSSLESS_FALLBACK = "PCM_24"
+
+
+def writable_subtypes(path: str | os.PathLike[str], channels: int = 1) -> list[str]:
+    """The subtypes this libsndfile can really write in ``path``'s format (by its extension),
+    each tried by opening an in-memory file: libsndfile's own tables list some it cannot write
+    (``MPEG_LAYER_III`` in a WAV, for one)."""
     import soundfile
 
     major = _format_for(Path(path))
+    return [subtype for subtype in soundfile.available_subtypes(major) if _can_write(major, subtype, channels)]
+
+
+@functools.lru_cache(maxsize=None)
+def _can_write(major: str, subtype: str, channels: int = 1) -> bool:
+    import io
+
+    import soundfile
+
+    try:
+        with _quiet_stderr(), soundfile.SoundFile(io.BytesIO(), "w", 8000, channels, subtype, format=major) as handle:
+            handle.write(np.zeros((16, channels), np.float32))
+        return True
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, TypeError):
+        return False
+
+
+def choose_subtype(path: str | os.PathLike[str], preferred: str | None = None, *, requested: str | None = None,
+                   channels: int = 1) -> str:
+    """The subtype to write ``path`` with, always one libsndfile can really write in its format.
+
+    ``requested`` (a user's ``--subtype``) is kept or refused: OutputError names the subtypes the
+    format can hold. ``preferred`` (usually the input's subtype) is kept when the format can write it
+    and it is lossless or the output is itself a lossy container; otherwise a lossy input gets
+    :data:`LOSSLESS_FALLBACK` (PCM_24) where the format holds it, else the format's default. So an MP3
+    or Vorbis take rendered to ``.wav`` is written as PCM_24, a FLOAT take to ``.flac`` as PCM_24.
+    ``channels``: some subtypes hold mono only (GSM610).
+    """
+    import soundfile
+
+    path = Path(path)
+    major = _format_for(path)
+    if requested:
+        subtype = requested.upper()
+        if not _can_write(major, subtype, channels):
+            known = ", ".join(writable_subtypes(path, channels))
+            reason = "unknown subtype" if subtype not in soundfile.available_subtypes() else f"a {major} file cannot hold it"
+            raise OutputError(f"--subtype {requested}: {reason}; for {path.name} expected one of {known}")
+        return subtype
+    default = soundfile.default_subtype(major)
+    lossy_container = default in LOSSY_SUBTYPES
     if preferred:
         preferred = preferred.upper()
-        if preferred not in soundfile.available_subtypes():
-            known = ", ".join(sorted(soundfile.available_subtypes(major)))
-            raise OutputError(f"--subtype: unknown subtype {preferred!r}; for {major} expected one of {known}")
-        if soundfile.check_format(major, preferred):
+        if _can_write(major, preferred, channels) and (preferred not in LOSSY_SUBTYPES or lossy_container):
             return preferred
-    return soundfile.default_subtype(major)
+    if not lossy_container and _can_write(major, LOSSLESS_FALLBACK, channels):
+        return LOSSLESS_FALLBACK
+    return default
 
 
 @contextlib.contextmanager
@@ -320,12 +373,14 @@ def atomic_output(path: str | os.PathLike[str], staged: StagedOutputs | None = N
 
 def write_audio(
     path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str | None = None,
-    *, staged: StagedOutputs | None = None,
+    metadata: dict[str, str] | None = None, *, staged: StagedOutputs | None = None,
 ) -> Path:
     """Write ``(channels, samples)`` audio atomically; the format follows the extension.
 
-    ``subtype`` is kept when the format supports it (see :func:`choose_subtype`); ``staged``: see
-    :func:`atomic_output`. Returns the path written.
+    ``subtype`` is kept when the format can write it (see :func:`choose_subtype`), else the
+    nearest the format holds. ``metadata``: text fields libsndfile stores in the file (``title``,
+    ``comment``, ``software``, ...; a WAV's INFO chunk). ``staged``: see :func:`atomic_output`.
+    Returns the path written.
 
     Raises:
         OutputError naming the file: it cannot be written, or ``audio`` holds NaN or infinity.
@@ -333,7 +388,7 @@ def write_audio(
     path = Path(path)
     _refuse_non_finite(path, np.asarray(audio))  # an OutputError: the writer's fault, not the reader's
     audio = as_channels_first(audio, name=str(path), max_channels=None)
-    with block_writer(path, sample_rate, audio.shape[0], subtype, staged=staged) as write:
+    with block_writer(path, sample_rate, audio.shape[0], subtype, metadata, staged=staged) as write:
         write(audio)
     return path
 
@@ -341,11 +396,11 @@ def write_audio(
 @contextlib.contextmanager
 def block_writer(
     path: str | os.PathLike[str], sample_rate: int, channels: int, subtype: str | None = None,
-    *, staged: StagedOutputs | None = None,
+    metadata: dict[str, str] | None = None, *, staged: StagedOutputs | None = None,
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """Write ``(channels, n)`` blocks to ``path`` atomically: yields a ``write(block)`` function;
     the file appears under its name only when the ``with`` block completes (with ``staged``: when
-    the command's outputs are placed together).
+    the command's outputs are placed together). ``metadata`` as for :func:`write_audio`.
 
     The last line of defence: a block holding NaN or infinity is refused (OutputError), so no
     non-finite sample is ever written; so is a block of the wrong shape. A failed write (a full
@@ -355,15 +410,18 @@ def block_writer(
 
     path = Path(path)
     major = _format_for(path)
-    chosen = choose_subtype(path, subtype)
+    chosen = choose_subtype(path, subtype, channels=channels)
     with atomic_output(path, staged) as temporary:
         try:
             handle = soundfile.SoundFile(str(temporary), "w", int(sample_rate), channels, chosen, format=major)
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-            raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
+            # libsndfile's message names the temporary file: give its reason only.
+            reason = getattr(error, "error_string", None) or _short(error)
+            raise OutputError(f"{path}: cannot write {major}/{chosen} ({reason})") from None
         written = _FrameWriter(path, handle, channels)
         try:
             _without_peak_chunk(handle)
+            _set_metadata(handle, metadata or {})
             yield written
         except BaseException:
             with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, AssertionError):
@@ -408,6 +466,16 @@ class _FrameWriter:
             raise write_error(self.path, error) from None
         if frames != self.frames:
             raise write_error(self.path, _ShortFile(f"the file holds {frames} of the {self.frames} frames written"))
+
+
+def _set_metadata(handle: Any, metadata: dict[str, str]) -> None:
+    """Text fields libsndfile keeps in the file (title, comment, software, ...)."""
+    import soundfile
+
+    for key, value in metadata.items():
+        if key not in soundfile._str_types:
+            raise ValueError(f"metadata: unknown field {key!r}; expected one of {sorted(soundfile._str_types)}")
+        setattr(handle, key, value)
 
 
 def _refuse_non_finite(path: Path, audio: np.ndarray) -> None:

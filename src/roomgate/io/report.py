@@ -81,8 +81,14 @@ class InputReport:
 @dataclass(frozen=True)
 class OutputReport:
     channels: int
-    normalization_db: float  # the gain applied to reach the output peak (0 when not normalising)
+    normalization_db: float  # the gain applied to reach the output peak or loudness (0 when not normalising)
     peak_db_before_normalization: float | None  # None for a silent render
+    normalize: str | None = None  # "peak", "lufs" or "none" (output.normalize)
+    # With normalize = "lufs": the render's integrated loudness (BS.1770) and true peak before the
+    # gain; after it, each is its value plus normalization_db. None when silent.
+    loudness_lufs_before_normalization: float | None = None
+    true_peak_db_before_normalization: float | None = None
+    loudness_target_lufs: float | None = None  # output.loudness_lufs (the ceiling may hold the render under it)
 
 
 @dataclass(frozen=True)

@@ -121,10 +121,13 @@ class StreamEngine:
 
     # -- the two paths ---------------------------------------------------------------------------
 
-    def process(self, audio: np.ndarray, record: TimelineRecorder | None) -> np.ndarray:
+    def process(self, audio: np.ndarray, record: TimelineRecorder | None,
+                stems: list[np.ndarray] | None = None) -> np.ndarray:
         """One block of any length through the capture, the gates and the mix.
 
-        Shape: audio ``(1, N)`` or ``(M, N)`` float32; returns ``(C, N)`` float32.
+        Shape: audio ``(1, N)`` or ``(M, N)`` float32; returns ``(C, N)`` float32. With a
+        ``stems`` list, each mic's part of the mix is appended to it as ``(M, C, n)`` pieces
+        (see :meth:`_stems`), whose sum over the mics is the mix.
         """
         mics = self.capture(audio)
         total = mics.shape[1]
@@ -134,7 +137,7 @@ class StreamEngine:
             views = self._block_views(n)
             np.copyto(views[0], mics[:, start : start + n])
             dry = np.ascontiguousarray(audio[:1, start : start + n]) if self.needs_dry else None
-            out[:, start : start + n] = self._gate_and_mix(dry, views)
+            out[:, start : start + n] = self._gate_and_mix(dry, views, stems)
             if record is not None:
                 self._record(record, views)
         return out
@@ -201,18 +204,44 @@ class StreamEngine:
             self._views_n = n
         return self._views
 
-    def _gate_and_mix(self, dry: np.ndarray | None, views: tuple[Any, ...]) -> np.ndarray:
+    def _gate_and_mix(self, dry: np.ndarray | None, views: tuple[Any, ...],
+                      stems: list[np.ndarray] | None = None) -> np.ndarray:
         """The gates and the mix on the captured block in ``views[0]``; returns the ``(C, n)`` mix
-        (a view of the output buffer)."""
+        (a view of the output buffer). With a ``stems`` list, the mics' parts are appended to it."""
         mics, gated, gains, _, _, duck_rows, out, calls = views
         rate_hz = self._rate_hz
         for gate, x, y, key, trace in calls:
             # Gate.process_into without its checks: these buffers are made to pass them.
             if gate._process_block(x, dry if key is None else key, y, trace, rate_hz) >= 0:
                 raise AudioInputError("audio: expected finite samples, got a NaN or an infinity in this block")
+        if stems is not None:
+            stems.append(self._stems(views))
         self._mix(mics, gated, self.is_gated, gains, self.ducks, self.ducked, duck_rows, self.delays,
                   self.delay_memory, self.gain_memory, self.weights, out)
         return out
+
+    def _stems(self, views: tuple[Any, ...]) -> np.ndarray:
+        """Each mic's part of the block's mix, ``weights[c, m] * aligned[m] * duck[m]``: the mix
+        kernel run once per mic with only that mic's weights, from the same state (the delay lines
+        and gains it updates are put back after each run, so the real mix that follows starts
+        from them too). Offline only: it allocates.
+
+        Shape: returns ``(M, C, n)`` float32; its sum over ``M`` is the mix kernel's ``(C, n)``
+        (the same products, added in the same order).
+        """
+        mics, gated, gains, _, _, duck_rows = views[:6]
+        saved = (self.delay_memory.copy(), self.gain_memory.copy(), gains.copy())
+        count, channels = self.weights.shape[1], self.weights.shape[0]
+        stems = np.empty((count, channels, mics.shape[1]), np.float32)
+        weights = np.zeros_like(self.weights)
+        for m in range(count):
+            weights[:] = 0.0
+            weights[:, m] = self.weights[:, m]
+            self._mix(mics, gated, self.is_gated, gains, self.ducks, self.ducked, duck_rows, self.delays,
+                      self.delay_memory, self.gain_memory, weights, stems[m])
+            for kept, state in zip(saved, (self.delay_memory, self.gain_memory, gains)):
+                np.copyto(state, kept)
+        return stems
 
     def _record(self, record: TimelineRecorder, views: tuple[Any, ...]) -> None:
         """The timeline of this block, in the output's time: the mixer has aligned the gains

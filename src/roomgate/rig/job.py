@@ -12,16 +12,26 @@ the face to show once the job has succeeded, so that an error stays the only lin
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import AudioInputError
-from ..io.audio import BLOCK_FRAMES, TrackReader, audio_info, block_writer, downmix_to_mono, read_blocks
+from ..io.audio import (
+    BLOCK_FRAMES,
+    TrackReader,
+    atomic_output,
+    audio_info,
+    block_writer,
+    choose_subtype,
+    downmix_to_mono,
+    read_blocks,
+)
 from ..io.outputs import Scratch, StagedOutputs
 from ..units import check_sample_rate
 from .rig import MAX_INPUT_PEAK, Progress, Render, Rig
@@ -40,6 +50,9 @@ class Outputs:
     subtype: str | None = None
     report_path: Path | None = None
     plot_path: Path | None = None
+    # A folder for the stems: one file per mic (named after it, the output's format, rate and
+    # subtype; their sum is the output) and gates.csv, the gate gains over time.
+    stems_dir: Path | None = None
 
 
 @dataclass
@@ -50,13 +63,14 @@ class JobResult:
 
 
 def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progress | None = None,
-                frames_done: FramesDone | None = None) -> JobResult:
-    """One dry take from disk through the rig (a multichannel file is downmixed, with a note)."""
+                frames_done: FramesDone | None = None, input_label: str | None = None) -> JobResult:
+    """One dry take from disk through the rig (a multichannel file is downmixed, with a note).
+    ``input_label`` names the take in the report and the notes (``stdin`` for a spooled pipe)."""
     info = audio_info(input_path)
     check_sample_rate(info.sample_rate, f"{input_path}: sample rate")
     notes = []
     if info.channels > 1:
-        notes.append(f"{input_path}: {info.channels} channels downmixed to mono (the rig takes one dry voice)")
+        notes.append(f"{input_label or input_path}: {info.channels} channels downmixed to mono (the rig takes one dry voice)")
 
     def blocks() -> Iterator[np.ndarray]:
         for block in read_blocks(input_path):
@@ -65,18 +79,21 @@ def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progr
             _check_peaks(block, [input_path] * block.shape[0])
             yield downmix_to_mono(block)
 
-    outputs = Outputs(outputs.audio_path, outputs.subtype or info.subtype, outputs.report_path, outputs.plot_path)
-    result = render_stream(rig, blocks, info.sample_rate, outputs, {"path": str(input_path)}, progress=progress)
+    outputs = _with_subtype(outputs, info.subtype, rig.output_channels)
+    result = render_stream(rig, blocks, info.sample_rate, outputs, {"path": input_label or str(input_path)},
+                           progress=progress)
     result.notes[:0] = notes
     return result
 
 
 def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progress: Progress | None = None,
               frames_done: FramesDone | None = None,
-              before_render: Callable[[TrackReader, int], dict[str, Any]] | None = None) -> JobResult:
+              before_render: Callable[[TrackReader, int], dict[str, Any]] | None = None,
+              track_shifts: Sequence[int] | None = None) -> JobResult:
     """Recorded mics from disk (one file per mic in the rig's order, or one multichannel file),
     gated and mixed. Tracks at other rates are resampled and shorter ones padded, with notes.
-    ``before_render(reader, rate)`` may add fields to the report's input (the delay estimates)."""
+    ``before_render(reader, rate)`` may add fields to the report's input (the delay estimates);
+    ``track_shifts`` moves each track later by so many samples (earlier when negative) first."""
     infos = [audio_info(p) for p in input_paths]
     names = rig.mic_names
     channels = sum(i.channels for i in infos)
@@ -102,16 +119,24 @@ def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progre
 
     def blocks() -> Iterator[np.ndarray]:
         row_files = [info.path for info in infos for _ in range(info.channels)]
-        for block in reader.blocks():
+        for block in _shifted(reader, track_shifts):
             if frames_done is not None:
                 frames_done(block.shape[1])
             _check_peaks(block, row_files)
             yield block
 
-    outputs = Outputs(outputs.audio_path, outputs.subtype or infos[0].subtype, outputs.report_path, outputs.plot_path)
+    outputs = _with_subtype(outputs, infos[0].subtype, rig.output_channels)
     result = render_stream(rig, blocks, rate, outputs, fields, progress=progress)
     result.notes[:0] = notes
     return result
+
+
+def _shifted(reader: TrackReader, track_shifts: Sequence[int] | None) -> Iterator[np.ndarray]:
+    if track_shifts is None or not any(track_shifts):
+        return reader.blocks()
+    from ..dsp.align import shift_tracks
+
+    return shift_tracks(reader.blocks(), track_shifts, reader.length)
 
 
 def render_stream(rig: Rig, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: int, outputs: Outputs,
@@ -128,16 +153,29 @@ def render_stream(rig: Rig, blocks: Callable[[], Iterator[np.ndarray]], sample_r
     started = time.perf_counter()
     folder = outputs.audio_path.parent if str(outputs.audio_path.parent) else Path(".")
     with StagedOutputs() as staged:
-        with Scratch(folder, rig.output_channels, outputs.audio_path) as scratch:
-            render = rig.render_blocks(blocks, sample_rate, scratch.write, progress=progress)
+        with Scratch(folder, rig.output_channels, outputs.audio_path) as scratch, \
+                _stem_scratch(rig, outputs, sample_rate) as stems:
+            render = rig.render_blocks(blocks, sample_rate, scratch.write, progress=progress,
+                                       stems=None if stems is None else stems.write)
             gain = np.float32(10 ** (render.normalization_db / 20))
             with block_writer(outputs.audio_path, sample_rate, rig.output_channels, outputs.subtype,
                               staged=staged) as write_output:
                 for block in scratch.blocks(BLOCK_FRAMES):
                     write_output(block * gain if gain != 1 else block)
+            if stems is not None:
+                stems.place(gain, staged)
         render.report = render.report.with_input(**input_fields)
+        if stems is not None:
+            write_gates_csv(stems.folder / GATES_CSV, render.report, staged)
         write_side_files(render, outputs, staged)
     return JobResult(render, time.perf_counter() - started)
+
+
+def _with_subtype(outputs: Outputs, input_subtype: str, channels: int) -> Outputs:
+    """``outputs`` with its subtype settled before any work: the one asked for, else the input's
+    where the output's format can really write it, else PCM_24 (see :func:`choose_subtype`)."""
+    subtype = choose_subtype(outputs.audio_path, input_subtype, requested=outputs.subtype, channels=channels)
+    return replace(outputs, subtype=subtype)
 
 
 def write_side_files(render: Render, outputs: Outputs, staged: StagedOutputs | None = None) -> None:
@@ -160,3 +198,72 @@ def _check_peaks(block: np.ndarray, row_files: Sequence[Path]) -> None:
         if peak > MAX_INPUT_PEAK:
             raise AudioInputError(f"{row_files[row]}: peak {float(peak):.3g}; expected samples within "
                                   f"+-{MAX_INPUT_PEAK:g} (full scale is 1)")
+
+
+#: The gate gains over time, written beside the stems.
+GATES_CSV = "gates.csv"
+
+
+def stem_paths(rig: Rig, outputs: Outputs) -> list[Path]:
+    """Where each mic's stem goes: ``stems_dir/<mic name><the output's suffix>``, in the rig's order."""
+    assert outputs.stems_dir is not None
+    suffix = outputs.audio_path.suffix or ".wav"
+    return [outputs.stems_dir / f"{name}{suffix}" for name in rig.mic_names]
+
+
+class _StemScratch:
+    """The stems of a render: first all in one nameless scratch file (mic after mic, each with the
+    output's channels), then, once the normalisation gain is known, one file per mic."""
+
+    def __init__(self, rig: Rig, outputs: Outputs, sample_rate: int):
+        assert outputs.stems_dir is not None
+        self.folder = outputs.stems_dir
+        self.paths = stem_paths(rig, outputs)
+        self.channels = rig.output_channels
+        self.sample_rate = sample_rate
+        self.subtype = outputs.subtype
+        self.scratch = Scratch(self.folder, len(self.paths) * self.channels, self.folder / GATES_CSV)
+
+    def write(self, block: np.ndarray) -> None:
+        """Shape: ``(M, C, n)``, each mic's contribution to the mix."""
+        self.scratch.write(block.reshape(-1, block.shape[-1]))
+
+    def place(self, gain: float | np.floating, staged: StagedOutputs) -> None:
+        """Each mic's stem, times the output's normalisation ``gain``, into its file (placed with
+        the command's other outputs)."""
+        with contextlib.ExitStack() as files:
+            writers = [files.enter_context(block_writer(path, self.sample_rate, self.channels, self.subtype,
+                                                        staged=staged)) for path in self.paths]
+            for block in self.scratch.blocks(BLOCK_FRAMES):
+                for index, write in enumerate(writers):
+                    rows = block[index * self.channels : (index + 1) * self.channels]
+                    write(rows * np.float32(gain) if gain != 1 else rows)
+
+
+@contextlib.contextmanager
+def _stem_scratch(rig: Rig, outputs: Outputs, sample_rate: int) -> Iterator[_StemScratch | None]:
+    """The stems' scratch while a render runs (None when no stems were asked for)."""
+    if outputs.stems_dir is None:
+        yield None
+        return
+    stems = _StemScratch(rig, outputs, sample_rate)
+    try:
+        yield stems
+    finally:
+        stems.scratch.close()
+
+
+def write_gates_csv(path: Path, report: Any, staged: StagedOutputs | None = None) -> Path:
+    """The report's gate timeline as CSV: ``time_s`` (the time of the sample each row is taken
+    at: the last of each ``hop_s`` frame), then each mic's gate gain (linear; 1 for an open mic)."""
+    timeline = report.timeline
+    names = list(timeline.gain)
+    frames = len(timeline.key_db)
+    hop_samples = round(timeline.hop_s * report.sample_rate)
+    lines = [",".join(["time_s", *names])]
+    for index in range(frames):
+        time_s = ((index + 1) * hop_samples - 1) / report.sample_rate
+        lines.append(",".join([f"{time_s:.6f}", *(f"{timeline.gain[name][index]:.6g}" for name in names)]))
+    with atomic_output(path, staged) as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import AbsoluteThreshold, GateConfig, MicConfig, RigConfig, load_config
+from ..config import AbsoluteThreshold, GateConfig, MicConfig, OutputConfig, RigConfig, load_config
+from ..dsp.loudness import LoudnessMeter
 from ..errors import AudioInputError, ConfigError
 from ..io.audio import as_channels_first
 from ..io.report import InputReport, MicReport, OutputReport, Report, RoomReport, SingerReport, build_report
@@ -118,7 +119,7 @@ class Rig:
 
             for mic in config.mics:  # measured IR files are checked before any room is simulated
                 if mic.ir is not None:
-                    read_audio(mic.ir)
+                    _check_mic_ir(mic.name, *read_audio(mic.ir), mic.ir)
             mics = [Microphone(name=m.name, position_m=m.position_m, pattern=m.pattern, aim_m=m.aim_m,
                                ir_path=m.ir) for m in config.mics]
             sung = config.singer
@@ -330,7 +331,8 @@ class Rig:
         return StreamEngine(self.config, gates, trims_db, lambda: self.capture_irs(sample_rate), sample_rate,
                             **extra)
 
-    def _process(self, audio: np.ndarray, sample_rate: int, reset: bool, record: TimelineRecorder | None) -> np.ndarray:
+    def _process(self, audio: np.ndarray, sample_rate: int, reset: bool, record: TimelineRecorder | None,
+                 stems: _StemList | None = None) -> np.ndarray:
         sample_rate = check_sample_rate(sample_rate)
         audio = self._check_input(audio)
         if reset:
@@ -346,6 +348,8 @@ class Rig:
             if self.needs_calibration:
                 self.calibrate(audio, sample_rate)
             self._stream = self._new_engine(sample_rate)
+        if stems is not None:
+            return stems.collect(self._stream.process(audio, record, stems=stems.pieces))
         return self._stream.process(audio, record)
 
     # -- the offline job -----------------------------------------------------------------------
@@ -366,37 +370,48 @@ class Rig:
         return summary
 
     def render_blocks(self, blocks: Blocks, sample_rate: int, sink: Callable[[np.ndarray], None], *,
-                      progress: Progress | None = None, tail_block_samples: int = 1 << 20) -> Render:
+                      progress: Progress | None = None, tail_block_samples: int = 1 << 20,
+                      stems: Callable[[np.ndarray], None] | None = None) -> Render:
         """:meth:`render` for a take too long for memory, in two streaming passes.
 
         ``blocks()`` is called once per pass and yields the take's consecutive ``(1, n)`` or
         ``(M, n)`` blocks; ``sink`` receives the mix's ``(C, n)`` blocks in order, *before*
         normalisation: the returned :class:`Render` (whose ``audio`` is empty) gives
         ``normalization_db`` for the caller to apply. Memory does not grow with the take.
+
+        ``stems``, when given, receives alongside each mix block each mic's part of it: ``(M, C, n)``
+        blocks, mic ``m``'s signal after its gate, duck, trim and pan, whose sum over ``m`` is the
+        mix block (to float32 rounding). A mix engineer rebuilds the rig from them in a DAW.
         """
         sample_rate = check_sample_rate(sample_rate)
         self.calibration = None
         if self.needs_calibration:
             self.calibrate_blocks(blocks, sample_rate, progress)
         recorder = TimelineRecorder(sample_rate, self.mic_names, [m.gate is not None for m in self.config.mics])
-        peak = _PeakMeter(sink)
-        input_samples, channels = self._render_take(blocks, sample_rate, recorder, peak, progress)
+        out = self.config.output
+        peak = _PeakMeter(sink, LoudnessMeter(sample_rate, out.channels) if out.normalize == "lufs" else None)
+        input_samples, channels = self._render_take(blocks, sample_rate, recorder, peak, progress, stems)
         tail = self.tail_samples(sample_rate) if channels == 1 else 0
         while tail > 0:  # the room rings on after the last note
             n = min(tail, tail_block_samples)
-            peak(self._process(np.zeros((channels, n), np.float32), sample_rate, reset=False, record=recorder))
+            silence = np.zeros((channels, n), np.float32)
+            peak(self._process(silence, sample_rate, reset=False, record=recorder, stems=_stem_list(stems)))
             tail -= n
         self._stream = None
-        out = self.config.output
         peak_db_before = 20 * math.log10(peak.peak) if peak.peak > 0 else -math.inf
         normalization_db = normalization_gain_db(peak_db_before, out.peak_db) if out.normalize == "peak" else 0.0
+        loudness: dict[str, float | None] = {}
+        if peak.loudness is not None:
+            normalization_db, loudness = _loudness_normalization(out, peak.loudness)
         report = self._report(recorder, InputReport(input_samples, channels, "dry" if channels == 1 else "multitrack"),
-                              OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3)))
+                              OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3),
+                                           normalize=out.normalize, **loudness))
         empty = np.zeros((out.channels, 0), np.float32)
         return Render(empty, sample_rate, input_samples, normalization_db, peak_db_before, report)
 
     def _render_take(self, blocks: Blocks, sample_rate: int, recorder: TimelineRecorder,
-                     sink: Callable[[np.ndarray], None], progress: Progress | None) -> tuple[int, int]:
+                     sink: Callable[[np.ndarray], None], progress: Progress | None,
+                     stems: Callable[[np.ndarray], None] | None = None) -> tuple[int, int]:
         """The take's blocks through the stream; returns (input samples, input channels)."""
         input_samples = channels = 0
         for block in self._checked(blocks)():
@@ -405,7 +420,8 @@ class Rig:
             channels = block.shape[0]
             if input_samples == 0 and channels == 1:
                 self.capture_irs(sample_rate, progress)  # simulate the room (with progress) up front
-            sink(self._process(block, sample_rate, reset=input_samples == 0, record=recorder))
+            sink(self._process(block, sample_rate, reset=input_samples == 0, record=recorder,
+                               stems=_stem_list(stems)))
             input_samples += block.shape[1]
         if input_samples == 0:
             raise AudioInputError("audio: expected at least one sample, got none")
@@ -460,16 +476,61 @@ class Rig:
 
 
 class _PeakMeter:
-    """Passes blocks on to ``sink``, keeping the highest absolute sample seen."""
+    """Passes blocks on to ``sink``, keeping the highest absolute sample seen (and measuring the
+    loudness, when given a meter)."""
 
-    def __init__(self, sink: Callable[[np.ndarray], None]):
+    def __init__(self, sink: Callable[[np.ndarray], None], loudness: LoudnessMeter | None = None):
         self.sink = sink
         self.peak = 0.0
+        self.loudness = loudness
 
     def __call__(self, block: np.ndarray) -> None:
         if block.size:
             self.peak = max(self.peak, float(np.max(np.abs(block))))
+        if self.loudness is not None:
+            self.loudness.add(block)
         self.sink(block)
+
+
+def _loudness_normalization(out: OutputConfig, meter: LoudnessMeter) -> tuple[float, dict[str, float | None]]:
+    """The gain (dB) that brings the render to ``out.loudness_lufs``, lowered if that would put its
+    true peak over ``out.peak_db``; and the report's loudness fields."""
+    loudness_lufs = meter.integrated_lufs()
+    true_peak_db = meter.true_peak_db()
+    if not math.isfinite(loudness_lufs):  # silence (or under the BS.1770 gate): left as it is
+        gain_db = 0.0
+    else:  # the true-peak ceiling through the one rule that never makes an absurd gain
+        gain_db = min(out.loudness_lufs - loudness_lufs,
+                      normalization_gain_db(true_peak_db, out.peak_db, measure="true peak"))
+    return gain_db, {"loudness_lufs_before_normalization": _round(loudness_lufs if math.isfinite(loudness_lufs) else None),
+                     "true_peak_db_before_normalization": _round(true_peak_db if math.isfinite(true_peak_db) else None),
+                     "loudness_target_lufs": out.loudness_lufs}
+
+
+class _StemList:
+    """Collects the engine's ``(M, C, n)`` stem pieces of one block and hands them on in one."""
+
+    def __init__(self, sink: Callable[[np.ndarray], None]):
+        self.sink = sink
+        self.pieces: list[np.ndarray] = []
+
+    def collect(self, mixed: np.ndarray) -> np.ndarray:
+        if self.pieces:
+            self.sink(np.concatenate(self.pieces, axis=2) if len(self.pieces) > 1 else self.pieces[0])
+        self.pieces = []
+        return mixed
+
+
+def _stem_list(sink: Callable[[np.ndarray], None] | None) -> _StemList | None:
+    return None if sink is None else _StemList(sink)
+
+
+def _check_mic_ir(name: str, audio: np.ndarray, sample_rate: int, path: str) -> None:
+    """A mic's measured IR is one channel: a multichannel file is refused rather than read as its
+    first channel (that would silently drop the rest)."""
+    if audio.shape[0] != 1:
+        raise ConfigError(f"mics.{name}.ir: {path} holds {audio.shape[0]} channels; expected a mono impulse "
+                          "response (or give one file with a channel per mic as room.ir)")
 
 
 def _round(value: float | None) -> float | None:

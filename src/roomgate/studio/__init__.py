@@ -31,7 +31,8 @@ def _app_module() -> Any:
     except ImportError as error:  # starlette, uvicorn or python-multipart missing
         missing = (error.name or str(error)).split(".")[0]
         raise MissingDependencyError(
-            f"the studio needs the 'studio' extra ({missing} is missing): pip install 'roomgate[studio]'"
+            f"the studio needs the 'studio' extra ({missing} is missing): pip install 'roomgate[studio]' "
+            "(from a checkout: pip install -e '.[studio]')"
         ) from None
     return app
 
