@@ -29,7 +29,7 @@ import time
 
 SAMPLE_RATE_HZ = 48_000
 TAKE_S = 30.0
-RUNS = 7
+RUNS = 10
 
 
 def _take(np, sung_crescendo):
