@@ -381,8 +381,11 @@ def test_old_renders_are_deleted_and_their_ids_404(client: TestClient, app) -> N
     ids = [client.post("/api/render").json()["id"] for _ in range(6)]
     assert client.get(f"/api/audio/{ids[-1]}").status_code == 200
     assert client.get(f"/api/audio/{ids[0]}").status_code == 404
+    assert client.get(f"/api/levels/{ids[-1]}").status_code == 200  # (C is made after the render)
+    app.studio.flush_files()  # (render files are written, and old ones deleted, on a thread)
     wavs = sorted(p.name for p in app.studio.workdir.iterdir())
-    assert len(wavs) == 5  # the take's dry audio and the last four renders
+    # The take's dry audio, the last four renders, and one C (the same settings each time).
+    assert [name[0] for name in wavs] == ["o", "r", "r", "r", "r", "t"]
 
 
 # -- files are addressed by server ids only ------------------------------------------------------

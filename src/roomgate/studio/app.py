@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -59,17 +60,23 @@ from starlette.routing import Route
 from ..config.overrides import ONE_OF
 from ..config import MicConfig, apply_overrides, builtin_presets, parse_config, parse_override, read_preset_table
 from ..errors import AudioInputError, OutputError, RoomgateError
-from ..io.report import Report
+from ..io.report import Report, TimelineReport
 from ..acoustics.room import Room
 from ..rig import Rig
 from ..rig.gates import build_gate, close_threshold_db
+from .capture import CaptureCache
+from .levels import LevelsWorker
+from .renderer import Monitor, Outcome, Renderer
 
 TOKEN_HEADER = "X-Roomgate-Token"
 ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
-MAX_TAKE_S = 20 * 60.0  # longer takes are refused: the render holds the whole take in memory
+# Takes up to this long are kept in memory and re-rendered on the fast path (the captured mics
+# kept, the gates and the mix run again); longer ones stream from disk through the render job.
+MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
+KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
 IR_CACHE_ROWS = 96  # simulated IR rows kept in memory (one per mic geometry and sample rate)
-_ID = re.compile(r"^[tr]-[0-9a-f]{16}$")
+_ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
     "studio.css": "text/css; charset=utf-8",
@@ -103,24 +110,33 @@ class HTTPError(Exception):
 
 @dataclass
 class Take:
-    """The audio the rig hears: ``(1, N)`` float32, a dry vocal."""
+    """The audio the rig hears: ``(1, N)`` float32, a dry vocal; ``None`` for a long take, which
+    stays on disk (``path``) and renders through the streaming render job."""
 
     id: str
     name: str
-    audio: np.ndarray = field(repr=False)
+    audio: np.ndarray | None = field(repr=False)
     sample_rate: int
     path: Path  # the dry audio as a float WAV, for listening
     notes: list[str] = field(default_factory=list)
+    samples: int = 0
+    capture: CaptureCache | None = field(default=None, repr=False)  # the mics' signals, kept
+    dry_levels: dict[str, Any] | None = field(default=None, repr=False)  # its meters, once measured
+
+    @property
+    def streaming(self) -> bool:
+        return self.audio is None
 
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "sample_rate": self.sample_rate,
-            "samples": int(self.audio.shape[1]),
-            "duration_s": round(self.audio.shape[1] / self.sample_rate, 6),
+            "samples": self.samples,
+            "duration_s": round(self.samples / self.sample_rate, 6),
             "audio_url": f"/api/audio/{self.id}",
             "notes": list(self.notes),
+            "streaming": self.streaming,
         }
 
 
@@ -134,20 +150,37 @@ class RenderResult:
     elapsed_s: float
     simulated_mics: list[str]
     simulate_s: float
+    convolved_mics: list[str] = field(default_factory=list)
+    monitor: Monitor = field(default_factory=Monitor)
+    wav: bytes | None = field(default=None, repr=False)  # the file's bytes, kept for the latest render
+    written: Future[Any] | None = field(default=None, repr=False)  # the file, written in the background
 
     def describe(self, include_report: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
             "take_id": self.take_id,
             "audio_url": f"/api/audio/{self.id}",
+            "levels_url": f"/api/levels/{self.id}",
             "elapsed_s": round(self.elapsed_s, 4),
             "simulated_mics": list(self.simulated_mics),
             "simulate_s": round(self.simulate_s, 4),
+            "convolved_mics": list(self.convolved_mics),
+            "monitor": self.monitor.to_json(),
             "rig": self.rig,
         }
         if include_report:
-            out["report"] = self.report.to_json()
+            out["report"] = report_json(self.report)
         return out
+
+
+@dataclass
+class OpenVersion:
+    """C, the take through the rig with every gate open: its file and meters."""
+
+    id: str
+    path: Path
+    levels: dict[str, Any] = field(repr=False)
+    captured: np.ndarray = field(repr=False)  # kept so that its id() in the cache key stays its own
 
 
 class LRUCache:
@@ -190,11 +223,19 @@ class Studio:
         self.irs = LRUCache(IR_CACHE_ROWS)
         self._ir_lock = threading.Lock()
         self._ir_pending: dict[str, threading.Event] = {}
-        self._prefetch_next: tuple[Any, int] | None = None
+        self._prefetch_next: tuple[Any, Take] | None = None
         self._prefetch_running = False
         self._demo_voices: dict[int, np.ndarray] = {}
         self.take: Take | None = None
         self.renders: OrderedDict[str, RenderResult] = OrderedDict()
+        self.renderer = Renderer()
+        self.monitor = Monitor()
+        self.levels = LevelsWorker()
+        self.memory_take_s = MEMORY_TAKE_S
+        self._open_versions: OrderedDict[str, OpenVersion] = OrderedDict()  # C renders by what they depend on
+        # Render files are written (and old ones deleted) in order on this thread, after the page
+        # has the render from memory.
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roomgate-studio-files")
         self._start = (preset, list(overrides))
         self._load_preset(preset, overrides)
 
@@ -280,26 +321,48 @@ class Studio:
         return self._set_take("demo voice (sung crescendo)", voice, rate, [])
 
     def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
-        """Check an uploaded file is audio (400 naming the problem) and make it the take."""
-        from ..io.audio import downmix_to_mono, read_audio
+        """Check an uploaded file is audio (400 naming the problem) and make it the take. A take
+        longer than :attr:`memory_take_s` stays on disk and renders through the streaming job."""
+        from ..io.audio import audio_info, downmix_to_mono, read_audio
 
         try:
             if stored.stat().st_size == 0:
                 raise HTTPError(400, f"{name}: the file is empty; expected audio")
             try:
+                info = audio_info(stored)
+                if info.frames / info.sample_rate > self.memory_take_s:
+                    return self._set_long_take(name, stored, info.channels)
                 audio, sample_rate = read_audio(stored)
             except AudioInputError as error:  # name the user's file, not our private path
                 raise HTTPError(400, str(error).replace(str(stored), name)) from None
         finally:
             stored.unlink(missing_ok=True)
-        duration_s = audio.shape[1] / sample_rate
-        if duration_s > MAX_TAKE_S:
-            raise HTTPError(400, f"{name}: {duration_s / 60:.1f} min long; expected at most {MAX_TAKE_S / 60:.0f} min")
         notes = []
         if audio.shape[0] > 1:
             notes.append(f"{audio.shape[0]} channels downmixed to mono (the rig takes one dry voice)")
             audio = downmix_to_mono(audio)
         return self._set_take(name, audio, sample_rate, notes)
+
+    def _set_long_take(self, name: str, stored: Path, channels: int) -> dict[str, Any]:
+        """A long take: its dry audio copied, block by block, to a mono float WAV for listening
+        and rendering (memory does not grow with its length)."""
+        from ..io.audio import audio_info, block_writer, downmix_to_mono, read_blocks
+        from ..units import check_sample_rate
+
+        info = audio_info(stored)
+        rate = check_sample_rate(info.sample_rate, f"{name}: sample rate")
+        take_id = _new_id("t")
+        path = self.workdir / f"{take_id}.wav"
+        samples = 0
+        with block_writer(path, rate, 1, "FLOAT") as write:
+            for block in read_blocks(stored):  # (NaN or infinity: AudioInputError, naming the file)
+                write(downmix_to_mono(block))
+                samples += block.shape[1]
+        notes = [f"{samples / rate / 60:.1f} min: longer than {self.memory_take_s / 60:g} min, so each change "
+                 "renders the whole take from disk; solo, mute and C (every gate open) need a shorter take"]
+        if channels > 1:
+            notes.insert(0, f"{channels} channels downmixed to mono (the rig takes one dry voice)")
+        return self._install_take(Take(take_id, name, None, rate, path, notes, samples))
 
     def _set_take(self, name: str, audio: np.ndarray, sample_rate: int, notes: list[str]) -> dict[str, Any]:
         from ..io.audio import write_audio
@@ -307,15 +370,29 @@ class Studio:
         take_id = _new_id("t")
         path = self.workdir / f"{take_id}.wav"
         write_audio(path, audio, sample_rate, "FLOAT")
-        take = Take(take_id, name, audio, sample_rate, path, notes)
+        take = Take(take_id, name, audio, sample_rate, path, notes, audio.shape[1], CaptureCache(audio))
+        return self._install_take(take)
+
+    def _install_take(self, take: Take) -> dict[str, Any]:
+        """Make ``take`` the take; the old one's files go."""
         with self.lock:
             old = self.take
             self.take = take
             renders = list(self.renders.values())
             self.renders.clear()
-        for item in ([old] if old else []) + renders:
-            item.path.unlink(missing_ok=True)
+            opened = list(self._open_versions.values())
+            self._open_versions.clear()
+        self._delete_files([item.path for item in ([old] if old else []) + renders + opened])
         return take.describe()
+
+    def _delete_files(self, paths: Sequence[Path]) -> None:
+        """Delete files after any write of them still queued."""
+        for path in paths:
+            self._files.submit(path.unlink, missing_ok=True)
+
+    def flush_files(self) -> None:
+        """Wait for the queued file writes and deletions."""
+        self._files.submit(lambda: None).result()
 
     # -- rendering -----------------------------------------------------------------------------
 
@@ -384,7 +461,7 @@ class Studio:
         if take is None:
             return {"queued": False}
         with self._ir_lock:
-            self._prefetch_next = (config, take.sample_rate)
+            self._prefetch_next = (config, take)
             if self._prefetch_running:
                 return {"queued": True}
             self._prefetch_running = True
@@ -398,19 +475,26 @@ class Studio:
                 if job is None:
                     self._prefetch_running = False
                     return
-            config, sample_rate = job
+            config, take = job
             rig = Rig(config)
             try:
-                for mic, position in zip(config.mics, rig.mic_positions_m()):
-                    self._ir_row(config, mic, position, sample_rate)
+                self.prepare_irs(rig, take.sample_rate)
+                if take.capture is not None:  # and what the mic will hear of the take
+                    take.capture.prefetch(rig.capture_irs(take.sample_rate))
             except RoomgateError:
                 pass  # the render will say what is wrong
 
-    def render(self) -> dict[str, Any]:
-        from ..io.audio import write_audio
+    def render(self, since: str | None = None) -> dict[str, Any]:
+        """Render the take through the rig as the monitor hears it -> the render's description.
 
+        An in-memory take runs the fast path (:class:`Renderer`: kept captures, the gates and the
+        mix); a long one the streaming render job. Its levels (the A/B/C meters and matching
+        gains) follow on a background thread (:meth:`levels_of`). With ``since`` naming the
+        render the page holds, timeline rows that did not change are sent as null (listed in
+        ``unchanged``).
+        """
         with self.lock:
-            take, rig = self.take, self.rig
+            take, rig, monitor = self.take, self.rig, self.monitor.restricted_to(self.rig.mic_names)
         if take is None:
             raise HTTPError(409, "no take loaded: load the demo voice or upload an audio file first")
         with self.render_lock:
@@ -419,32 +503,149 @@ class Studio:
             simulate_s = 0.0
             if take.sample_rate not in rig._irs:
                 simulated, simulate_s = self.prepare_irs(rig, take.sample_rate)
-            result = rig.render(take.audio, take.sample_rate)
             render_id = _new_id("r")
             path = self.workdir / f"{render_id}.wav"
-            write_audio(path, result.audio, result.sample_rate, "FLOAT")
+            wav = b""
+            if take.audio is None:
+                outcome = self._render_long(take, rig, path)
+            else:
+                outcome = self.renderer.render(rig, take.audio, take.sample_rate, take.capture, monitor)
+                wav = float_wav_bytes(outcome.render.audio, take.sample_rate)
             elapsed_s = time.perf_counter() - started
-            report = result.report.with_input(name=take.name)
+            report = outcome.render.report.with_input(name=take.name)
             with self.lock:
                 overrides, preset_name = list(self.overrides), self.preset_name
             entry = RenderResult(render_id, take.id, path, report, describe_rig(rig, overrides, preset_name),
-                                 elapsed_s, simulated, simulate_s)
+                                 elapsed_s, simulated, simulate_s, outcome.convolved, monitor,
+                                 None if take.streaming else wav)
+            if not take.streaming:  # (a private file, named by an id given out with it)
+                entry.written = self._files.submit(path.write_bytes, wav)
         with self.lock:
             if self.take is None or self.take.id != take.id:  # a new take arrived meanwhile
-                path.unlink(missing_ok=True)
+                self._delete_files([path])
                 raise HTTPError(409, "the take changed while rendering; render again")
+            previous = self.renders.get(since) if since else None
+            for older in self.renders.values():
+                older.wav = None
             self.renders[render_id] = entry
             dropped = []
             while len(self.renders) > KEPT_RENDERS:
                 dropped.append(self.renders.popitem(last=False)[1])
+        self._delete_files([old.path for old in dropped])
+        self.levels.submit(render_id, lambda: self._measure_levels(entry, outcome, take, rig, monitor))
+        described = entry.describe()
+        if previous is not None:
+            _drop_unchanged_rows(described, previous.report)
+        return described
+
+    def _render_long(self, take: Take, rig: Rig, path: Path) -> Outcome:
+        """A long take through the streaming render job (from its file on disk into ``path``)."""
+        from ..rig.job import Outputs, render_file
+
+        if not self.monitor.restricted_to(rig.mic_names) == Monitor():
+            raise HTTPError(409, f"solo and mute need a take of at most {self.memory_take_s / 60:g} min; "
+                                 "clear them to render this one")
+        result = render_file(rig, take.path, Outputs(path, "FLOAT"))
+        return Outcome(result.render, list(rig.mic_names), None, rig.calibration)
+
+    def set_monitor(self, solo: Sequence[str], mute: Sequence[str]) -> dict[str, Any]:
+        """Solo or mute mics (names of the rig's mics) -> the monitor; the next render hears it."""
+        with self.lock:
+            names = self.rig.mic_names
+            for what, given in (("solo", solo), ("mute", mute)):
+                if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
+                    raise HTTPError(400, f"{what}: expected a list of mic names, got {given!r}")
+                unknown = [n for n in given if n not in names]
+                if unknown:
+                    raise HTTPError(400, f"{what}: no mic named {unknown[0]!r}; the mics are {', '.join(names)}")
+            self.monitor = Monitor(tuple(n for n in names if n in solo), tuple(n for n in names if n in mute))
+            return self.monitor.to_json()
+
+    def levels_of(self, render_id: str) -> dict[str, Any]:
+        """The A/B/C levels of a render (measured now, the first time they are asked for)."""
+        if not _ID.match(render_id) or not render_id.startswith("r-"):
+            raise HTTPError(404, "no such render")
+        result = self.levels.get(render_id)
+        if result is None:
+            raise HTTPError(404, "no levels for this render (a later render replaced it); ask for the latest")
+        if "error" in result:
+            raise HTTPError(500, result["error"])
+        return result
+
+    def _measure_levels(self, entry: RenderResult, outcome: Outcome, take: Take, rig: Rig,
+                        monitor: Monitor) -> dict[str, Any]:
+        """A (the dry take), B (this render) and C (every gate open): meters, integrated loudness
+        and the gains that bring A and C to B's loudness."""
+        from .levels import file_levels, signal_levels
+        from .meters import match_gains_db
+
+        if take.dry_levels is None:
+            dry = file_levels(take.path) if take.audio is None else signal_levels(take.audio, take.sample_rate)
+            take.dry_levels = dry.to_json()
+        rig_levels = (file_levels(entry.path) if take.audio is None
+                      else signal_levels(outcome.render.audio, take.sample_rate)).to_json()
+        opened = self._open_version(take, rig, outcome, monitor)
+        reference = rig_levels["integrated_lufs"]
+        loudness = {"dry": take.dry_levels["integrated_lufs"]}
+        if opened is not None:
+            loudness["open"] = opened.levels["integrated_lufs"]
+        gains = match_gains_db(_lufs(reference), {k: _lufs(v) for k, v in loudness.items()})
+        versions: dict[str, Any] = {
+            "dry": {"id": take.id, "audio_url": f"/api/audio/{take.id}", "gain_db": gains["dry"],
+                    "levels": take.dry_levels},
+            "rig": {"id": entry.id, "audio_url": f"/api/audio/{entry.id}", "gain_db": 0.0, "levels": rig_levels},
+            "open": None if opened is None else {"id": opened.id, "audio_url": f"/api/audio/{opened.id}",
+                                                 "gain_db": gains["open"], "levels": opened.levels},
+        }
+        return {"render_id": entry.id, "versions": versions}
+
+    def _open_version(self, take: Take, rig: Rig, outcome: Outcome, monitor: Monitor) -> OpenVersion | None:
+        """C for this render: made when what it depends on (the capture, the trims, pans and
+        output, the monitor) changed, else the one made before."""
+        from ..io.audio import write_audio
+        from .levels import signal_levels
+
+        if outcome.captured is None:
+            return None
+        key = json.dumps([id(outcome.captured), [[m.name, m.gain_db, m.match_offset_lu, m.pan, m.invert_polarity]
+                                                 for m in rig.config.mics],
+                          dataclasses.asdict(rig.config.output), monitor.to_json(),
+                          outcome.calibration.gains_db if outcome.calibration else None])
+        with self.lock:
+            found = self._open_versions.get(key)
+        if found is not None:
+            return found
+        render = self.renderer.render_open(rig, outcome, take.sample_rate, monitor)
+        assert render is not None
+        open_id = _new_id("o")
+        path = self.workdir / f"{open_id}.wav"
+        write_audio(path, render.audio, take.sample_rate, "FLOAT")
+        version = OpenVersion(open_id, path, signal_levels(render.audio, take.sample_rate).to_json(),
+                              outcome.captured)
+        with self.lock:
+            if self.take is not take:  # the take changed meanwhile
+                path.unlink(missing_ok=True)
+                return None
+            self._open_versions[key] = version
+            dropped = []
+            while len(self._open_versions) > KEPT_OPEN_VERSIONS:
+                dropped.append(self._open_versions.popitem(last=False)[1])
         for old in dropped:
             old.path.unlink(missing_ok=True)
-        return entry.describe()
+        return version
 
     @property
     def last_render(self) -> RenderResult | None:
         with self.lock:
             return next(reversed(self.renders.values())) if self.renders else None
+
+    def audio_bytes(self, audio_id: str) -> bytes | None:
+        """The latest render's WAV from memory (None: serve the file)."""
+        with self.lock:
+            last = self.last_render
+            if last is not None and audio_id in (last.id, "render"):
+                return last.wav
+        return None
 
     def audio_file(self, audio_id: str) -> tuple[Path, str]:
         """The file behind an id the server gave out, and a name for downloading it."""
@@ -460,9 +661,14 @@ class Studio:
             stem = _safe_stem(take.name if take else "take")
             if take is not None and audio_id == take.id:
                 return take.path, f"{stem}-dry.wav"
+            opened = next((v for v in self._open_versions.values() if v.id == audio_id), None)
+            if opened is not None:
+                return opened.path, f"{stem}-{_safe_stem(self.preset_name)}-gates-open.wav"
             render = self.renders.get(audio_id)
             if render is None:
                 raise HTTPError(404, "no such audio (renders older than the last few are deleted)")
+            if render.written is not None:
+                render.written.result()
             return render.path, f"{stem}-{_safe_stem(self.preset_name)}.wav"
 
     def state(self) -> dict[str, Any]:
@@ -475,6 +681,7 @@ class Studio:
             "render": last.describe() if last else None,
             "presets": sorted(builtin_presets()),
             "max_upload_bytes": self.max_upload_bytes,
+            "monitor": self.monitor.to_json(),
         }
 
 
@@ -555,6 +762,53 @@ def _merge_overrides(existing: Sequence[str], changes: Sequence[str]) -> list[st
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """``report.to_json()`` without walking the timeline's long lists (they are plain lists of
+    finite floats already): the same dict, a few times faster for a long take."""
+    empty = dataclasses.replace(report, timeline=TimelineReport(report.timeline.hop_s, [], {}))
+    data = empty.to_json()
+    timeline = report.timeline
+    data["timeline"] = {"hop_s": timeline.hop_s, "key_db": list(timeline.key_db),
+                        "gain": {name: list(values) for name, values in timeline.gain.items()}}
+    return data
+
+
+def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """A ``(C, N)`` signal as the bytes of a 32-bit float WAV file (WAVE_FORMAT_IEEE_FLOAT, with the
+    fact chunk non-PCM formats carry), as soundfile writes it, without a temporary file."""
+    import struct
+
+    channels, frames = audio.shape
+    data = np.ascontiguousarray(audio.T, dtype="<f4").tobytes()
+    fmt = struct.pack("<HHIIHHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32, 0)
+    chunks = [b"fmt ", struct.pack("<I", len(fmt)), fmt, b"fact", struct.pack("<II", 4, frames),
+              b"data", struct.pack("<I", len(data))]
+    header = b"".join(chunks)
+    return b"".join([b"RIFF", struct.pack("<I", 4 + len(header) + len(data)), b"WAVE", header, data])
+
+
+def _lufs(value: float | None) -> float:
+    return -math.inf if value is None else float(value)
+
+
+def _drop_unchanged_rows(described: dict[str, Any], previous: Report) -> None:
+    """Null the timeline rows of a render's description that equal ``previous``'s (the page
+    keeps them), and list them under ``unchanged``: ``key_db`` and ``gain.<mic>``."""
+    timeline = described["report"]["timeline"]
+    before = previous.timeline
+    if before.hop_s != timeline["hop_s"]:
+        return
+    unchanged = []
+    if timeline["key_db"] == before.key_db:
+        timeline["key_db"] = None
+        unchanged.append("key_db")
+    for name, gains in timeline["gain"].items():
+        if before.gain.get(name) == gains:
+            timeline["gain"][name] = None
+            unchanged.append(f"gain.{name}")
+    described["unchanged"] = unchanged
 
 
 def _new_id(kind: str) -> str:
@@ -731,17 +985,31 @@ def create_app(
 
     @_endpoint
     async def post_render(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(studio.render))
+        since = (await _json_body(request)).get("since")
+        return JSONResponse(await run_in_threadpool(studio.render, since if isinstance(since, str) else None))
+
+    @_endpoint
+    async def post_monitor(request: Request) -> Response:
+        body = await _json_body(request)
+        return JSONResponse(await run_in_threadpool(studio.set_monitor, body.get("solo", []), body.get("mute", [])))
+
+    @_endpoint
+    async def get_levels(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(studio.levels_of, request.path_params["render_id"]))
 
     @_endpoint
     async def get_report(request: Request) -> Response:
         last = studio.last_render
         if last is None:
             raise HTTPError(404, "nothing rendered yet")
-        return JSONResponse(last.report.to_json())
+        return JSONResponse(report_json(last.report))
 
     @_endpoint
     async def get_audio(request: Request) -> Response:
+        download = request.query_params.get("download") in ("1", "true", "yes")
+        in_memory = None if download else studio.audio_bytes(request.path_params["audio_id"])
+        if in_memory is not None:
+            return Response(in_memory, media_type="audio/wav")
         path, download_name = studio.audio_file(request.path_params["audio_id"])
         if not path.is_file():
             raise HTTPError(404, "no such audio")
@@ -769,6 +1037,8 @@ def create_app(
         Route("/api/take", post_take, methods=["POST"]),
         Route("/api/take/demo", post_demo, methods=["POST"]),
         Route("/api/render", post_render, methods=["POST"]),
+        Route("/api/monitor", post_monitor, methods=["POST"]),
+        Route("/api/levels/{render_id}", get_levels, methods=["GET"]),
         Route("/api/report", get_report, methods=["GET"]),
         Route("/api/audio/{audio_id}", get_audio, methods=["GET"]),
         Route("/api/preset.toml", get_preset, methods=["GET"]),

@@ -39,8 +39,10 @@ _TIMING_ONLY = frozenset({"attack_ms", "hold_ms", "release_ms", "range_db", "hys
 def row_digest(row: np.ndarray) -> str:
     """A digest of an IR row's content, trailing zeros aside (a row padded to a longer matrix is
     the same row)."""
-    trimmed = np.trim_zeros(np.ascontiguousarray(row, dtype=np.float32), "b")
-    return hashlib.blake2b(trimmed.tobytes(), digest_size=16).hexdigest() + f":{trimmed.size}"
+    row = np.ascontiguousarray(row, dtype=np.float32)
+    nonzero = row[::-1] != 0
+    end = row.size - int(np.argmax(nonzero)) if nonzero.any() else 0
+    return hashlib.blake2b(row[:end].tobytes(), digest_size=16).hexdigest() + f":{end}"
 
 
 class CaptureCache:
@@ -56,9 +58,10 @@ class CaptureCache:
         self._spare: OrderedDict[str, np.ndarray] = OrderedDict()  # digest -> (N + L - 1,) captures
         self._current: tuple[tuple[str, ...], int, np.ndarray] | None = None  # digests, tail, matrix
 
-    def captured(self, irs: np.ndarray, tail_samples: int) -> tuple[np.ndarray, list[int]]:
+    def captured(self, irs: np.ndarray, tail_samples: int) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
         """The mics' signals for ``irs`` (the rig's ``(M, L)`` capture IRs), ``tail_samples`` of
-        the room's tail after the take included; and the indices of the mics convolved anew.
+        the room's tail after the take included; the indices of the mics convolved anew; and
+        the rows' digests (:func:`row_digest`).
 
         The array returned is never written to afterwards (a new one is made when a row
         changes), so a render still using it in another thread is safe.
@@ -68,7 +71,7 @@ class CaptureCache:
         with self._lock:
             current = self._current
             if current is not None and current[0] == digests and current[1] == tail_samples:
-                return current[2], []
+                return current[2], [], digests
             found: dict[str, np.ndarray] = {}
             if current is not None:
                 found.update(zip(current[0], current[2]))
@@ -88,7 +91,7 @@ class CaptureCache:
                     if digest not in digests:
                         self._keep_spare(digest, current[2][index].copy())
             self._current = (digests, tail_samples, matrix)
-        return matrix, new
+        return matrix, new, digests
 
     def _usable(self, digest: str, row: np.ndarray, length: int) -> bool:
         """Whether a kept capture covers ``length`` samples: it does when it is whole (the take's

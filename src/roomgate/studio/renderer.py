@@ -24,7 +24,7 @@ import numpy as np
 from ..rig import Rig
 from ..rig.calibration import Calibration
 from ..rig.rig import Render
-from .capture import CaptureCache, calibration_key, row_digest
+from .capture import CaptureCache, calibration_key
 
 __all__ = ["Monitor", "Outcome", "Renderer", "open_rig"]
 
@@ -86,8 +86,8 @@ class Renderer:
                 render = self._monitored_slow(rig, dry, sample_rate, render, muted)
             return Outcome(render, list(rig.mic_names), None, rig.calibration)
         irs = rig.capture_irs(sample_rate)
-        captured, new = capture.captured(irs, rig.tail_samples(sample_rate))
-        key = calibration_key(rig.config, [row_digest(row) for row in irs])
+        captured, new, digests = capture.captured(irs, rig.tail_samples(sample_rate))
+        key = calibration_key(rig.config, digests)
         with self._lock:
             calibration = self._calibrations.get(key)
         render = rig.render_captured(captured, sample_rate, dry.shape[1], calibration=calibration)
