@@ -4,7 +4,8 @@
 
 The signal: a synthetic sung line (phrases of harmonic notes with pauses, the key, as the close mic
 would hear it) and a room mic (the same line, later, quieter, plus room noise), mono, 48 kHz.
-roomgate gates the room mic keyed by the close mic, with hysteresis, hold and lookahead; pedalboard
+roomgate gates the room mic keyed by the close mic, with hysteresis, hold and lookahead (and its
+default exponential release; one line shows the linear one); pedalboard
 (GPL, a benchmark peer only: never imported by roomgate itself) gates the room mic by itself.
 Each contender runs in turn, round after round, after a warm-up (numba's compile or cache load);
 the report is the median time per contender. Target: roomgate / pedalboard <= 0.5.
@@ -68,7 +69,11 @@ def main() -> None:
         "roomgate Gate keyed + key high-pass 100 Hz": None,
         "roomgate Gate keyed, with trace": lambda: roomgate_gate.process_with_trace(
             room, FS, key=close),
+        "roomgate Gate keyed, linear release": None,
     }
+    linear = Gate(threshold_db=-40.0, hysteresis_db=4.0, attack_ms=2.0, hold_ms=80.0,
+                  release_ms=250.0, lookahead_ms=2.0, release_curve="linear")
+    contenders["roomgate Gate keyed, linear release"] = lambda: linear.process(room, FS, key=close)
     filtered = Gate(threshold_db=-40.0, hysteresis_db=4.0, attack_ms=2.0, hold_ms=80.0,
                     release_ms=250.0, lookahead_ms=2.0, key_highpass_hz=100.0)
     contenders["roomgate Gate keyed + key high-pass 100 Hz"] = lambda: filtered.process(

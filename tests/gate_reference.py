@@ -1,9 +1,10 @@
 """A slow, obviously correct reference of roomgate's gate: one Python loop, one sample at a time.
 
 It implements the algorithm described in ``roomgate.dsp.gate`` (key filter, control-frame detector,
-state machine with hysteresis and hold, target gain, straight-line gain ramp, lookahead) without
-any of the fast kernel's tricks: no closed-form ramps, no integer views, no flat arrays. Only the
-filter design (``scipy.signal.butter``) and the settings validation are shared with the library.
+state machine with hysteresis and hold, target gain, straight-line attack, exponential
+or straight-line release, lookahead) without any of the fast kernel's tricks: no closed-form ramps,
+no tables, no integer views, no flat arrays. Only the filter design (``scipy.signal.butter``) and
+the settings validation are shared with the library.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import math
 import numpy as np
 from scipy import signal
 
-from roomgate.dsp.gate import KEY_DB_FLOOR, KEY_FILTER_ORDER, GateSettings, control_period
+from roomgate.dsp.gate import (EXPONENTIAL_RELEASE_DB, KEY_DB_FLOOR, KEY_FILTER_ORDER,
+                               GateSettings, control_period)
 
 
 def _biquad_cascade(sos: np.ndarray, row: np.ndarray) -> list[float]:
@@ -72,6 +74,12 @@ def reference_gate(audio, sample_rate, key=None, **settings):
     up = (1.0 - floor) / attack if attack > 0 else 2.0
     down = (1.0 - floor) / release if release > 0 else 2.0
     hold = s.hold_ms * fs / 1000.0
+    # The exponential release: a constant factor per sample, falling the range in release_ms
+    # (80 dB toward silence), closing to the target at the floor (-80 dB toward silence).
+    exponential = s.release_curve == "exponential"
+    fall_db = EXPONENTIAL_RELEASE_DB if s.range_db == -math.inf else -s.range_db
+    factor = 10.0 ** (-fall_db / 20.0 / release) if release > 0 else 0.0
+    release_end = floor if floor > 0 else 10.0 ** (-fall_db / 20.0)
 
     def closed_gain(env: float) -> float:
         if gate_only or env <= 0.0:
@@ -110,6 +118,10 @@ def reference_gate(audio, sample_rate, key=None, **settings):
             key_db = 20.0 * math.log10(a)
         if g < target:
             g = min(g + up, target)
+        elif g > target and exponential:
+            g = g * factor
+            if g <= max(target, release_end):
+                g = target
         elif g > target:
             g = max(g - down, target)
         for c in range(C):

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from roomgate.errors import AudioInputError, ConfigError
-from roomgate.dsp.gate import Gate, GateSettings, GateTrace, control_period, gate
+from roomgate.dsp.gate import (Gate, GateSettings, GateTrace, control_period, gate,
+                               room_hold_release_ms)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gate_reference import reference_gate  # noqa: E402
@@ -57,6 +58,10 @@ REFERENCE_CASES = [
     {"ratio": 2.0, "detector_ms": 0.0, "threshold_db": -30.0, "range_db": -20.0},
     {"threshold_db": -25.0, "hysteresis_db": 10.0, "attack_ms": 7.5, "release_ms": 12.0,
      "lookahead_ms": 7.5, "detector": "rms", "detector_ms": 2.0},
+    {"release_curve": "linear", "hold_ms": 10.0, "release_ms": 30.0, "lookahead_ms": 3.0},
+    {"detector": "rms", "detector_ms": 20.0, "hold_ms": 20.0, "release_ms": 60.0,
+     "range_db": -60.0},
+    {"release_ms": 40.0, "lookahead_ms": 2.0, "ratio": 3.0, "knee_db": 4.0},
 ]
 
 
@@ -122,9 +127,11 @@ def test_attack_time_is_the_full_rise(attack_ms):
     assert np.all(np.diff(g[start:full + 1]) >= 0)
 
 
+@pytest.mark.parametrize("curve", ["exponential", "linear"])
 @pytest.mark.parametrize("release_ms", [5.0, 50.0, 250.0])
-def test_release_time_is_the_full_fall(release_ms):
-    params = {"release_ms": release_ms, "hold_ms": 0.0, "detector_ms": 0.0}
+def test_release_time_is_the_full_fall(release_ms, curve):
+    params = {"release_ms": release_ms, "hold_ms": 0.0, "detector_ms": 0.0,
+              "release_curve": curve}
     _, trace, _, off = _step_trace(params, on_s=0.1, off_s=0.3)
     g = trace.gain.astype(np.float64)
     fall_start = off + np.argmax(g[off:] < 1.0)
@@ -134,6 +141,56 @@ def test_release_time_is_the_full_fall(release_ms):
     assert np.all(np.diff(g[fall_start - 1:fall_end + 1]) <= 0)
     # The release starts within one control frame plus the last tone half-period after the tone.
     assert fall_start - off <= 2 * control_period(FS)
+
+
+@pytest.mark.parametrize("range_db", [-80.0, -40.0, -math.inf])
+@pytest.mark.parametrize("release_ms", [40.0, 1500.0])
+def test_exponential_release_falls_the_range_at_a_constant_rate_in_db(range_db, release_ms):
+    """As an analogue gate (and a room) does: a straight line in dB, the whole range (80 dB toward
+    silence, then silence) in release_ms; the linear curve is slow at first, then a cliff."""
+    common = {"release_ms": release_ms, "hold_ms": 0.0, "detector_ms": 0.0, "range_db": range_db}
+    _, trace, _, off = _step_trace(common, on_s=0.1, off_s=0.3, total_s=2.0)
+    g = trace.gain.astype(np.float64)
+    start = off + int(np.argmax(g[off:] < 1.0)) - 1  # the last sample at 1
+    fall_db = 80.0 if range_db == -math.inf else -range_db
+    samples = release_ms * FS / 1000
+    k = np.arange(1, int(samples))
+    np.testing.assert_allclose(20 * np.log10(g[start + k]), -fall_db * k / samples, atol=2e-3)
+    floor = 0.0 if range_db == -math.inf else db_to_amp(range_db)
+    assert np.all(g[start + int(samples) + 2:] == np.float32(floor))
+    # The linear curve, set alike: halfway through the release it is only 6 dB down.
+    _, linear, _, _ = _step_trace({**common, "release_curve": "linear"}, on_s=0.1, off_s=0.3,
+                                  total_s=2.0)
+    half = start + int(samples / 2)
+    assert 20 * np.log10(linear.gain[half]) > -6.1
+    assert 20 * np.log10(g[half]) == pytest.approx(-fall_db / 2, abs=0.01)
+
+
+def test_close_threshold_is_the_open_threshold_less_the_hysteresis():
+    assert GateSettings(threshold_db=-30, hysteresis_db=6).close_threshold_db == -36.0
+    assert GateSettings(threshold_db=-30, hysteresis_db=6).open_threshold_db == -30.0
+    # A soft-knee expander counts as open from the knee's top.
+    expander = GateSettings(threshold_db=-30, hysteresis_db=6, ratio=2.0, knee_db=8.0)
+    assert (expander.open_threshold_db, expander.close_threshold_db) == (-26.0, -32.0)
+    # The gate does close there: a tone just above it holds, just below it closes.
+    # (1.5 kHz: a whole period in each 32-sample frame, so each frame's peak is the tone's)
+    x = np.concatenate([tone(FS, 0.2, -20.0, 1500.0), tone(FS, 0.5, -35.5, 1500.0),
+                        tone(FS, 0.5, -36.5, 1500.0)])
+    _, trace = Gate(threshold_db=-30, hysteresis_db=6, hold_ms=0.0,
+                    detector_ms=0.0).process_with_trace(x, FS)
+    assert trace.is_open[FS // 1000 : int(0.7 * FS)].all()  # (from the sine's first peak)
+    assert not trace.is_open[int(0.75 * FS):].any()
+
+
+def test_room_hold_release_follow_the_rt60():
+    assert room_hold_release_ms(1.5) == pytest.approx((600.0, 2000.0))  # 40 dB/s, 80 dB
+    assert room_hold_release_ms(2.5, -60.0) == pytest.approx((1000.0, 2500.0))
+    assert room_hold_release_ms(2.0, -math.inf) == pytest.approx((800.0, 80 / 60 * 2000.0))
+    # The release then falls at the room's own rate: 60 dB per RT60.
+    hold_ms, release_ms = room_hold_release_ms(1.2, -40.0)
+    assert 40.0 / release_ms * 1000.0 * 1.2 == pytest.approx(60.0)
+    with pytest.raises(ConfigError, match="^rt60_s: expected a number > 0"):
+        room_hold_release_ms(0.0)
 
 
 @pytest.mark.parametrize("hold_ms", [0.0, 20.0, 80.0, 333.3])
@@ -190,10 +247,22 @@ def test_gain_within_floor_and_one_and_no_clicks(params):
     assert trace.gain.max() <= 1.0
     # No jump larger than one attack (or release) step per sample.
     step_up = (1 - floor) / (s.attack_ms * FS / 1000) if s.attack_ms else 1.0
-    step_down = (1 - floor) / (s.release_ms * FS / 1000) if s.release_ms else 1.0
-    d = np.diff(trace.gain.astype(np.float64))
+    g = trace.gain.astype(np.float64)
+    d = np.diff(g)
     assert d.max() <= step_up * (1 + 1e-5) + 1e-7
-    assert -d.min() <= step_down * (1 + 1e-5) + 1e-7
+    if s.release_curve == "linear":
+        step_down = (1 - floor) / (s.release_ms * FS / 1000) if s.release_ms else 1.0
+        assert -d.min() <= step_down * (1 + 1e-5) + 1e-7
+    elif s.release_ms:  # exponential: no step falls more dB than the range / release samples
+        fall_db = -s.range_db if floor > 0 else 80.0
+        end = max(floor, db_to_amp(-fall_db))
+        step_db = fall_db / (s.release_ms * FS / 1000)
+        falling = (d < 0) & (g[1:] > end * (1 + 1e-5))
+        steps_db = 20 * np.log10(g[:-1][falling] / g[1:][falling])
+        assert np.all(steps_db <= step_db * (1 + 1e-4) + 3e-6)  # (+ float32 rounding)
+        # ... and the last step, onto the floor, starts one step above the end of the range.
+        closing = (d < 0) & ~falling
+        assert np.all(g[:-1][closing] <= end * db_to_amp(step_db) * (1 + 1e-5) + 1e-7)
 
 
 @pytest.mark.parametrize("ratio,knee_db,range_db", [(2.0, 0.0, -math.inf), (4.0, 0.0, -30.0),
@@ -237,6 +306,7 @@ STREAM_CASES = [
     {"lookahead_ms": 2.5, "hold_ms": 20.0},
     {"detector": "rms", "ratio": 3.0, "knee_db": 6.0, "key_highpass_hz": 80.0},
     {"key_lowpass_hz": 2000.0, "attack_ms": 0.0, "range_db": -12.0, "lookahead_ms": 0.9},
+    {"release_curve": "linear", "release_ms": 30.0, "hold_ms": 5.0, "lookahead_ms": 1.3},
 ]
 
 
@@ -426,6 +496,7 @@ valid_settings = st.fixed_dictionaries({}, optional={
     "attack_ms": st.floats(0, 50),
     "hold_ms": st.floats(0, 100),
     "release_ms": st.floats(0, 300),
+    "release_curve": st.sampled_from(["exponential", "linear"]),
     "range_db": st.one_of(st.just(-math.inf), st.floats(-120, 0)),
     "ratio": st.one_of(st.just(math.inf), st.floats(1, 50)),
     "knee_db": st.floats(0, 24),
@@ -472,6 +543,7 @@ INVALID = {
     "knee_db": [-1.0],
     "lookahead_ms": [-5.0, math.nan],
     "detector": ["max", 1, None],
+    "release_curve": ["log", "", None],
     "detector_ms": [-1.0],
     "key_highpass_hz": [0.0, -50.0, math.nan, "100"],
     "key_lowpass_hz": [0.0, math.inf],
@@ -532,6 +604,7 @@ def test_defaults_are_vocal_gate_defaults():
         -40.0, 4.0, 2.0, 80.0, 250.0)
     assert s.range_db == -math.inf and s.ratio == math.inf and s.knee_db == 0.0
     assert (s.lookahead_ms, s.detector, s.detector_ms) == (0.0, "peak", 5.0)
+    assert s.release_curve == "exponential"
     assert s.key_highpass_hz is None and s.key_lowpass_hz is None
 
 
@@ -552,8 +625,8 @@ def test_bad_audio_shapes_raise_audio_input_error(audio, key, match):
 
 @pytest.mark.parametrize("where", ["audio", "key"])
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-@pytest.mark.parametrize("params", [{}, {"lookahead_ms": 1.0, "key_highpass_hz": 100.0}],
-                         ids=repr)
+@pytest.mark.parametrize("params", [{}, {"lookahead_ms": 1.0, "key_highpass_hz": 100.0},
+                                    {"detector": "rms", "detector_ms": 20.0}], ids=repr)
 def test_non_finite_input_raises_and_keeps_the_state(where, bad, params):
     x = vocalish(FS, 0.1, seed=15, channels=2)
     key = vocalish(FS, 0.1, seed=16)
@@ -570,6 +643,22 @@ def test_non_finite_input_raises_and_keeps_the_state(where, bad, params):
     y_ref.process(x, FS, key=key)
     np.testing.assert_array_equal(y_after, y_ref.process(x, FS, key=key, reset=False))
     assert first.shape == x.shape
+
+
+@pytest.mark.parametrize("params", [{}, {"detector": "rms"}, {"key_lowpass_hz": 3000.0}],
+                         ids=repr)
+def test_non_finite_self_keyed_audio_raises_and_keeps_the_state(params):
+    x = vocalish(FS, 0.1, seed=18, channels=2)
+    g, twin = Gate(**params), Gate(**params)
+    g.process(x[:, :3001], FS)  # 3001: the stream stops inside a control frame
+    twin.process(x[:, :3001], FS)
+    broken = x[:, 3001:].copy()
+    broken[1, 1500] = math.nan  # late in the block: the kernel has run frames before it
+    with pytest.raises(AudioInputError, match=r"^audio: expected finite samples, got nan at "
+                                              r"channel 1, sample 1500"):
+        g.process(broken, FS, reset=False)
+    np.testing.assert_array_equal(g.process(x[:, 3001:], FS, reset=False),
+                                  twin.process(x[:, 3001:], FS, reset=False))
 
 
 @pytest.mark.parametrize("sample_rate", [0, -48000, math.nan, math.inf, "48000", None])

@@ -185,12 +185,34 @@ def test_gain_match_needs_calibration_for_streaming() -> None:
 def test_a_measured_multichannel_ir_file_replaces_the_room(tmp_path) -> None:
     """room.ir = a file with one channel per mic: the rig uses it instead of simulating; here the
     file holds the rig's own IRs (as `roomgate ir` writes them), so the render is unchanged."""
-    rig = load_preset("heroes-1977")
+    # The gates' "room" times follow the measured decay (T30, a little off the asked RT60): pin them.
+    times = [f"mics.{mic}.gate.{key}={value}" for mic in ("mid", "far")
+             for key, value in (("hold_ms", 600), ("release_ms", 2000))]
+    rig = load_preset("heroes-1977", times)
     irs_path = roomgate.write_audio(tmp_path / "hall.wav", rig.impulse_responses(RATE), RATE, "FLOAT")
     dry = _crescendo(seconds=2.0)
     simulated = rig.render(dry, RATE).audio
-    measured_rig = load_preset("heroes-1977", [f'room.ir="{irs_path}"'])
+    measured_rig = load_preset("heroes-1977", [f'room.ir="{irs_path}"', *times])
     np.testing.assert_allclose(measured_rig.render(dry, RATE).audio, simulated, atol=1e-5)
     with pytest.raises(AudioInputError, match="two.wav.*expected 3"):
         two = roomgate.write_audio(tmp_path / "two.wav", rig.impulse_responses(RATE)[:2], RATE, "FLOAT")
         load_preset("heroes-1977", [f'room.ir="{two}"']).impulse_responses(RATE)
+
+
+def test_room_gate_times_follow_the_room_and_a_measured_decay(tmp_path) -> None:
+    """hold_ms = release_ms = "room": 0.4 x RT60 of hold, then the range at 60 dB per RT60; from the
+    asked RT60 for the modelled room, from the measured T30 for a measured IR."""
+    from roomgate.acoustics.room import schroeder_t30_s
+
+    for rt60_s in (1.5, 2.5):
+        rig = load_preset("heroes-1977", [f"room.rt60_s={rt60_s}"])
+        for mic in ("mid", "far"):
+            settings = rig.gate_config(mic).settings  # type: ignore[union-attr]
+            assert settings["hold_ms"] == pytest.approx(400 * rt60_s, rel=0.02)
+            assert settings["release_ms"] == pytest.approx(80 / 60 * 1000 * rt60_s, rel=0.02)
+    irs = load_preset("heroes-1977", ["room.rt60_s=2.0"]).impulse_responses(48_000)
+    path = roomgate.write_audio(tmp_path / "hall.wav", irs, 48_000, "FLOAT")
+    measured = load_preset("heroes-1977", [f'room.ir="{path}"'])
+    t30_s = np.mean([schroeder_t30_s(irs[1], 48_000, band) for band in (500.0, 1000.0)])
+    assert measured.gate_config("mid").settings["hold_ms"] == pytest.approx(400 * t30_s, rel=1e-3)  # type: ignore[union-attr]
+    assert load_preset("heroes-1977", ["mics.far.gate.hold_ms=123"]).gate_config("far").settings["hold_ms"] == 123  # type: ignore[union-attr]

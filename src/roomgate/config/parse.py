@@ -38,6 +38,8 @@ WALL_MARGIN_M = 0.05
 _MATCH = re.compile(r"^match\s*([+-]\s*\d+(?:\.\d+)?)?\s*(?:LU|dB)?$", re.IGNORECASE)
 # Keys a gate may take besides the Gate's own settings (which the Gate checks).
 _GATE_SPECIAL_KEYS = ("key", "threshold", "threshold_db", "duck_db")
+# Gate times a preset may set to "room": derived from the room's decay (see roomgate.rig.gates).
+_ROOM_TIMED = ("hold_ms", "release_ms")
 _TOP_LEVEL_KEYS = ("name", "description", "room", "singer", "mics", "output")
 _ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c", "humidity_pct", "ir")
 _SINGER_KEYS = ("position_m", "toward_m")
@@ -201,6 +203,10 @@ def _parse_gate(gate_table: Any, where: str, mic_name: str) -> GateConfig:
     else:
         threshold = parse_threshold(gate_table.get("threshold", -40.0), f"{where}threshold")
     settings = {k: v for k, v in gate_table.items() if k not in _GATE_SPECIAL_KEYS}
+    # hold_ms = "room", release_ms = "room": set by the rig from its room's decay.
+    room_timed = tuple(k for k in _ROOM_TIMED if isinstance(settings.get(k), str) and settings[k].strip().lower() == "room")
+    for name in room_timed:
+        del settings[name]
     from ..dsp.gate import Gate  # the Gate validates its own settings
 
     try:
@@ -214,6 +220,7 @@ def _parse_gate(gate_table: Any, where: str, mic_name: str) -> GateConfig:
         threshold=threshold,
         duck_db=_number(gate_table.get("duck_db", 0.0), f"{where}duck_db", -96.0, 0.0),
         settings=settings,
+        room_timed=room_timed,
     )
 
 

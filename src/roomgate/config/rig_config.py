@@ -52,6 +52,7 @@ class GateConfig:
     threshold: Threshold = AbsoluteThreshold(-40.0)
     duck_db: float = 0.0  # ducks the nearer gated mics by this much while this gate is open
     settings: dict[str, Any] = field(default_factory=dict)
+    room_timed: tuple[str, ...] = ()  # settings set to "room" ("hold_ms", "release_ms"): the rig fills them
 
 
 @dataclass(frozen=True)

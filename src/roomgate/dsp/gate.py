@@ -19,9 +19,12 @@ same algorithm written as a plain Python loop):
    threshold.
 4. Target gain: 1 when open; when closed ``floor = 10 ** (range_db / 20)`` (a gate,
    ``ratio=inf``) or the expansion curve of the level (finite ``ratio``), never below the floor.
-5. Gain, per sample: moves toward the target in a straight line (linear in amplitude) at the rate
-   that crosses the full range ``floor -> 1`` in ``attack_ms`` (up) or ``release_ms`` (down), then
-   ``y[n] = x[n - L] * gain[n]`` with ``L`` the lookahead (the key is not delayed).
+5. Gain, per sample: rises toward the target in a straight line (linear in amplitude) at the rate
+   that crosses the full range ``floor -> 1`` in ``attack_ms``; falls at the rate that crosses it
+   in ``release_ms``: a constant factor per sample (``release_curve = "exponential"``, a constant
+   rate in dB: the range in dB, 80 dB toward silence, in ``release_ms``; closing to the target at
+   the floor) or a straight line (``"linear"``); then ``y[n] = x[n - L] * gain[n]`` with ``L`` the
+   lookahead (the key is not delayed).
 
 numba is imported the first time audio is processed, not when this module is imported.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +43,8 @@ import numpy as np
 from ..errors import AudioInputError, ConfigError
 from ..units import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ, check_sample_rate
 
-__all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate"]
+__all__ = ["CONTROL_RATE_HZ", "Gate", "GateSettings", "GateTrace", "control_period", "gate",
+           "room_hold_release_ms"]
 
 #: Decisions (detector, state machine, target gain) are taken this often; gain ramps per sample.
 CONTROL_RATE_HZ = 1500.0
@@ -51,12 +56,36 @@ MAX_CHANNELS = 256
 KEY_FILTER_ORDER = 4
 
 _DETECTORS = ("peak", "rms")
+_RELEASE_CURVES = ("exponential", "linear")
+#: An exponential release toward silence (``range_db = -inf``) falls this many dB in
+#: ``release_ms``, then closes to silence.
+EXPONENTIAL_RELEASE_DB = 80.0
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def control_period(sample_rate: float) -> int:
     """Samples per control frame at ``sample_rate`` (Hz): ``max(1, round(sample_rate / 1500))``."""
     return max(1, int(round(float(sample_rate) / CONTROL_RATE_HZ)))
+
+
+#: The hold that lets a hall ring out, as a fraction of its RT60: the time it takes to decay 24 dB.
+ROOM_HOLD_RT60 = 0.4
+
+
+def room_hold_release_ms(rt60_s: float, range_db: float = -80.0) -> tuple[float, float]:
+    """``(hold_ms, release_ms)`` that let a room of reverberation time ``rt60_s`` ring out.
+
+    ``hold_ms = 400 * rt60_s`` (0.4 x RT60: the room decays 24 dB meanwhile), then an exponential
+    release at the room's own rate, 60 dB per RT60: ``release_ms = -range_db / 60 * 1000 * rt60_s``
+    (80 dB for ``range_db = -inf``). Found with :mod:`roomgate.dsp.breathing` on real and
+    synthetic singing at RT60 1.5 s and 2.5 s: the gated tail within 1.5 dB of the ungated one when
+    that has fallen 30 dB (0.3-0.45 x RT60 after the last note), and 20 dB or more down 2.5 s later.
+    For ``release_curve = "exponential"``; what the rig resolves ``hold_ms = "room"`` and
+    ``release_ms = "room"`` to.
+    """
+    rt60 = _number("rt60_s", rt60_s, low=0.0, low_open=True)
+    fall_db = EXPONENTIAL_RELEASE_DB if math.isinf(range_db) else -range_db
+    return ROOM_HOLD_RT60 * 1000.0 * rt60, fall_db / 60.0 * 1000.0 * rt60
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,10 +139,17 @@ class GateSettings:
         hysteresis_db: the gate closes this many dB below the open threshold, so a level wandering
             around the threshold does not make it chatter. >= 0. Default 4.
         attack_ms: time for the gain to rise in a straight line from the floor to 1 (a partial
-            opening takes proportionally less). 0 opens at once. Default 2.
+            opening takes proportionally less). 0 opens at once. Default 2. (Always linear: it is
+            short, and an exponential rise from the floor would spend most of it inaudible.)
         hold_ms: the gate stays open this long after the key level was first seen below the close
             threshold (rounded up to a whole control frame, at most 2/3 ms more). Default 80.
-        release_ms: time for the gain to fall in a straight line from 1 to the floor. Default 250.
+        release_ms: the time the gain takes to fall the gate's whole range, from 1 (0 dB) to the
+            floor (``range_db``; with ``range_db = -inf``, to -80 dB, where it then closes to
+            silence). A partial fall takes proportionally less. Default 250.
+        release_curve: ``"exponential"``: the gain falls at a constant rate in dB
+            (``-range_db / release_ms`` dB per ms), as analogue gates release and as a room
+            decays; ``"linear"``: in a straight line in amplitude (slow at first, then a cliff).
+            Default "exponential".
         range_db: gain of the closed gate, <= 0; ``-inf`` closes to silence. Default -inf.
         ratio: ``inf`` makes a gate; a finite ratio >= 1 makes a downward expander: a closed gate's
             gain is ``(level_db - threshold_db) * (ratio - 1)`` dB, never below ``range_db``.
@@ -140,6 +176,7 @@ class GateSettings:
     attack_ms: float = 2.0
     hold_ms: float = 80.0
     release_ms: float = 250.0
+    release_curve: str = "exponential"
     range_db: float = -math.inf
     ratio: float = math.inf
     knee_db: float = 0.0
@@ -169,6 +206,8 @@ class GateSettings:
         put(self, "ratio", _number("ratio", self.ratio, low=1.0, allow_inf="+"))
         if self.detector not in _DETECTORS:
             raise _bad("detector", "'peak' or 'rms'", self.detector)
+        if self.release_curve not in _RELEASE_CURVES:
+            raise _bad("release_curve", "'exponential' or 'linear'", self.release_curve)
         for name in ("key_highpass_hz", "key_lowpass_hz"):
             value = getattr(self, name)
             if value is not None:
@@ -178,6 +217,19 @@ class GateSettings:
                 and self.key_lowpass_hz <= self.key_highpass_hz):
             raise _bad("key_lowpass_hz", f"a number > key_highpass_hz ({self.key_highpass_hz:g})",
                        self.key_lowpass_hz)
+
+    @property
+    def open_threshold_db(self) -> float:
+        """Where the gate opens, dBFS of the key detector: ``threshold_db``, or for an expander
+        with a soft knee the knee's top, ``threshold_db + knee_db / 2``."""
+        expand = not math.isinf(self.ratio)
+        return self.threshold_db + (0.5 * self.knee_db if expand else 0.0)
+
+    @property
+    def close_threshold_db(self) -> float:
+        """Where an open gate starts to close (its hold begins once the key level is below it),
+        dBFS of the key detector: ``open_threshold_db - hysteresis_db``."""
+        return self.open_threshold_db - self.hysteresis_db
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> GateSettings:
@@ -227,12 +279,31 @@ class GateTrace:
 # Kernel. Plain Python, compiled by numba on first use (cache=True: compiled once per machine).
 # The per-sample loops carry no recursion (within a frame part of constant target the gain ramp is
 # in closed form) and reduce |x| as integer bits, so they vectorise; the rest runs once per frame.
+#
+# The kernel's arguments are few on purpose (each costs about 0.3 us of numba dispatch per call,
+# which counts at 32-sample live blocks): its constants come in two arrays and its state in two
+# more, each indexed by the named slots below.
 
+# int_params slots: control frame H (samples), lookahead L (samples), rms detector (0/1), float32
+# bits of the open threshold (the peak detector's per-sample test), expander (0/1), exponential
+# release (0/1).
+_I_FRAME, _I_LATENCY, _I_RMS, _I_OPEN_BITS, _I_EXPAND, _I_EXPONENTIAL = range(6)
+_INT_PARAMS = 6
+# float_params slots: open and close thresholds (detector units: amplitude, or mean square), the
+# detector's decay per frame, the gain's rise and fall per sample, the floor gain, the hold
+# (samples), the expander's slope (ratio - 1), threshold, knee and range (dB), and the dB scale of
+# the detector (20 for amplitude, 10 for mean square), the gain where an exponential release
+# closes, then the exponential release's gain after k samples, ``r ** k`` for k = 0..H (a frame
+# part never spans more than H samples).
+(_F_OPEN, _F_CLOSE, _F_DECAY, _F_UP, _F_DOWN, _F_FLOOR, _F_HOLD, _F_SLOPE, _F_THRESHOLD_DB,
+ _F_KNEE_DB, _F_RANGE_DB, _F_DB_SCALE, _F_RELEASE_END, _F_RELEASE_POW) = range(14)
 # fstate slots: gain, target gain, detector state (peak, or mean square), key level in dB
 _G, _TARGET, _ENV, _KEYDB = range(4)
+_FSTATE = 4
 # istate slots: position in the frame, open flag, samples since first seen below the close
 # threshold (-1: not below), frame peak (float32 bits)
 _POS, _OPEN, _BELOW, _FPEAK = range(4)
+_ISTATE = 4
 
 _ABS_MASK = 0x7FFFFFFF  # float32 bits without the sign: |x| as an integer, ordered like |x|
 _NON_FINITE = 0x7F800000  # |x| bits at or above this: Inf or NaN
@@ -249,16 +320,24 @@ def _sample_peak_bits_py(bits, rows, stride, index):
     return peak
 
 
-def _ramp_py(out, o0, src, s0, count, g, k0, rate, target):
-    """``out[o0 + i] = src[s0 + i] * gain``, ``gain = g + (k0 + i) * rate`` stopped at target."""
+def _gain_after_py(g, k, rate, target, float_params, release_end, exp_fall):
+    """The gain ``k >= 0`` samples into a ramp from ``g`` toward ``target``: a straight line of
+    slope ``rate`` stopped at the target, or with ``exp_fall`` the exponential release ``g * r**k``
+    (``r**k`` from the float_params table), which closes to the target at ``release_end``."""
+    if exp_fall:
+        gk = g * float_params[_F_RELEASE_POW + k]
+        return gk if gk > release_end else target
+    gk = g + k * rate
+    return min(gk, target) if rate >= 0.0 else max(gk, target)
+
+
+def _ramp_py(out, o0, src, s0, count, g, k0, rate, target, float_params, release_end, exp_fall):
+    """``out[o0 + i] = src[s0 + i] * _gain_after(g, k0 + i, ...)`` for ``i < count``."""
     o0 = np.uint64(o0)
     s0 = np.uint64(s0)
-    if rate >= 0.0:
-        for i in range(np.uint64(count)):
-            out[o0 + i] = src[s0 + i] * min(g + (k0 + i) * rate, target)
-    else:
-        for i in range(np.uint64(count)):
-            out[o0 + i] = src[s0 + i] * max(g + (k0 + i) * rate, target)
+    for i in range(np.uint64(count)):
+        out[o0 + i] = src[s0 + i] * _gain_after(g, np.int64(k0) + np.int64(i), rate, target,
+                                                float_params, release_end, exp_fall)
 
 
 # 2 ** (exponent - 150) for each float32 exponent field (0: subnormal, scale 2 ** -149).
@@ -272,28 +351,43 @@ def _bits_to_float_py(b):
     return float(mantissa) * _POW2[e]
 
 
-_sample_peak_bits, _ramp, _bits_to_float = _sample_peak_bits_py, _ramp_py, _bits_to_float_py
 
-
-def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_open,
-                 tr_db, H, L, is_rms, open_thr, open_bits, close_thr, decay, up, down, floor, hold,
-                 expand, slope, thr_db, knee_db, range_db, db_scale, trace, check_x):
+def _gate_kernel(C, K, x, key, kbits, y, dl, fstate, istate, sumsq, tr_gain, tr_open, tr_db,
+                 int_params, float_params, trace):
     """Gate one block, a control frame (or the part of it inside this block) at a time.
 
-    Every array is flat, row-major: x, xbits, y (C * N), key, kbits (K * N), dl (C * L); flat
-    arrays with plain offsets keep numba from making views, or checking indices, per frame.
-    Returns -1, or 0 when the audio or the key holds a NaN or an Inf (the caller then drops the
-    state it passed in, which this function has partly updated).
+    Every array is flat, row-major: x, y (C * N), key, kbits (its float32 bits) (K * N), dl
+    (C * L); flat arrays with plain offsets keep numba from making views, or checking indices, per
+    frame. ``int_params``, ``float_params``, ``fstate`` and ``istate`` are indexed by the
+    ``_I_*``, ``_F_*``, ``_G``... and ``_POS``... slots. ``sumsq`` ``(2 K,)``: the rms detector's
+    running sums over the frame, committed (first ``K``) and a working copy (last ``K``).
+
+    The caller has checked that x is finite; the key is checked here, frame by frame, within the
+    peak reduction (where it costs nothing). Returns -1 with the state updated in place, or 1 for
+    a non-finite key sample with the state untouched (it is only written at the end).
     """
+    H = int_params[_I_FRAME]
+    L = int_params[_I_LATENCY]
+    is_rms = int_params[_I_RMS] != 0
+    open_bits = int_params[_I_OPEN_BITS]
+    expand = int_params[_I_EXPAND] != 0
+    open_thr = float_params[_F_OPEN]
+    close_thr = float_params[_F_CLOSE]
+    decay = float_params[_F_DECAY]
+    up = float_params[_F_UP]
+    down = float_params[_F_DOWN]
+    floor = float_params[_F_FLOOR]
+    hold = float_params[_F_HOLD]
+    slope = float_params[_F_SLOPE]
+    thr_db = float_params[_F_THRESHOLD_DB]
+    knee_db = float_params[_F_KNEE_DB]
+    range_db = float_params[_F_RANGE_DB]
+    db_scale = float_params[_F_DB_SCALE]
+    exponential = int_params[_I_EXPONENTIAL] != 0
+    release_end = float_params[_F_RELEASE_END]
+    pow0 = np.uint64(_F_RELEASE_POW + 1)  # the table's entry for 1 sample
     N = y.shape[0] // C
     mask = np.uint32(_ABS_MASK)
-    if check_x:
-        exponent = np.uint32(_NON_FINITE)
-        non_finite = 0
-        for i in range(np.uint64(C * N)):
-            non_finite += (xbits[i] & exponent) == exponent
-        if non_finite:
-            return 0
     g = fstate[_G]
     target = fstate[_TARGET]
     env = fstate[_ENV]
@@ -302,6 +396,8 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
     is_open = istate[_OPEN]
     below = istate[_BELOW]
     fpeak = istate[_FPEAK]
+    for k in range(K):
+        sumsq[K + k] = sumsq[k]
     n = 0
     while n < N:
         m = min(H - pos, N - n)
@@ -313,15 +409,15 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
             for i in range(np.uint64(m)):
                 pb = max(pb, kbits[base + i] & mask)
         if pb >= _NON_FINITE:
-            return 0
+            return 1
         fpeak = max(fpeak, np.int64(pb))
         if is_rms:
             for k in range(K):
-                acc = sumsq[k]
+                acc = sumsq[K + k]
                 for i in range(k * N + n, k * N + end):
                     v = float(key[i])
                     acc += v * v
-                sumsq[k] = acc
+                sumsq[K + k] = acc
         # The peak detector opens the gate on the very sample reaching the threshold: cut there.
         cut = end
         if is_open == 0 and not is_rms and pb >= open_bits:
@@ -333,6 +429,9 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
         while True:
             # Output: the delayed audio times the gain ramp toward a constant target.
             rate = up if target > g else (-down if target < g else 0.0)
+            exp_fall = exponential and rate < 0.0
+            # An exponential release closes to the target at the first gain at or below this.
+            end_gain = max(target, release_end)
             if start >= L:  # the common case, kept simple so that it vectorises
                 cnt = np.uint64(cut - start)
                 for c in range(C):
@@ -347,6 +446,10 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
                     elif rate > 0.0:
                         for i in range(cnt):
                             y[o + i] = x[s + i] * min(g + (i + 1) * rate, target)
+                    elif exp_fall:
+                        for i in range(cnt):
+                            gi = g * float_params[pow0 + i]
+                            y[o + i] = x[s + i] * (gi if gi > end_gain else target)
                     else:
                         for i in range(cnt):
                             y[o + i] = x[s + i] * max(g + (i + 1) * rate, target)
@@ -357,23 +460,22 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
                         q = min(cut, L)
                         for c in range(C):
                             _ramp(y, c * N + p, dl, c * L + p, q - p, g, p - start + 1, rate,
-                                  target)
+                                  target, float_params, end_gain, exp_fall)
                     else:
                         q = cut
                         for c in range(C):
                             _ramp(y, c * N + p, x, c * N + p - L, q - p, g, p - start + 1,
-                                  rate, target)
+                                  rate, target, float_params, end_gain, exp_fall)
                     p = q
             if trace:
                 t0 = np.uint64(start)
                 for i in range(np.uint64(cut - start)):
-                    gi = g + (i + 1) * rate
-                    tr_gain[t0 + i] = min(gi, target) if rate >= 0.0 else max(gi, target)
+                    tr_gain[t0 + i] = _gain_after(g, np.int64(i) + 1, rate, target, float_params,
+                                                  end_gain, exp_fall)
                     tr_open[t0 + i] = is_open != 0
                     tr_db[t0 + i] = key_db
             if cut > start:
-                gi = g + (cut - start) * rate
-                g = min(gi, target) if rate >= 0.0 else max(gi, target)
+                g = _gain_after(g, cut - start, rate, target, float_params, end_gain, exp_fall)
             if cut == end:
                 break
             is_open = 1
@@ -392,8 +494,8 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
         if is_rms:
             ms = 0.0
             for k in range(K):
-                ms = max(ms, sumsq[k])
-                sumsq[k] = 0.0
+                ms = max(ms, sumsq[K + k])
+                sumsq[K + k] = 0.0
             ms = ms / H
             env = ms + decay * (env - ms)
         else:
@@ -437,6 +539,8 @@ def _gate_kernel(C, K, x, xbits, key, kbits, y, dl, fstate, istate, sumsq, tr_ga
     istate[_OPEN] = is_open
     istate[_BELOW] = below
     istate[_FPEAK] = fpeak
+    for k in range(K):
+        sumsq[k] = sumsq[K + k]
     return -1
 
 
@@ -448,6 +552,16 @@ def _float_bits_at_least(value: float) -> int:
     if float(v32) < value:
         v32 = np.nextafter(v32, np.float32(np.inf))
     return int(np.array(v32, dtype=np.float32).view(np.uint32))
+
+
+def _biquad_py(v, b0, b1, b2, a1, a2, p, q):
+    """One transposed-direct-form-II section on sample ``v`` with state ``(p, q)``.
+
+    Returns ``(output, p, q)``. ``(b * v + q) - a * w``: the recursion through the output ``w`` is
+    one fused multiply-add (compiled with ``contract``, like its caller).
+    """
+    w = b0 * v + p
+    return w, (b1 * v + q) - a1 * w, b2 * v - a2 * w
 
 
 def _key_filter_py(sos, key, K, N, zi, out):
@@ -479,19 +593,10 @@ def _key_filter_py(sos, key, K, N, zi, out):
             p2, q2, p3, q3 = z[2, 0], z[2, 1], z[3, 0], z[3, 1]
             for n in range(np.uint64(N)):
                 v = float(key[base + n]) if first == 0 else float(out[base + n])
-                # (b * v + q) - a * w: the recursion through w is one fused multiply-add.
-                w = b00 * v + p0
-                p0 = (b01 * v + q0) - a01 * w
-                q0 = b02 * v - a02 * w
-                v = b10 * w + p1
-                p1 = (b11 * w + q1) - a11 * v
-                q1 = b12 * w - a12 * v
-                w = b20 * v + p2
-                p2 = (b21 * v + q2) - a21 * w
-                q2 = b22 * v - a22 * w
-                v = b30 * w + p3
-                p3 = (b31 * w + q3) - a31 * v
-                q3 = b32 * w - a32 * v
+                v, p0, q0 = _biquad(v, b00, b01, b02, a01, a02, p0, q0)
+                v, p1, q1 = _biquad(v, b10, b11, b12, a11, a12, p1, q1)
+                v, p2, q2 = _biquad(v, b20, b21, b22, a21, a22, p2, q2)
+                v, p3, q3 = _biquad(v, b30, b31, b32, a31, a32, p3, q3)
                 if v > big:
                     v = big
                 elif v < -big:
@@ -503,10 +608,20 @@ def _key_filter_py(sos, key, K, N, zi, out):
                 zi[j, k] = z[j - first]
 
 
+def _count_non_finite_py(flat):
+    """How many samples of the flat float32 array are a NaN or an Inf (vectorised, as bits)."""
+    bits = flat.view(np.uint32)
+    exponent = np.uint32(_NON_FINITE)
+    bad = 0
+    for i in range(np.uint64(bits.shape[0])):
+        bad += (bits[i] & exponent) == exponent
+    return bad
+
+
 def _gate_block_py(x, key, y, dl, fstate, istate, sumsq, sos, zi, kf, tr_gain, tr_open, tr_db,
                    int_params, float_params, trace):
-    """One block of :meth:`Gate.process_into` in one compiled call: the checks, the key filter,
-    the kernel and the lookahead delay line, so the live path pays one dispatch per gate.
+    """One block through the gate in one compiled call: the checks, the key filter, the kernel and
+    the lookahead delay line (one dispatch per gate and block, which the live path needs).
 
     x, y ``(C, n)``, key ``(K, n)``, dl ``(C, L)`` float32 C-contiguous; kf a float32 scratch of
     at least ``K * n`` (used only with a key filter, ``sos`` of ``S > 0`` sections); the trace
@@ -516,33 +631,24 @@ def _gate_block_py(x, key, y, dl, fstate, istate, sumsq, sos, zi, kf, tr_gain, t
     C, n = x.shape
     K = key.shape[0]
     L = dl.shape[1]
-    exponent = np.uint32(_NON_FINITE)
-    # Refuse a block holding a NaN or an Inf before any state moves (the key filter's included).
-    xbits = x.reshape(C * n).view(np.uint32)
-    bad = 0
-    for i in range(np.uint64(C * n)):
-        bad += (xbits[i] & exponent) == exponent
-    if bad:
-        return 0
-    kbits = key.reshape(K * n).view(np.uint32)
-    for i in range(np.uint64(K * n)):
-        bad += (kbits[i] & exponent) == exponent
-    if bad:
-        return 1
-    kflat = key.reshape(K * n)
-    if sos.shape[0] > 0:
-        kflat = kf[: K * n]
-        _key_filter_compiled(sos, key.reshape(K * n), K, n, zi, kflat)
+    # Refuse a block holding a NaN or an Inf before any state moves: the audio here (unless it is
+    # its own key), the key here if it is filtered (the filter's state would move), else in the
+    # kernel (which leaves its state untouched when it finds one).
     xflat = x.reshape(C * n)
+    kflat = key.reshape(K * n)
+    self_keyed = xflat.ctypes.data == kflat.ctypes.data and C == K
+    if not self_keyed and _count_non_finite(xflat):
+        return 0
+    if sos.shape[0] > 0:
+        if _count_non_finite(kflat):
+            return 0 if self_keyed else 1
+        kflat = kf[: K * n]
+        _key_filter(sos, key.reshape(K * n), K, n, zi, kflat)
     dflat = dl.reshape(C * L)
-    ok = _gate_kernel_compiled(
-        C, K, xflat, xbits, kflat, kflat.view(np.uint32), y.reshape(C * n), dflat, fstate, istate,
-        sumsq, tr_gain, tr_open, tr_db, int_params[0], int_params[1], int_params[2] != 0,
-        float_params[0], int_params[3], float_params[1], float_params[2], float_params[3],
-        float_params[4], float_params[5], float_params[6], int_params[4] != 0, float_params[7],
-        float_params[8], float_params[9], float_params[10], float_params[11], trace, False)
-    if ok >= 0:  # cannot happen (the key filter keeps a finite key finite); never hide it
-        return 1
+    if _gate_kernel_nb(C, K, xflat, kflat, kflat.view(np.uint32), y.reshape(C * n), dflat, fstate,
+                       istate, sumsq, tr_gain, tr_open, tr_db, int_params, float_params,
+                       trace) >= 0:
+        return 0 if self_keyed else 1
     # The delay line keeps the last L input samples, oldest first (a left shift copies forward).
     for c in range(C):
         if n >= L:
@@ -556,39 +662,39 @@ def _gate_block_py(x, key, y, dl, fstate, istate, sumsq, sos, zi, kf, tr_gain, t
     return -1
 
 
-# The block wrapper reaches the kernels through these names, bound to compiled code before it is.
-_gate_kernel_compiled, _key_filter_compiled = _gate_kernel, _key_filter_py
+# Compiled callers reach their callees through these module globals, which _compiled_block()
+# binds to compiled code before it compiles the callers (until then: the plain Python versions).
+_sample_peak_bits, _ramp, _bits_to_float = _sample_peak_bits_py, _ramp_py, _bits_to_float_py
+_gain_after = _gain_after_py
+_biquad, _count_non_finite = _biquad_py, _count_non_finite_py
+_key_filter, _gate_kernel_nb = _key_filter_py, _gate_kernel
 
-_compiled = None
-_compiled_block = None
+_BLOCK: Any = None
+_BLOCK_LOCK = threading.Lock()
 _NO_SCRATCH = np.zeros(0, np.float32)  # the filtered-key scratch of a gate without a key filter
+_NO_TRACE = (np.zeros(0, np.float32), np.zeros(0, np.bool_), np.zeros(0, np.float32))
 
 
-def _block_kernel():
-    """The compiled :func:`_gate_block_py` (after the kernels it calls), once."""
-    global _compiled_block, _gate_kernel_compiled, _key_filter_compiled
-    if _compiled_block is None:
-        import numba
+def _compiled_block() -> Any:
+    """:func:`_gate_block_py` compiled (or loaded from numba's disk cache), once per process."""
+    global _BLOCK, _sample_peak_bits, _ramp, _bits_to_float, _biquad, _count_non_finite, _gain_after
+    global _key_filter, _gate_kernel_nb
+    with _BLOCK_LOCK:
+        if _BLOCK is None:
+            import numba  # lazily: `import roomgate` stays light
 
-        _gate_kernel_compiled, _key_filter_compiled = _kernels()
-        _compiled_block = numba.njit(cache=True, nogil=True)(_gate_block_py)
-    return _compiled_block
-
-
-def _kernels():
-    """The compiled (gate kernel, key filter), compiled or loaded from numba's cache once."""
-    global _compiled, _sample_peak_bits, _ramp, _bits_to_float
-    if _compiled is None:
-        import numba  # lazily: `import roomgate` stays light
-
-        # The kernel calls the helpers by their global names: bind those to compiled versions first.
-        jit = numba.njit(cache=True)
-        _sample_peak_bits = jit(_sample_peak_bits_py)
-        _ramp = jit(_ramp_py)
-        _bits_to_float = jit(_bits_to_float_py)
-        _compiled = (numba.njit(cache=True, nogil=True)(_gate_kernel),
-                     numba.njit(cache=True, nogil=True, fastmath={"contract"})(_key_filter_py))
-    return _compiled
+            jit = numba.njit(cache=True, nogil=True)
+            _sample_peak_bits = jit(_sample_peak_bits_py)
+            _gain_after = jit(_gain_after_py)
+            _ramp = jit(_ramp_py)
+            _bits_to_float = jit(_bits_to_float_py)
+            _count_non_finite = jit(_count_non_finite_py)
+            contract = numba.njit(cache=True, nogil=True, fastmath={"contract"})
+            _biquad = contract(_biquad_py)
+            _key_filter = contract(_key_filter_py)
+            _gate_kernel_nb = jit(_gate_kernel)
+            _BLOCK = jit(_gate_block_py)
+        return _BLOCK
 
 
 # --------------------------------------------------------------------------------------------------
@@ -622,6 +728,18 @@ def _as_2d(array: Any, name: str) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(arr2, dtype=np.float32), arr.ndim == 1
 
 
+def _key_2d(key: Any, x: np.ndarray, audio: Any) -> np.ndarray:
+    """The key as ``(K, N)`` float32 C-contiguous, ``N`` that of the audio ``x`` (2-D)."""
+    k = key
+    if not (type(k) is np.ndarray and k.ndim == 2 and k.dtype == np.float32
+            and k.flags.c_contiguous):
+        k, _ = _as_2d(key, "key")
+    if k.shape[1] != x.shape[1]:
+        raise AudioInputError(f"key: expected {x.shape[1]} samples like the audio, got key shape "
+                              f"{np.shape(key)} for audio shape {np.shape(audio)}")
+    return k
+
+
 def _non_finite_error(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> AudioInputError:
     where = np.argwhere(~np.isfinite(arr))
     channel, sample = (int(where[0][0]), int(where[0][1])) if len(where) else (0, 0)
@@ -647,8 +765,7 @@ class _Plan:
         is_rms = s.detector == "rms"
         expand = not math.isinf(s.ratio)
         # With a soft knee the expander's curve only reaches 0 dB at its top.
-        open_db = s.threshold_db + (0.5 * s.knee_db if expand else 0.0)
-        close_db = open_db - s.hysteresis_db
+        open_db, close_db = s.open_threshold_db, s.close_threshold_db
         db_scale = 10.0 if is_rms else 20.0  # the rms detector tracks the mean square
         # (exponents clipped: a threshold of +400 dB must mean "never", not an OverflowError)
         open_thr = 10.0 ** min(open_db / db_scale, 300.0)
@@ -656,21 +773,59 @@ class _Plan:
         attack = s.attack_ms * fs / 1000.0
         release = s.release_ms * fs / 1000.0
         span = 1.0 - self.floor
-        self.kernel_args = (
-            H, self.latency, is_rms, open_thr, _float_bits_at_least(open_thr),
-            10.0 ** min(close_db / db_scale, 300.0),
-            math.exp(-H / tau) if tau > 0 else 0.0,
-            span / attack if attack > 0 else 2.0,  # 0 ms: one step, whatever the range
-            span / release if release > 0 else 2.0,
-            self.floor, s.hold_ms * fs / 1000.0,
-            expand, (s.ratio - 1.0) if expand else 0.0, s.threshold_db, s.knee_db, s.range_db,
-            db_scale)
-        # The same constants packed in two arrays for the block wrapper (few arguments: each one
-        # costs about 0.3 us of numba dispatch per call, which counts at 32-sample blocks).
-        a = self.kernel_args
-        self.int_params = np.array([a[0], a[1], a[2], a[4], a[11]], dtype=np.int64)
-        self.float_params = np.array([a[3], *a[5:11], *a[12:17]], dtype=np.float64)
+        ints = np.zeros(_INT_PARAMS, dtype=np.int64)
+        ints[_I_FRAME] = H
+        ints[_I_LATENCY] = self.latency
+        ints[_I_RMS] = is_rms
+        ints[_I_OPEN_BITS] = _float_bits_at_least(open_thr)
+        ints[_I_EXPAND] = expand
+        ints[_I_EXPONENTIAL] = s.release_curve == "exponential"
+        floats = np.zeros(_F_RELEASE_POW + H + 1, dtype=np.float64)
+        floats[_F_OPEN] = open_thr
+        floats[_F_CLOSE] = 10.0 ** min(close_db / db_scale, 300.0)
+        floats[_F_DECAY] = math.exp(-H / tau) if tau > 0 else 0.0
+        floats[_F_UP] = span / attack if attack > 0 else 2.0  # 0 ms: one step, whatever the range
+        floats[_F_DOWN] = span / release if release > 0 else 2.0
+        floats[_F_FLOOR] = self.floor
+        floats[_F_HOLD] = s.hold_ms * fs / 1000.0
+        floats[_F_SLOPE] = (s.ratio - 1.0) if expand else 0.0
+        floats[_F_THRESHOLD_DB] = s.threshold_db
+        floats[_F_KNEE_DB] = s.knee_db
+        floats[_F_RANGE_DB] = s.range_db
+        floats[_F_DB_SCALE] = db_scale
+        fall_db = EXPONENTIAL_RELEASE_DB if math.isinf(s.range_db) else -s.range_db
+        floats[_F_RELEASE_END] = self.floor if self.floor > 0 else 10.0 ** (-fall_db / 20.0)
+        per_sample = 10.0 ** (-fall_db / 20.0 / release) if release > 0 else 0.0
+        floats[_F_RELEASE_POW:] = per_sample ** np.arange(H + 1.0)
+        self.int_params, self.float_params = ints, floats
         self.sos_or_empty = self.sos if self.sos is not None else np.zeros((0, 6))
+
+
+class _GateState:
+    """All a gate carries from one block to the next, for one stream layout.
+
+    ``fstate`` (float64, ``_FSTATE``) and ``istate`` (int64, ``_ISTATE``) are indexed by the
+    ``_G``... and ``_POS``... slots; ``sumsq`` ``(2 K,)`` float64 holds the rms detector's running
+    sums over the current frame (committed, then the kernel's working copy); ``delay`` ``(C, L)``
+    float32 is the lookahead delay line (the last ``L`` input samples); ``zi`` ``(S, K, 2)``
+    float64 the key filter's state.
+    """
+
+    __slots__ = ("sample_rate", "channels", "key_channels", "fstate", "istate", "sumsq", "delay",
+                 "zi")
+
+    def __init__(self, plan: _Plan, channels: int, key_channels: int) -> None:
+        self.sample_rate = plan.sample_rate
+        self.channels = channels
+        self.key_channels = key_channels
+        self.fstate = np.zeros(_FSTATE, dtype=np.float64)
+        self.fstate[_G] = self.fstate[_TARGET] = plan.floor  # starts closed
+        self.fstate[_KEYDB] = KEY_DB_FLOOR
+        self.istate = np.zeros(_ISTATE, dtype=np.int64)
+        self.istate[_BELOW] = -1
+        self.sumsq = np.zeros(2 * key_channels, dtype=np.float64)
+        self.delay = np.zeros((channels, plan.latency), dtype=np.float32)
+        self.zi = np.zeros((plan.sos_or_empty.shape[0], key_channels, 2), dtype=np.float64)
 
 
 def _key_filter_sos(s: GateSettings, fs: float) -> np.ndarray | None:
@@ -703,8 +858,17 @@ class Gate:
       whose key reaches the threshold (peak detector) or after the frame end that saw it (rms).
     - hold: the gate stays open ``hold_ms``, rounded up to whole frames, after the first frame end
       whose level is below the close threshold ``threshold_db - hysteresis_db``.
-    - release: then the gain falls in a straight line from 1 to the floor in ``release_ms`` (to the
-      expansion curve, at the same rate, with a finite ``ratio``).
+    - release: then the gain falls the whole range, 1 to the floor, in ``release_ms`` (to the
+      expansion curve, at the same rate, with a finite ``ratio``). Exponential (the default): at a
+      constant rate in dB, ``-range_db / release_ms`` dB per ms (80 dB in ``release_ms`` when
+      ``range_db = -inf``, then silence), as an analogue gate releases and a room decays; set
+      ``release_ms`` to ``-range_db / 60 * RT60`` and the gain falls at the room's own rate.
+      Linear: a straight line in amplitude, slow at first, then a cliff (its last tenth of the time
+      falls from -20 dB to the floor).
+    - the gate starts to close at ``close_threshold_db = threshold_db - hysteresis_db`` (see
+      :attr:`GateSettings.close_threshold_db`), so it stays open longer than a level above
+      ``threshold_db`` alone would say: through the softer notes of a phrase that opened it, plus
+      ``hold_ms`` and the release.
     - lookahead: ``y[n] = x[n - L] * gain[n]``, ``L = round(lookahead_ms * fs / 1000)``; the gain
       uses the key up to ``n``, so with ``lookahead_ms >= attack_ms`` the gate is fully open when a
       transient reaches the output.
@@ -793,25 +957,17 @@ class Gate:
 
     def reset(self) -> None:
         """Forget the past: closed gate, silent detector, empty delay line and key filter."""
-        self._state: dict[str, Any] | None = None
+        self._state: _GateState | None = None
 
-    def _fresh_state(self, plan: _Plan, channels: int, key_channels: int) -> dict[str, Any]:
-        fstate = np.zeros(4, dtype=np.float64)
-        fstate[_G] = fstate[_TARGET] = plan.floor  # starts closed
-        fstate[_KEYDB] = KEY_DB_FLOOR
-        istate = np.zeros(4, dtype=np.int64)
-        istate[_BELOW] = -1
-        sections = 0 if plan.sos is None else plan.sos.shape[0]
-        return {
-            "sample_rate": plan.sample_rate,
-            "channels": channels,
-            "key_channels": key_channels,
-            "fstate": fstate,
-            "istate": istate,
-            "sumsq": np.zeros(key_channels, dtype=np.float64),
-            "delay": np.zeros((channels, plan.latency), dtype=np.float32),
-            "zi": np.zeros((sections, key_channels, 2), dtype=np.float64),
-        }
+    def _check_layout(self, channels: int, key_channels: int, fs: float) -> None:
+        """Refuse to continue the stream with another channel count, key count or sample rate."""
+        st = self._state
+        if st is not None and (st.channels, st.key_channels, st.sample_rate) != (
+                channels, key_channels, fs):
+            raise AudioInputError(
+                "audio: cannot continue the stream (reset=False) with a different layout: expected "
+                f"{st.channels} channel(s) keyed by {st.key_channels} at {st.sample_rate:g} Hz, "
+                f"got {channels} keyed by {key_channels} at {fs:g} Hz")
 
     def _plan(self, sample_rate: float) -> _Plan:
         """Everything derived from the settings and the sample rate, cached for small blocks."""
@@ -879,17 +1035,7 @@ class Gate:
         if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype == np.float32
                 and x.flags.c_contiguous):
             x, _ = _as_2d(audio, "audio")
-        channels, n = x.shape
-        if key is None:
-            k = x
-        else:
-            k = key
-            if not (type(k) is np.ndarray and k.ndim == 2 and k.dtype == np.float32
-                    and k.flags.c_contiguous):
-                k, _ = _as_2d(key, "key")
-            if k.shape[1] != n:
-                raise AudioInputError(f"key: expected {n} samples like the audio, got key shape "
-                                      f"{np.shape(key)} for audio shape {np.shape(audio)}")
+        k = x if key is None else _key_2d(key, x, audio)
         y = out
         if type(y) is np.ndarray and y.ndim == 1 and x.shape[0] == 1:
             y = y[np.newaxis]
@@ -899,55 +1045,69 @@ class Gate:
                 f"out: expected a writable C-contiguous float32 array shaped like the audio "
                 f"{np.shape(audio)}, got {getattr(out, 'dtype', type(out).__name__)} "
                 f"{np.shape(out)}")
-        key_channels = k.shape[0]
-        st = self._state
-        if st is not None and (st["channels"] != channels or st["key_channels"] != key_channels
-                               or st["sample_rate"] != fs):
-            raise AudioInputError(
-                "audio: cannot continue the stream with a different layout: expected "
-                f"{st['channels']} channel(s) keyed by {st['key_channels']} at "
-                f"{st['sample_rate']:g} Hz, got {channels} keyed by {key_channels} at {fs:g} Hz")
+        n = x.shape[1]
         if trace is not None and (len(trace[0]) < n or len(trace[1]) < n or len(trace[2]) < n):
             raise AudioInputError(f"trace: expected three arrays of at least {n} samples, "
                                   f"got lengths {[len(a) for a in trace]}")
+        self._check_layout(x.shape[0], k.shape[0], fs)
         bad = self._process_block(x, k, y, trace, fs)
         if bad >= 0:
             if bad == 1:
-                raise _non_finite_error("key", k, np.shape(key))
+                raise _non_finite_error("key", k, np.shape(key if key is not None else audio))
             raise _non_finite_error("audio", x, np.shape(audio))
         return out
 
+    def _run(self, audio: Any, sample_rate: float, key: Any, reset: bool,
+             trace: bool) -> tuple[np.ndarray, GateTrace | None]:
+        """:meth:`process` and :meth:`process_with_trace`: check, allocate, then one block."""
+        fs = _check_sample_rate(sample_rate)
+        self._plan(fs)  # a key filter the sample rate cannot hold is refused before anything moves
+        x, mono = _as_2d(audio, "audio")
+        k = x if key is None else _key_2d(key, x, audio)
+        if reset:
+            self.reset()
+        self._check_layout(x.shape[0], k.shape[0], fs)
+        y = np.empty(x.shape, dtype=np.float32)
+        m = x.shape[1] if trace else 0
+        tr = (np.empty(m, np.float32), np.empty(m, np.bool_), np.empty(m, np.float32))
+        bad = self._process_block(x, k, y, tr if trace else None, fs, keep_scratch=False)
+        if bad >= 0:
+            if bad == 1:
+                raise _non_finite_error("key", k, np.shape(key if key is not None else audio))
+            raise _non_finite_error("audio", x, np.shape(audio))
+        return (y[0] if mono else y), (GateTrace(*tr) if trace else None)
+
     def _process_block(self, x: np.ndarray, k: np.ndarray, y: np.ndarray,
-                       trace: tuple[np.ndarray, np.ndarray, np.ndarray] | None, fs: float) -> int:
-        """:meth:`process_into` without its checks, for a caller that guarantees them (the rig's
-        stream, whose buffers are made for it): float32 C-contiguous 2-D ``x``, ``k``, ``y``,
-        the stream's layout, trace arrays long enough. An empty block starts the state.
+                       trace: tuple[np.ndarray, np.ndarray, np.ndarray] | None, fs: float,
+                       keep_scratch: bool = True) -> int:
+        """The one path of every call: ``x`` keyed by ``k`` into ``y`` (and the trace), carrying
+        the state. Unchecked, for callers that guarantee the checks (the rig's stream, whose
+        buffers are made for it): float32 C-contiguous 2-D ``x``, ``k``, ``y``, the stream's
+        layout, trace arrays long enough. An empty block starts the state.
+
+        ``keep_scratch``: the filtered key goes to a scratch kept by the gate (for small blocks:
+        no allocation), or with False to a new one (for a long block, so as not to keep it).
         Returns -1, or 0 / 1 for a non-finite audio / key sample (the state then unchanged).
         """
         plan = self._plan(fs)
         st = self._state
         if st is None:
-            st = self._state = self._fresh_state(plan, x.shape[0], k.shape[0])
-            self._last_sample_rate = fs
+            st = self._state = _GateState(plan, x.shape[0], k.shape[0])
+        self._last_sample_rate = fs
         n = x.shape[1]
         if n == 0:
             return -1
         if trace is None:
-            gains, opened, levels = self._scratch_trace(0)
+            gains, opened, levels = _NO_TRACE
         else:
             gains, opened, levels = trace
-        kf = self._scratch_key(k.shape[0] * n) if plan.sos is not None else _NO_SCRATCH
-        return _block_kernel()(x, k, y, st["delay"], st["fstate"], st["istate"], st["sumsq"],
-                               plan.sos_or_empty, st["zi"], kf, gains, opened, levels,
-                               plan.int_params, plan.float_params, trace is not None)
-
-    def _scratch_trace(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Trace arrays of at least ``n`` samples, kept between calls (grown when too short)."""
-        cached = getattr(self, "_trace_scratch", None)
-        if cached is None or len(cached[0]) < n:
-            cached = (np.empty(n, np.float32), np.empty(n, np.bool_), np.empty(n, np.float32))
-            self._trace_scratch = cached
-        return cached
+        kf = _NO_SCRATCH
+        if plan.sos is not None:
+            kf = (self._scratch_key(k.shape[0] * n) if keep_scratch
+                  else np.empty(k.shape[0] * n, np.float32))
+        return _compiled_block()(x, k, y, st.delay, st.fstate, st.istate, st.sumsq,
+                                 plan.sos_or_empty, st.zi, kf, gains, opened, levels,
+                                 plan.int_params, plan.float_params, trace is not None)
 
     def _scratch_key(self, size: int) -> np.ndarray:
         """A float32 scratch of at least ``size`` samples for the filtered key, kept."""
@@ -956,71 +1116,6 @@ class Gate:
             cached = np.empty(max(size, 256), np.float32)
             self._key_scratch = cached
         return cached
-
-    def _run(self, audio: Any, sample_rate: float, key: Any, reset: bool,
-             trace: bool) -> tuple[np.ndarray, GateTrace | None]:
-        fs = _check_sample_rate(sample_rate)
-        plan = self._plan(fs)
-        x, mono = _as_2d(audio, "audio")
-        channels, n = x.shape
-        if key is None:
-            k, check_x = x, False
-        else:
-            k, _ = _as_2d(key, "key")
-            if k.shape[1] != n:
-                raise AudioInputError(f"key: expected {n} samples like the audio, got key shape "
-                                      f"{np.shape(key)} for audio shape {np.shape(audio)}")
-            check_x = True
-        key_channels = k.shape[0]
-        if reset:
-            self.reset()
-        st = self._state
-        if st is not None and (st["sample_rate"], st["channels"], st["key_channels"]) != (
-                fs, channels, key_channels):
-            raise AudioInputError(
-                "audio: cannot continue the stream (reset=False) with a different layout: expected "
-                f"{st['channels']} channel(s) keyed by {st['key_channels']} at "
-                f"{st['sample_rate']:g} Hz, got {channels} keyed by {key_channels} at {fs:g} Hz")
-        if st is None:
-            st = self._fresh_state(plan, channels, key_channels)
-        self._last_sample_rate = fs
-
-        y = np.empty((channels, n), dtype=np.float32)
-        tr = (np.empty(n if trace else 0, np.float32), np.empty(n if trace else 0, np.bool_),
-              np.empty(n if trace else 0, np.float32))
-        if n == 0:
-            return self._shape_out(y, mono), (GateTrace(*tr) if trace else None)
-
-        gate_kernel, key_filter = _kernels()
-        # Work on copies of the state: a block found to hold a NaN leaves the gate untouched.
-        zi = st["zi"].copy()
-        fstate, istate, sumsq = st["fstate"].copy(), st["istate"].copy(), st["sumsq"].copy()
-        if plan.sos is not None:
-            kf = np.empty(k.shape, dtype=np.float32)
-            key_filter(plan.sos, k.reshape(-1), key_channels, n, zi, kf.reshape(-1))
-        else:
-            kf = k
-        delay = st["delay"]
-        x_flat, k_flat = x.reshape(-1), kf.reshape(-1)
-        bad = gate_kernel(channels, key_channels, x_flat, x_flat.view(np.uint32), k_flat,
-                          k_flat.view(np.uint32), y.reshape(-1), delay.reshape(-1), fstate, istate,
-                          sumsq, tr[0], tr[1], tr[2], *plan.kernel_args, trace, check_x)
-        if bad >= 0:
-            if key is not None and not np.isfinite(k).all():
-                raise _non_finite_error("key", k, np.shape(key))
-            raise _non_finite_error("audio", x, np.shape(audio))
-
-        # Commit the new state only now that the block is known good.
-        L = plan.latency
-        if L:
-            delay = np.concatenate([delay, x], axis=1)[:, -L:] if n < L else x[:, n - L:].copy()
-        self._state = {**st, "fstate": fstate, "istate": istate, "sumsq": sumsq, "delay": delay,
-                       "zi": zi}
-        return self._shape_out(y, mono), (GateTrace(*tr) if trace else None)
-
-    @staticmethod
-    def _shape_out(y: np.ndarray, mono: bool) -> np.ndarray:
-        return y[0] if mono else y
 
 
 def gate(audio: Any, sample_rate: float, key: Any = None, **settings: Any) -> np.ndarray:

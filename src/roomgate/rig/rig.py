@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..config import AbsoluteThreshold, MicConfig, RigConfig, load_config
+from ..config import AbsoluteThreshold, GateConfig, MicConfig, RigConfig, load_config
 from ..errors import AudioInputError, ConfigError
 from ..io.audio import as_channels_first
 from ..io.report import InputReport, MicReport, OutputReport, Report, RoomReport, SingerReport, build_report
@@ -30,7 +30,7 @@ from ..io.timeline import TimelineRecorder
 from ..units import check_sample_rate
 from .calibration import Calibration, calibrate, load_calibration, save_calibration
 from .engine import StreamEngine
-from .gates import build_gate, close_threshold_db
+from .gates import build_gate, close_threshold_db, with_room_times
 
 __all__ = ["MAX_INPUT_PEAK", "Progress", "Render", "Rig", "load_preset"]
 
@@ -66,6 +66,7 @@ class Rig:
         self.calibration: Calibration | None = None
         self._irs: dict[int, np.ndarray] = {}  # physical IRs by sample rate
         self._capture_irs: dict[int, np.ndarray] = {}
+        self._timed_config: RigConfig | None = None  # config with the "room" gate times resolved
         self._stream: StreamEngine | None = None
 
     # -- description ---------------------------------------------------------------------------
@@ -135,6 +136,35 @@ class Rig:
             self._capture_irs[sample_rate] = (physical * np.float32(reference_m)).astype(np.float32)
         return self._capture_irs[sample_rate]
 
+    def room_decay_s(self, mic_name: str) -> float:
+        """The decay (RT60, s) a mic's ``"room"`` gate times follow: its measured IR's T30 when it
+        has one, else the modelled room's reverberation time (both the mean of the 500 Hz and 1 kHz
+        octave bands, where a hall's RT60 is quoted)."""
+        from ..acoustics.room import rt60_bands_s, schroeder_t30_s
+
+        index = self.mic_names.index(mic_name)
+        if self.config.room_ir is None and self.config.mics[index].ir is None:
+            bands = rt60_bands_s(self.config.room)
+            return (bands[500.0] + bands[1000.0]) / 2
+        rate = 48_000
+        ir = self.impulse_responses(rate)[index]
+        try:
+            return (schroeder_t30_s(ir, rate, 500.0) + schroeder_t30_s(ir, rate, 1000.0)) / 2
+        except ValueError as error:
+            raise ConfigError(f"mics.{mic_name}.gate: 'room' times need the measured IR's decay, but {error}") from None
+
+    def gate_config(self, mic_name: str) -> GateConfig | None:
+        """A mic's gate as it runs: its ``"room"`` hold and release made numbers (None: ungated)."""
+        return self._timed().mic(mic_name).gate
+
+    def _timed(self) -> RigConfig:
+        """The config with every gate's ``"room"`` times resolved (once per rig)."""
+        if self._timed_config is None:
+            mics = tuple(replace(m, gate=with_room_times(m.gate, self.room_decay_s(m.name)))
+                         if m.gate is not None and m.gate.room_timed else m for m in self.config.mics)
+            self._timed_config = replace(self.config, mics=mics)
+        return self._timed_config
+
     def tail_samples(self, sample_rate: int) -> int:
         """How many samples of room tail :meth:`render` keeps after the input ends."""
         tail_s = self.config.output.tail_s
@@ -161,7 +191,7 @@ class Rig:
         """:meth:`calibrate` over a take given block by block: ``blocks()`` yields the take's
         consecutive blocks each time it is called (one pass, two with matched trims)."""
         sample_rate = check_sample_rate(sample_rate)
-        self.calibration = calibrate(self.config, self._checked(blocks), sample_rate,
+        self.calibration = calibrate(self._timed(), self._checked(blocks), sample_rate,
                                      lambda: self.capture_irs(sample_rate, progress))
         self._stream = None  # the gates are rebuilt with the new thresholds
         return self.calibration
@@ -289,7 +319,7 @@ class Rig:
     def _new_engine(self, sample_rate: int, max_block_size: int | None = None) -> StreamEngine:
         """A fresh engine with the gates built at the calibrated thresholds."""
         gates = []
-        for mic in self.config.mics:
+        for mic in self._timed().mics:
             threshold_db = self.threshold_db(mic.name)
             gates.append(None if mic.gate is None or threshold_db is None else build_gate(mic.gate, threshold_db))
         trims_db = [self.gain_db(m.name) for m in self.config.mics]
@@ -435,7 +465,7 @@ class Rig:
         config = self.config
         rt60 = config.room.rt60_s
         return build_report(
-            recorder, [self._mic_report(m) for m in config.mics], preset=config.name, input=input, output=output,
+            recorder, [self._mic_report(m) for m in self._timed().mics], preset=config.name, input=input, output=output,
             room=RoomReport(list(config.room.size_m), rt60 if isinstance(rt60, (int, float, dict)) else None),
             singer=SingerReport(list(config.singer.position_m)),
         )

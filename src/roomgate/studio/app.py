@@ -719,9 +719,10 @@ def _describe_mic(rig: Rig, mic: MicConfig) -> dict[str, Any]:
         "measured_ir": mic.ir is not None,
         "gate": None,
     }
-    if mic.gate is not None:
+    gate = rig.gate_config(mic.name)
+    if mic.gate is not None and gate is not None:
         threshold_db = rig.threshold_db(mic.name)
-        settings = build_gate(mic.gate, 0.0 if threshold_db is None else threshold_db).settings
+        settings = build_gate(gate, 0.0 if threshold_db is None else threshold_db).settings
         entry["gate"] = {
             "key": mic.gate.key,
             "threshold": mic.gate.threshold.text,  # as set: dBFS, or "p65" resolved on the take
