@@ -2,7 +2,8 @@
 
 One user, one session, on this machine. The state (the take, the rig's settings, the renders)
 lives in a :class:`Studio`; files live in a private folder and are addressed only by ids the
-server makes (``t-<hex>`` for a take's dry audio, ``r-<hex>`` for a render).
+server makes (``t-<hex>`` for a take's dry audio, ``r-<hex>`` for a render, ``o-<hex>`` for a
+render with every gate open).
 
 API (JSON unless noted; every ``/api`` request needs the token, as the header
 ``X-Roomgate-Token`` or ``?token=``):
@@ -10,19 +11,27 @@ API (JSON unless noted; every ``/api`` request needs the token, as the header
 ======  ======================  ==========================================================
 GET     /                       the page (``?token=`` required)
 GET     /static/{name}          the page's script and style sheet
-GET     /api/state              rig, take, last render (with its report), built-in presets
+GET     /api/state              rig, take, last render (with its report), built-in presets, monitor
 GET     /api/rig                the rig: room, singer, mics (positions, distances, gains, gates)
 POST    /api/settings           ``{"set": ["mics.far.distance_m=12", ...]}`` -> the rig; 400 names the key
 POST    /api/settings/undo      drop the last change -> the rig
-POST    /api/prefetch           ``{"set": [...]}``: simulate those changes' new IRs in the background
+POST    /api/prefetch           ``{"set": [...]}``: prepare those changes' IRs and captures in the background
 POST    /api/settings/reset     back to the starting rig, or ``{"preset": NAME}`` a built-in -> the rig
+POST    /api/preset             ``{"name": FILE, "text": TOML}``: a preset read from disk by the page -> the rig
+POST    /api/monitor            ``{"solo": [mic, ...], "mute": [...]}``: what B and C let through -> the monitor
 POST    /api/take               multipart ``file``: an audio file (mono or downmixed) -> the take
 POST    /api/take/demo          ``{"sample_rate": 48000}``: the built-in sung crescendo -> the take
-POST    /api/render             render the take through the rig -> report, rig, audio id
+POST    /api/render             ``{"since": RENDER}`` optional: render the take -> report (rows unchanged
+                                since RENDER as null, listed in ``unchanged``), rig, audio and levels URLs
+GET     /api/levels/{render}    A (dry), B (the render), C (every gate open): meters, loudness, matching
+                                gains, audio URLs (measured when first asked for)
+GET     /api/hall               each mic's IR (envelope, decay) and room measures; ``?have=DIGEST,...``
+                                leaves out those the page holds
 GET     /api/report             the last render's report
-GET     /api/audio/{id}         WAV (32-bit float); ids: a take's or a render's, or ``dry`` /
+GET     /api/audio/{id}         WAV (32-bit float); ids: a take's, a render's or a C's, or ``dry`` /
                                 ``render`` for the current ones; ``?download=1`` as attachment
-GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``)
+GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``);
+                                ``?name=`` the name it carries
 ======  ======================  ==========================================================
 """
 
@@ -65,6 +74,7 @@ from ..acoustics.room import Room
 from ..rig import Rig
 from ..rig.gates import build_gate, close_threshold_db
 from .capture import CaptureCache
+from .hall import HallCache
 from .levels import LevelsWorker
 from .renderer import Monitor, Outcome, Renderer
 
@@ -75,6 +85,7 @@ ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
 MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
 KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
+MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
 IR_CACHE_ROWS = 96  # simulated IR rows kept in memory (one per mic geometry and sample rate)
 _ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
@@ -232,6 +243,7 @@ class Studio:
         self.monitor = Monitor()
         self.levels = LevelsWorker()
         self.memory_take_s = MEMORY_TAKE_S
+        self.hall_cache = HallCache()
         self._open_versions: OrderedDict[str, OpenVersion] = OrderedDict()  # C renders by what they depend on
         # Render files are written (and old ones deleted) in order on this thread, after the page
         # has the render from memory.
@@ -288,13 +300,16 @@ class Studio:
         with self.lock:
             return describe_rig(self.rig, self.overrides, self.preset_name)
 
-    def preset_toml(self) -> str:
-        """The rig as a preset file: the preset's table with the changes applied."""
+    def preset_toml(self, name: str | None = None) -> str:
+        """The rig as a preset file: the preset's table with the changes applied, called ``name``
+        when given (the name the user typed)."""
         import tomli_w
 
         with self.lock:
             table = apply_overrides(self.base_table, self.overrides)
             overrides, preset_name, preset_path = list(self.overrides), self.preset_name, self.preset_path
+        if name is not None:
+            table["name"] = _preset_name(name)
         for mic in table.get("mics", []):
             ir = mic.get("ir") if isinstance(mic, dict) else None
             if isinstance(ir, str):  # keep a measured IR findable wherever the file is saved
@@ -304,6 +319,47 @@ class Studio:
         lines += [f"#   --set {text}" for text in overrides] or ["#   (no changes)"]
         lines.append("# Use it with: roomgate render INPUT -o OUT --preset THIS_FILE.toml")
         return "\n".join(lines) + "\n\n" + tomli_w.dumps(table)
+
+    def open_preset(self, file_name: str, text: str) -> dict[str, Any]:
+        """Start again from a preset file the page read from disk (its TOML text) -> the rig.
+
+        The studio reads no file a request names, so a preset naming measured IR files is
+        refused (render it with ``roomgate render --preset``)."""
+        import tomllib
+
+        name = (file_name.replace("\\", "/").rsplit("/", 1)[-1] or "preset.toml")[:120]
+        if len(text) > MAX_PRESET_CHARS:
+            raise HTTPError(413, f"{name}: {len(text)} characters; expected a preset of at most {MAX_PRESET_CHARS}")
+        try:
+            table = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise HTTPError(400, f"{name}: broken TOML ({error})") from None
+        files = [key for key, value in _measured_ir_keys(table) if value is not None]
+        if files:
+            raise HTTPError(400, f"{name}: {files[0]} names a measured IR file, which the studio does not read; "
+                                 "render this preset with: roomgate render INPUT -o OUT --preset FILE")
+        try:
+            config = parse_config(table, source=name)
+        except RoomgateError as error:
+            raise HTTPError(400, f"{name}: {error}") from None
+        with self.lock:
+            self.preset_name = str(table.get("name", Path(name).stem))
+            self.base_table, self.preset_path = table, Path(name)
+            self.overrides = []
+            self.rig = Rig(config)
+            return self.describe_rig()
+
+    def hall(self, have: set[str]) -> dict[str, Any]:
+        """The hall panel's data for the rig's mics at the take's sample rate (see :mod:`.hall`)."""
+        with self.lock:
+            take, rig = self.take, self.rig
+        if take is None:
+            raise HTTPError(409, "no take loaded: the hall is measured at the take's sample rate")
+        rate = take.sample_rate
+        if rate not in rig._irs:
+            self.prepare_irs(rig, rate)
+        irs = rig.impulse_responses(rate)
+        return self.hall_cache.describe(rig.mic_names, [m.distance_m for m in rig.config.mics], irs, rate, have)
 
     # -- takes ---------------------------------------------------------------------------------
 
@@ -790,6 +846,25 @@ def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return b"".join([b"RIFF", struct.pack("<I", 4 + len(header) + len(data)), b"WAVE", header, data])
 
 
+def _preset_name(name: str) -> str:
+    """A preset name the user typed: one line of 1 to 80 characters (HTTPError 400 otherwise)."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(text) <= 80 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise HTTPError(400, f"name: expected a preset name of 1 to 80 characters on one line, got {name!r}")
+    return text
+
+
+def _measured_ir_keys(table: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The keys of a preset table that name measured IR files, and their values."""
+    room = table.get("room")
+    keys = [("room.ir", room.get("ir") if isinstance(room, dict) else None)]
+    mics = table.get("mics")
+    for index, mic in enumerate(mics if isinstance(mics, list) else []):
+        if isinstance(mic, dict):
+            keys.append((f"mics.{mic.get('name', index)}.ir", mic.get("ir")))
+    return keys
+
+
 def _lufs(value: float | None) -> float:
     return -math.inf if value is None else float(value)
 
@@ -990,6 +1065,19 @@ def create_app(
         return JSONResponse(await run_in_threadpool(studio.render, since if isinstance(since, str) else None))
 
     @_endpoint
+    async def post_preset(request: Request) -> Response:
+        body = await _json_body(request)
+        name, text = body.get("name", "preset.toml"), body.get("text")
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise HTTPError(400, "preset: expected {\"name\": FILE NAME, \"text\": the preset's TOML}")
+        return JSONResponse(await run_in_threadpool(studio.open_preset, name, text))
+
+    @_endpoint
+    async def get_hall(request: Request) -> Response:
+        have = {d for d in request.query_params.get("have", "").split(",") if d}
+        return JSONResponse(await run_in_threadpool(studio.hall, have))
+
+    @_endpoint
     async def post_monitor(request: Request) -> Response:
         body = await _json_body(request)
         return JSONResponse(await run_in_threadpool(studio.set_monitor, body.get("solo", []), body.get("mute", [])))
@@ -1020,8 +1108,9 @@ def create_app(
 
     @_endpoint
     async def get_preset(request: Request) -> Response:
-        text = await run_in_threadpool(studio.preset_toml)
-        name = _safe_stem(studio.preset_name) + "-studio.toml"
+        typed = request.query_params.get("name")
+        text = await run_in_threadpool(studio.preset_toml, typed)
+        name = (_safe_stem(_preset_name(typed)) + ".toml") if typed is not None else _safe_stem(studio.preset_name) + "-studio.toml"
         return Response(text, media_type="application/toml; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{name}"'})
 
@@ -1039,6 +1128,8 @@ def create_app(
         Route("/api/take/demo", post_demo, methods=["POST"]),
         Route("/api/render", post_render, methods=["POST"]),
         Route("/api/monitor", post_monitor, methods=["POST"]),
+        Route("/api/preset", post_preset, methods=["POST"]),
+        Route("/api/hall", get_hall, methods=["GET"]),
         Route("/api/levels/{render_id}", get_levels, methods=["GET"]),
         Route("/api/report", get_report, methods=["GET"]),
         Route("/api/audio/{audio_id}", get_audio, methods=["GET"]),
