@@ -103,6 +103,13 @@
     if (errorControls[area]) { errorControls[area].removeAttribute('aria-invalid'); errorControls[area] = null; }
   }
 
+  function redrawn(control) { // a control, or the one drawn in its place (same label or id)
+    if (!control || document.contains(control)) return control;
+    const label = control.getAttribute('aria-label');
+    if (label) return document.querySelector(`[aria-label="${CSS.escape(label)}"]`);
+    return control.id ? $(control.id) : null;
+  }
+
   function setStatus(text, kind = '') {
     const box = $('status');
     box.textContent = text || '';
@@ -124,8 +131,13 @@
   // -- audio ----------------------------------------------------------------------------------
 
   let ctx = null;
-  function audio() {
-    if (!ctx) ctx = new (window.AudioContext || window.webkitAudioContext)();
+  function audio() { // at the take's sample rate: the decoded buffers hold the server's samples
+    const rate = S.take ? S.take.sample_rate : undefined;
+    if (ctx && rate && ctx.sampleRate !== rate) { ctx.close(); ctx = null; }
+    if (!ctx) {
+      const Context = window.AudioContext || window.webkitAudioContext;
+      try { ctx = new Context(rate ? { sampleRate: rate } : {}); } catch (e) { ctx = new Context(); }
+    }
     return ctx;
   }
 
@@ -377,9 +389,10 @@
     try {
       S.rig = await api('POST', '/api/settings', { set: changes });
     } catch (error) {
-      showError(area, error.message, control);
       drawAll(); // put the dragged thing back where the rig has it
-      if (control && document.contains(control)) control.focus();
+      const target = redrawn(control);
+      showError(area, error.message, target);
+      if (target) target.focus();
       return false;
     }
     clearError(area);
@@ -825,13 +838,10 @@
     const commit = () => {
       const value = input.value.trim();
       if (!value || value === original) return;
-      const id = input.getAttribute('aria-label');
-      applyChanges(toChanges(value.replace('\u2212', '-')), area, input).then((ok) => {
-        if (!ok) focusSelector(`input[aria-label="${id}"]`);
-      });
+      applyChanges(toChanges(value.replace('\u2212', '-')), area, input);
     };
     input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') { e.preventDefault(); commit(); }
+      if (e.key === 'Enter') { e.preventDefault(); input.blur(); } // (commits by the change event)
       if (e.key === 'Escape') { input.value = original; input.blur(); }
     });
     input.addEventListener('change', commit);
@@ -918,17 +928,23 @@
   function drawHall() {
     const rig = S.rig;
     const box = document.querySelector('.hall-mics');
-    clear(box);
-    if (!rig) return;
+    if (!rig) { clear(box); return; }
     if (!S.hallMic || !rig.mics.some((m) => m.name === S.hallMic)) {
       const gated = rig.mics.filter((m) => m.gate);
       S.hallMic = (gated.length ? gated[gated.length - 1] : rig.mics[0]).name;
     }
-    for (const mic of rig.mics) {
-      const button = html('button', { type: 'button', 'data-mic': mic.name, 'aria-pressed': String(mic.name === S.hallMic) }, box, mic.name);
-      button.style.color = colourOf(mic.name);
-      button.addEventListener('click', () => selectHallMic(mic.name));
+    const names = rig.mics.map((m) => m.name).join(' ');
+    if (box.dataset.mics !== names) { // the buttons stay (and keep the focus) while the mics do
+      clear(box);
+      box.dataset.mics = names;
+      for (const mic of rig.mics) {
+        const button = html('button', { type: 'button', 'data-mic': mic.name }, box);
+        html('span', { class: 'swatch', 'aria-hidden': 'true' }, button).style.background = colourOf(mic.name);
+        button.appendChild(document.createTextNode(mic.name));
+        button.addEventListener('click', () => selectHallMic(mic.name));
+      }
     }
+    for (const button of box.querySelectorAll('button')) button.setAttribute('aria-pressed', String(button.dataset.mic === S.hallMic));
     const entry = S.hall[S.hallMic];
     drawHallPlot(entry);
     drawHallTable(entry);
@@ -1300,8 +1316,8 @@
     drawPresets();
     drawPlan();
     const editing = document.activeElement && document.activeElement.closest && document.activeElement.closest('tbody');
-    if (!editing || editing.closest('#mic-table') === null) drawGates();
-    if (!editing || editing.closest('#gate-table') === null) drawTable();
+    if (!editing || !editing.closest('#gate-table')) drawGates(); // not under the user's fingers
+    if (!editing || !editing.closest('#mic-table')) drawTable();
     drawChanges();
     drawHall();
     drawTimeline();
