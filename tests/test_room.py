@@ -20,9 +20,11 @@ import numpy as np
 import pytest
 import soundfile
 
+from roomgate.acoustics import cache as ir_cache
+from roomgate.acoustics import responses, simulate
 from roomgate.acoustics import room as rg
 from roomgate.errors import AudioInputError, ConfigError, RoomgateWarning
-from roomgate.acoustics.room import Microphone, Room, impulse_responses, place_on_line
+from roomgate.acoustics import Microphone, Room, impulse_responses, place_on_line
 
 FS = 16_000
 BANDS_HZ = (500.0, 1000.0, 2000.0)
@@ -42,6 +44,7 @@ RIGS = {
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ROOMGATE_CACHE_DIR", str(tmp_path / "cache"))
+    ir_cache.clear_memory_cache()  # each test starts as a new process would: nothing in memory
 
 
 def rig_mics(name: str, **room_changes) -> tuple[Room, tuple, list[Microphone]]:
@@ -205,7 +208,7 @@ def test_nothing_before_the_direct_sound(name):
         peak = float(np.max(np.abs(h[n - 1 : n + 2])))
         # The fractional-delay filter (81-tap windowed sinc) may ring before its centre: above
         # -40 dB only within PRE_RINGING_SAMPLES of the arrival; nothing at all beyond its half length.
-        early = np.abs(h[max(0, n - 40) : max(0, n - rg.PRE_RINGING_SAMPLES)])
+        early = np.abs(h[max(0, n - 40) : max(0, n - simulate.PRE_RINGING_SAMPLES)])
         assert early.size == 0 or early.max() < 0.01 * peak, (name, mic.name)
         before = np.abs(h[: max(0, n - 40)])
         assert before.size == 0 or before.max() < 1e-4 * peak, (name, mic.name)
@@ -343,23 +346,80 @@ def cache_files() -> list[pathlib.Path]:
 def test_cache_hit_returns_the_identical_array(monkeypatch):
     room, singer, mics = small_rig()
     first = impulse_responses(room, singer, mics, FS)
-    assert len(cache_files()) == 1 and cache_files()[0].suffix == ".npz"
+    # One entry per simulated mic: a row depends only on the room, the singer and that mic.
+    assert len(cache_files()) == len(mics) and all(p.suffix == ".npz" for p in cache_files())
 
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated again despite a cache entry")
 
-    monkeypatch.setattr(rg, "_simulate", no_simulation)
-    second = impulse_responses(room, singer, mics, FS)
+    monkeypatch.setattr(simulate, "simulate", no_simulation)
+    second = impulse_responses(room, singer, mics, FS)  # from memory
     np.testing.assert_array_equal(first, second)
     assert second.dtype == np.float32
+    ir_cache.clear_memory_cache()
+    np.testing.assert_array_equal(first, impulse_responses(room, singer, mics, FS))  # from disk
+
+
+def test_only_the_missing_rows_are_simulated(monkeypatch):
+    room, singer, mics = small_rig()
+    full = impulse_responses(room, singer, mics, FS)
+    asked: list[list[str]] = []
+    real = simulate.simulate
+
+    def counting(room_, singer_, mics_, *args, **kwargs):
+        asked.append([m.name for m in mics_])
+        return real(room_, singer_, mics_, *args, **kwargs)
+
+    monkeypatch.setattr(simulate, "simulate", counting)
+    moved = Microphone("moved", (3.0, 2.0, 1.2))
+    again = impulse_responses(room, singer, [*mics, moved], FS)
+    assert asked == [["moved"]]  # the three cached rows are reused, the new one simulated alone
+    np.testing.assert_array_equal(again[:3, : full.shape[1]], full[:, : again.shape[1]])
+    ir_cache.clear_memory_cache()
+    asked.clear()
+    impulse_responses(room, singer, [mics[0], Microphone("new", (3.2, 2.1, 1.3)), Microphone("new2", (2.5, 2.5, 1.0))], FS)
+    assert asked == [["new", "new2"]]  # the rows lacking are simulated together, in one run
+
+
+def test_two_threads_asking_for_one_row_simulate_it_once(monkeypatch):
+    import threading
+    import time
+
+    room, singer, mics = small_rig()
+    calls: list[int] = []
+    real = simulate.simulate
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.3)  # long enough for the other thread to ask meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simulate, "simulate", slow)
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(impulse_responses(room, singer, mics, FS))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 2
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_memory_cache_is_bounded(monkeypatch):
+    room, singer, mics = small_rig()
+    monkeypatch.setattr(ir_cache._MEMORY, "max_bytes", 1)  # room for one row at a time
+    impulse_responses(room, singer, mics, FS)
+    assert len(ir_cache._MEMORY.rows) == 1
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "flipped"])
 def test_corrupt_cache_entry_is_recomputed_with_a_warning(damage):
     room, singer, mics = small_rig()
+    mics = mics[:1]
     first = impulse_responses(room, singer, mics, FS)
     (entry,) = cache_files()
     data = entry.read_bytes()
+    ir_cache.clear_memory_cache()  # as a new process would: the file is all there is
     if damage == "garbage":
         entry.write_bytes(b"not a cache entry")
     elif damage == "truncated":
@@ -370,6 +430,7 @@ def test_corrupt_cache_entry_is_recomputed_with_a_warning(damage):
     with pytest.warns(RoomgateWarning, match=entry.name):
         again = impulse_responses(room, singer, mics, FS)
     np.testing.assert_array_equal(first, again)
+    ir_cache.clear_memory_cache()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(first, impulse_responses(room, singer, mics, FS))  # repaired
@@ -377,15 +438,20 @@ def test_corrupt_cache_entry_is_recomputed_with_a_warning(damage):
 
 def test_cache_key_covers_the_inputs_but_not_mic_names():
     room, singer, mics = small_rig()
+    n = len(mics)  # one entry per mic and set of inputs
     impulse_responses(room, singer, mics, FS)
     renamed = [Microphone(f"x{m.name}", m.position_m) for m in mics]
     impulse_responses(room, singer, renamed, FS)
-    assert len(cache_files()) == 1
+    assert len(cache_files()) == n
     impulse_responses(Room(room.size_m, 0.5), singer, mics, FS)
     impulse_responses(room, singer, mics, 8_000)
     impulse_responses(room, singer, [Microphone(m.name, m.position_m, "cardioid") for m in mics], FS)
     impulse_responses(Room(room.size_m, room.rt60_s, temperature_c=25.0), singer, mics, FS)
-    assert len(cache_files()) == 5
+    assert len(cache_files()) == 5 * n
+    impulse_responses(room, rg.Singer(singer, directivity="omni"), mics, FS)
+    impulse_responses(room, rg.Singer(singer, facing=(0.0, 1.0, 0.0)), mics, FS)
+    impulse_responses(Room(room.size_m, {125: 0.5, 1000: 0.4}), singer, mics, FS)
+    assert len(cache_files()) == 8 * n
     assert not [p for p in cache_files() if "tmp" in p.name]  # atomic writes leave no temp files
 
 
@@ -400,7 +466,7 @@ def test_clear_cache_counts_what_it_removes():
     impulse_responses(room, singer, mics, FS)
     impulse_responses(room, singer, mics, 8_000)
     (rg.cache_dir() / "someone-elses.txt").write_text("keep me")
-    assert rg.clear_cache() == 2
+    assert rg.clear_cache() == 2 * len(mics)  # a row per mic, at two rates
     assert [p.name for p in cache_files()] == ["someone-elses.txt"]
     assert rg.clear_cache() == 0
 
@@ -431,7 +497,7 @@ def test_progress_is_reported_for_slow_simulations_only(monkeypatch):
     messages: list[str] = []
     impulse_responses(room, singer, mics, FS, progress=messages.append)
     assert messages == []  # a small room is quick
-    monkeypatch.setattr(rg, "PROGRESS_AFTER_S", 0.0)
+    monkeypatch.setattr(responses, "PROGRESS_AFTER_S", 0.0)
     impulse_responses(room, singer, mics, 8_000, progress=messages.append)
     assert len(messages) == 1 and "4 x 3 x 2.5 m" in messages[0]
     impulse_responses(room, singer, mics, 8_000, progress=messages.append)  # cached: instant
@@ -468,6 +534,15 @@ GOOD_MIC = Microphone("far", (18.2, 7.0, 1.7))
         (HEROES, SINGER, [Microphone("far", (18.2, 7.0, 1.7), "shotgun")], "mics.far.pattern"),
         (HEROES, SINGER, [Microphone("far", (18.2, 7.0, 1.7), "cardioid", aim_m=(18.2, 7.0, 1.7))], "mics.far.aim_m"),
         (HEROES, SINGER, [GOOD_MIC, GOOD_MIC], "mics.far"),
+        (HEROES, rg.Singer(SINGER, directivity="tenor"), [GOOD_MIC], "singer.directivity"),
+        (HEROES, rg.Singer(SINGER, facing=(0.0, 0.0, 0.0)), [GOOD_MIC], "singer.facing"),
+        (HEROES, rg.Singer(SINGER, facing=(1.0, 0.0)), [GOOD_MIC], "singer.facing"),
+        (Room((19, 14, 7), {}), SINGER, [GOOD_MIC], "room.rt60_s"),
+        (Room((19, 14, 7), {125: 1.5, 300: 1.2}), SINGER, [GOOD_MIC], "room.rt60_s.300"),
+        (Room((19, 14, 7), {125: 1.5, "1k": 1.2}), SINGER, [GOOD_MIC], "room.rt60_s.1k"),
+        (Room((19, 14, 7), {125: 1.5, 1000: -1.0}), SINGER, [GOOD_MIC], "room.rt60_s.1000"),
+        (Room((19, 14, 7), {125: 1.5, 8000: 5.0}), SINGER, [GOOD_MIC], "room.rt60_s.8000"),  # more than air allows
+        (Room((19, 14, 7), {125: 0.1, 8000: 1.0}), SINGER, [GOOD_MIC], "room.rt60_s.125"),  # absorption > 1
     ],
 )
 def test_validation_errors_name_the_key(room, singer, mics, key):

@@ -38,6 +38,7 @@ SMALL_ROOM = [
     "room.size_m=[8, 6, 3]",
     "room.rt60_s=0.4",
     "singer.position_m=[1.5, 3, 1.6]",
+    "singer.toward_m=[8, 3, 1.6]",  # the mics' line along x (heroes-1977's own runs across and up its hall)
     "mics.mid.distance_m=2.5",
     "mics.far.distance_m=5.5",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import RoomgateError
-from . import demo, ir, live, mix, presets, render, studio
+from . import analyze, demo, ir, live, mix, presets, render, studio
 from .common import say, show_warning
 
 __all__ = ["build_parser", "main"]
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_parsers(commands)
     live.add_parser(commands)
     studio.add_parser(commands)
+    analyze.add_parser(commands)
     return parser
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..acoustics.room import Room, validate as validate_room
+from ..acoustics.room import Room, Singer, validate as validate_room
 from ..errors import ConfigError
 from ..units import PATTERNS, parse_length_m
 from .rig_config import (
@@ -42,7 +42,7 @@ _GATE_SPECIAL_KEYS = ("key", "threshold", "threshold_db", "duck_db")
 _ROOM_TIMED = ("hold_ms", "release_ms")
 _TOP_LEVEL_KEYS = ("name", "description", "room", "singer", "mics", "output")
 _ROOM_KEYS = ("size_m", "rt60_s", "materials", "air_absorption", "temperature_c", "humidity_pct", "ir")
-_SINGER_KEYS = ("position_m", "toward_m")
+_SINGER_KEYS = ("position_m", "toward_m", "directivity", "facing")
 _MIC_KEYS = ("name", "distance_m", "position_m", "pattern", "aim_m", "gain_db", "pan",
              "invert_polarity", "ir", "gate")
 _OUTPUT_KEYS = ("channels", "normalize", "peak_db", "tail_s")
@@ -74,7 +74,9 @@ def _parse_room(room_table: dict[str, Any]) -> Room:
     if materials is not None and not isinstance(materials, (str, dict)):
         raise ConfigError(f"room.materials: expected a material name or a table of them, got {materials!r}")
     rt60 = room_table.get("rt60_s", None if materials is not None else 1.5)
-    if rt60 is not None:
+    if isinstance(rt60, dict):  # an octave table {125 = 1.8, ...}: Room checks the bands (room.rt60_s.<band>)
+        rt60 = {key: _number(value, f"room.rt60_s.{key}", minimum=0.05, maximum=20.0) for key, value in rt60.items()}
+    elif rt60 is not None:
         rt60 = _number(rt60, "room.rt60_s", minimum=0.05, maximum=20.0)
     if rt60 is None and materials is None:
         raise ConfigError("room: expected rt60_s or materials, got neither")
@@ -96,8 +98,18 @@ def _parse_singer(singer_table: dict[str, Any], room: Room) -> SingerConfig:
     toward_m = _default_toward_m(position, room.size_m) if toward is None else _vector(toward, "singer.toward_m")
     if toward_m == position:
         raise ConfigError("singer.toward_m: expected a point away from the singer, got the singer's position")
-    validate_room(room, position, [])  # an impossible decay is refused before any audio is read
-    return SingerConfig(position, toward_m)
+    facing = singer_table.get("facing")
+    facing_m = _horizontal_toward(position, toward_m) if facing is None else _vector(facing, "singer.facing")
+    singer = SingerConfig(position, toward_m, singer_table.get("directivity", "voice"), facing_m)
+    # An impossible decay, directivity or facing is refused before any audio is read.
+    validate_room(room, Singer(position, singer.facing, singer.directivity), [])
+    return singer
+
+
+def _horizontal_toward(position_m: Vector3, toward_m: Vector3) -> Vector3:
+    """The singer faces along the mics' line, horizontally (as she would, singing toward them)."""
+    dx, dy = toward_m[0] - position_m[0], toward_m[1] - position_m[1]
+    return (dx, dy, 0.0) if dx or dy else (1.0, 0.0, 0.0)
 
 
 def _default_toward_m(singer_m: Vector3, size_m: Vector3) -> Vector3:

@@ -23,10 +23,14 @@ SELF_KEY = "self"
 
 @dataclass(frozen=True)
 class SingerConfig:
-    """Where the singer stands (m), and the line the mics stand on: from her toward ``toward_m``."""
+    """Where the singer stands (m), the line the mics stand on (from her toward ``toward_m``), how
+    her voice radiates (``"voice"``: highs beamed forward, or ``"omni"``) and where she faces (a
+    direction; resolved at parse time: horizontally along the mics' line unless the preset says)."""
 
     position_m: Vector3
     toward_m: Vector3
+    directivity: str = "voice"
+    facing: Vector3 = (1.0, 0.0, 0.0)
 
     @property
     def line_direction(self) -> Vector3:

@@ -107,7 +107,7 @@ class Rig:
 
     def _assemble_irs(self, sample_rate: int, progress: Progress | None) -> np.ndarray:
         """Measured IR files where the preset names them, the modelled room for the other mics."""
-        from ..acoustics.room import Microphone, impulse_responses, load_measured_irs
+        from ..acoustics.room import Microphone, Singer, impulse_responses, load_measured_irs
 
         config = self.config
         if config.room_ir is not None:  # a measured room: one channel per mic
@@ -120,7 +120,9 @@ class Rig:
                     read_audio(mic.ir)
             mics = [Microphone(name=m.name, position_m=m.position_m, pattern=m.pattern, aim_m=m.aim_m,
                                ir_path=m.ir) for m in config.mics]
-            irs = impulse_responses(config.room, config.singer.position_m, mics, sample_rate, progress=progress)
+            sung = config.singer
+            singer = Singer(sung.position_m, sung.facing, sung.directivity)
+            irs = impulse_responses(config.room, singer, mics, sample_rate, progress=progress)
         return np.ascontiguousarray(irs, dtype=np.float32)
 
     def capture_irs(self, sample_rate: int, progress: Progress | None = None) -> np.ndarray:
