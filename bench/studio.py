@@ -95,7 +95,7 @@ def main() -> None:
     started = time.perf_counter()
     first = client.post("/api/render").json()
     last["id"] = first["id"]
-    print(f"first render (pyroomacoustics imported, all {len(first['simulated_mics'])} mics simulated): "
+    print(f"first render (the room simulated, {len(first['convolved_mics'])} mics convolved): "
           f"{time.perf_counter() - started:.2f} s\n")
     client.get(first["levels_url"])
     change_and_render(["mics.far.gate.threshold_db=-19"])  # one untimed change: the first loads code

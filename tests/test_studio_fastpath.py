@@ -23,7 +23,7 @@ from roomgate.studio.renderer import Monitor, Renderer
 
 SR = 16_000
 SMALL_ROOM = [
-    "room.size_m=[8, 6, 3]", "room.rt60_s=0.4", "singer.position_m=[1.5, 3, 1.6]",
+    "room.size_m=[8, 6, 3]", "room.rt60_s=0.4", "singer.position_m=[1.5, 3, 1.6]", "singer.toward_m=[8, 3, 1.6]",
     "mics.mid.distance_m=2.5", "mics.far.distance_m=5.5",
 ]
 # The whole-rig tolerance: the convolutions differ in FFT sizes (float32 rounding, ~1e-7 of the
@@ -160,7 +160,7 @@ def test_monitored_renders_keep_the_full_mix_level(take: np.ndarray) -> None:
     alone = rig.render_captured(captured, SR, take.shape[1], muted=["close", "mid"])
     scale = 10 ** ((full.normalization_db - alone.normalization_db) / 20)
     np.testing.assert_allclose(solo.audio, alone.audio * scale, atol=ATOL)
-    assert np.max(np.abs(solo.audio)) < 0.5 * np.max(np.abs(full.audio))  # a room mic is quieter than the mix
+    assert 0 < np.max(np.abs(solo.audio)) < np.max(np.abs(full.audio))  # a room mic alone is quieter than the mix
     muted = renderer.render(rig, take, SR, capture, Monitor(mute=("far",))).render
     opened = renderer.render_open(rig, renderer.render(rig, take, SR, capture, Monitor()), SR, Monitor())
     assert opened is not None and all(m.open_fraction == 1.0 for m in opened.report.mics)

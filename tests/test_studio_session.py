@@ -35,7 +35,7 @@ from roomgate.studio.app import float_wav_bytes, report_json  # noqa: E402
 TOKEN = "test-token-Zx81"
 BASE_URL = "http://127.0.0.1:8765"
 SMALL_ROOM = [
-    "room.size_m=[8, 6, 3]", "room.rt60_s=0.4", "singer.position_m=[1.5, 3, 1.6]",
+    "room.size_m=[8, 6, 3]", "room.rt60_s=0.4", "singer.position_m=[1.5, 3, 1.6]", "singer.toward_m=[8, 3, 1.6]",
     "mics.mid.distance_m=2.5", "mics.far.distance_m=5.5",
 ]
 SR = 16_000

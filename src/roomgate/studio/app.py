@@ -86,7 +86,6 @@ MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
 KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
 MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
-IR_CACHE_ROWS = 96  # simulated IR rows kept in memory (one per mic geometry and sample rate)
 _ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
@@ -159,8 +158,7 @@ class RenderResult:
     report: Report = field(repr=False)
     rig: dict[str, Any] = field(repr=False)
     elapsed_s: float
-    simulated_mics: list[str]
-    simulate_s: float
+    irs_s: float  # of which getting the IRs (the acoustics layer simulates only mics it has not cached)
     convolved_mics: list[str] = field(default_factory=list)
     monitor: Monitor = field(default_factory=Monitor)
     wav: bytes | None = field(default=None, repr=False)  # the file's bytes, kept for the latest render
@@ -173,8 +171,7 @@ class RenderResult:
             "audio_url": f"/api/audio/{self.id}",
             "levels_url": f"/api/levels/{self.id}",
             "elapsed_s": round(self.elapsed_s, 4),
-            "simulated_mics": list(self.simulated_mics),
-            "simulate_s": round(self.simulate_s, 4),
+            "irs_s": round(self.irs_s, 4),
             "convolved_mics": list(self.convolved_mics),
             "monitor": self.monitor.to_json(),
             "rig": self.rig,
@@ -194,29 +191,6 @@ class OpenVersion:
     captured: np.ndarray = field(repr=False)  # kept so that its id() in the cache key stays its own
 
 
-class LRUCache:
-    """Arrays by key; the least recently used is dropped once there are more than ``max_items``."""
-
-    def __init__(self, max_items: int):
-        self.max_items = max_items
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> np.ndarray | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: str, value: np.ndarray) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-
-
 class Studio:
     """One user's session: the preset and its changes, the take, the renders, the files."""
 
@@ -231,9 +205,7 @@ class Studio:
         self.max_upload_bytes = int(max_upload_bytes)
         self.lock = threading.RLock()  # guards the fields below
         self.render_lock = threading.Lock()  # one render at a time
-        self.irs = LRUCache(IR_CACHE_ROWS)
-        self._ir_lock = threading.Lock()
-        self._ir_pending: dict[str, threading.Event] = {}
+        self._prefetch_lock = threading.Lock()
         self._prefetch_next: tuple[Any, Take] | None = None
         self._prefetch_running = False
         self._demo_voices: dict[int, np.ndarray] = {}
@@ -356,8 +328,6 @@ class Studio:
         if take is None:
             raise HTTPError(409, "no take loaded: the hall is measured at the take's sample rate")
         rate = take.sample_rate
-        if rate not in rig._irs:
-            self.prepare_irs(rig, rate)
         irs = rig.impulse_responses(rate)
         return self.hall_cache.describe(rig.mic_names, [m.distance_m for m in rig.config.mics], irs, rate, have)
 
@@ -452,61 +422,12 @@ class Studio:
 
     # -- rendering -----------------------------------------------------------------------------
 
-    def _ir_row(self, config: Any, mic: Any, position: np.ndarray, sample_rate: int) -> tuple[np.ndarray, bool]:
-        """One mic's physical IR row from the cache, or simulated now (True) and cached. A row
-        another thread is simulating is waited for, not simulated twice."""
-        key = json.dumps([
-            sample_rate, repr(config.room), [round(float(v), 9) for v in config.singer.position_m],
-            [round(float(v), 9) for v in position], mic.pattern, mic.aim_m, mic.ir,
-            config.source if mic.ir else None,
-        ])
-        while True:
-            row = self.irs.get(key)
-            if row is not None:
-                return row, False
-            with self._ir_lock:
-                pending = self._ir_pending.get(key)
-                if pending is None:
-                    pending = self._ir_pending[key] = threading.Event()
-                    break
-            pending.wait()  # simulated by another thread: take it from the cache
-        try:
-            # Each simulated row depends only on the room, the singer and that mic (room.py), so
-            # one mic at a time gives the rig's own rows; room.py caches each on disk too.
-            alone = Rig(dataclasses.replace(config, mics=(dataclasses.replace(mic, gate=None),)))
-            row = alone.impulse_responses(sample_rate)[0]
-            self.irs.put(key, row)
-            return row, True
-        finally:
-            with self._ir_lock:
-                self._ir_pending.pop(key)
-            pending.set()
-
-    def prepare_irs(self, rig: Rig, sample_rate: int) -> tuple[list[str], float]:
-        """Give ``rig`` its impulse responses at ``sample_rate`` from the per-mic cache, simulating
-        only the mics whose geometry is new. Returns (the mics simulated, seconds spent)."""
-        config = rig.config
-        rows: list[np.ndarray] = []
-        simulated: list[str] = []
-        started = time.perf_counter()
-        for mic, position in zip(config.mics, rig.mic_positions_m()):
-            row, new = self._ir_row(config, mic, position, sample_rate)
-            rows.append(row)
-            if new:
-                simulated.append(mic.name)
-        length = max(row.shape[0] for row in rows)
-        irs = np.zeros((len(rows), length), dtype=np.float32)
-        for index, row in enumerate(rows):
-            irs[index, : row.shape[0]] = row
-        # The rig keeps its physical IRs per sample rate; hand it the ones assembled here.
-        rig._irs[sample_rate] = irs
-        rig._capture_irs.pop(sample_rate, None)
-        return simulated, time.perf_counter() - started
-
     def prefetch(self, changes: Sequence[str]) -> dict[str, Any]:
-        """Simulate, in the background, the IRs the rig would need after ``changes`` (the page
-        asks while a mic is being dragged, so that the IR is ready when it is let go). Changes
-        nothing; an invalid change is a 400 as for :meth:`change`. The latest request wins."""
+        """Prepare, in the background, what a render after ``changes`` will need: the moved mic's
+        IR (simulated and cached by the acoustics layer) and its capture of the take (the page
+        asks while a mic is being dragged, so that only the gates and the mix are left when it is
+        let go). Changes nothing; an invalid change is a 400 as for :meth:`change`. The latest
+        request wins."""
         for text in changes:
             if not isinstance(text, str) or any(ord(c) < 32 for c in text):
                 raise HTTPError(400, f"set: expected KEY=VALUE strings on one line, got {text!r}")
@@ -516,7 +437,7 @@ class Studio:
         config = parse_config(apply_overrides(self.base_table, overrides), source=str(self.preset_path))
         if take is None:
             return {"queued": False}
-        with self._ir_lock:
+        with self._prefetch_lock:
             self._prefetch_next = (config, take)
             if self._prefetch_running:
                 return {"queued": True}
@@ -526,17 +447,16 @@ class Studio:
 
     def _prefetch_worker(self) -> None:
         while True:
-            with self._ir_lock:
+            with self._prefetch_lock:
                 job, self._prefetch_next = self._prefetch_next, None
                 if job is None:
                     self._prefetch_running = False
                     return
             config, take = job
-            rig = Rig(config)
-            try:
-                self.prepare_irs(rig, take.sample_rate)
-                if take.capture is not None:  # and what the mic will hear of the take
-                    take.capture.prefetch(rig.capture_irs(take.sample_rate))
+            try:  # the acoustics layer simulates (and caches) the moved mic's IR; then its capture
+                irs = Rig(config).capture_irs(take.sample_rate)
+                if take.capture is not None:
+                    take.capture.prefetch(irs)
             except RoomgateError:
                 pass  # the render will say what is wrong
 
@@ -555,10 +475,8 @@ class Studio:
             raise HTTPError(409, "no take loaded: load the demo voice or upload an audio file first")
         with self.render_lock:
             started = time.perf_counter()
-            simulated: list[str] = []
-            simulate_s = 0.0
-            if take.sample_rate not in rig._irs:
-                simulated, simulate_s = self.prepare_irs(rig, take.sample_rate)
+            rig.capture_irs(take.sample_rate)  # (simulated by the acoustics layer where not cached)
+            irs_s = time.perf_counter() - started
             render_id = _new_id("r")
             path = self.workdir / f"{render_id}.wav"
             wav = b""
@@ -572,7 +490,7 @@ class Studio:
             with self.lock:
                 overrides, preset_name = list(self.overrides), self.preset_name
             entry = RenderResult(render_id, take.id, path, report, describe_rig(rig, overrides, preset_name),
-                                 elapsed_s, simulated, simulate_s, outcome.convolved, monitor,
+                                 elapsed_s, irs_s, outcome.convolved, monitor,
                                  None if take.streaming else wav)
             if not take.streaming:  # (a private file, named by an id given out with it)
                 entry.written = self._files.submit(path.write_bytes, wav)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..acoustics.measures import direct_sound_index
 from .capture import row_digest
 
 __all__ = ["HallCache", "describe_ir"]
@@ -35,7 +36,7 @@ def describe_ir(row: np.ndarray, sample_rate: int) -> dict[str, Any]:
     peak = float(np.max(np.abs(h))) if h.size else 0.0
     if not peak > 0:
         raise ValueError("the impulse response is silent")
-    direct = _direct_sound_index(h, sample_rate)
+    direct = direct_sound_index(h, sample_rate)
     energy = h[direct:] ** 2
     edc = np.cumsum(energy[::-1])[::-1]
     with np.errstate(divide="ignore"):
@@ -64,40 +65,10 @@ def describe_ir(row: np.ndarray, sample_rate: int) -> dict[str, Any]:
 def measure_ir(h: np.ndarray, sample_rate: int) -> dict[str, dict[str, float | None]]:
     """T30, EDT, C80 and DRR of one IR, broadband (``"broadband"``) and per octave band
     (``"125"`` ... ``"8000"``), as ``roomgate analyze`` gives them; None where not measurable."""
-    try:
-        from ..acoustics.measures import analyze  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # until the hall's measures reach this branch: T30 alone, from the room module
-        return _t30_only(h, sample_rate)
+    from ..acoustics.measures import analyze
+
     channel = analyze(h[np.newaxis, :], sample_rate).channels[0]
     return {name: {band: _finite(value) for band, value in getattr(channel, name).items()} for name in MEASURES}
-
-
-def _t30_only(h: np.ndarray, sample_rate: int) -> dict[str, dict[str, float | None]]:
-    from ..acoustics.room import schroeder_t30_s
-
-    out: dict[str, dict[str, float | None]] = {name: {} for name in MEASURES}
-    for band in (None, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0):
-        if band is not None and band * math.sqrt(2) >= sample_rate / 2:
-            continue
-        key = "broadband" if band is None else f"{band:g}"
-        try:
-            out["t30_s"][key] = _finite(schroeder_t30_s(h, sample_rate, band))
-        except ValueError:
-            out["t30_s"][key] = None
-        for name in MEASURES[1:]:
-            out[name][key] = None
-    return out
-
-
-def _direct_sound_index(h: np.ndarray, sample_rate: int) -> int:
-    try:
-        from ..acoustics.measures import direct_sound_index  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the same rule: the largest sample within 2 ms of the first within 20 dB of the peak
-        magnitude = np.abs(h)
-        first = int(np.argmax(magnitude >= 0.1 * magnitude.max()))
-        window = magnitude[first : first + max(1, int(0.002 * sample_rate))]
-        return first + int(np.argmax(window))
-    return int(direct_sound_index(h, sample_rate))
 
 
 def _finite(value: float | None) -> float | None:
