@@ -634,3 +634,28 @@ def test_pyroomacoustics_is_imported_lazily():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_disk_cache_stays_under_its_limit_dropping_the_least_recently_used(tmp_path, monkeypatch):
+    """ROOMGATE_CACHE_MAX_MB bounds the folder; a row read from disk counts as used."""
+    import os
+    import time
+
+    from roomgate.acoustics import cache
+
+    monkeypatch.setenv("ROOMGATE_CACHE_DIR", str(tmp_path / "c"))
+    rows = {f"k{i}": np.full(50_000, i, np.float32) for i in range(4)}  # about 200 kB each
+    for number, (key, row) in enumerate(rows.items()):
+        cache._store(key, row)
+        os.utime(cache._entry_path(key), (time.time() - 100 + number, time.time() - 100 + number))
+    assert cache.cache_usage().files == 4
+    assert cache._load("k0") is not None  # k0 used now: k1 becomes the oldest
+    monkeypatch.setenv("ROOMGATE_CACHE_MAX_MB", "0.5")
+    cache._store("k4", np.zeros(50_000, np.float32))
+    left = {path.name for path, _, _ in cache._entries()}
+    assert cache.cache_usage().size_bytes <= 500_000
+    assert cache._entry_path("k4").name in left and cache._entry_path("k0").name in left
+    assert cache._entry_path("k1").name not in left
+    monkeypatch.setenv("ROOMGATE_CACHE_MAX_MB", "lots")
+    with pytest.warns(RoomgateWarning, match="ROOMGATE_CACHE_MAX_MB"):
+        assert cache.max_disk_bytes() == int(cache.DEFAULT_MAX_MB * 1e6)

@@ -20,7 +20,7 @@ Importing this package is cheap: pyroomacoustics and scipy.signal load when firs
 
 from __future__ import annotations
 
-from .cache import cache_dir, clear_cache
+from .cache import cache_dir, cache_usage, clear_cache
 from .directivity import PATTERN_P, PATTERNS, SINGER_DIRECTIVITIES
 from .measured import load_measured_irs
 from .measures import Analysis, ChannelAnalysis, analyze, schroeder_t30_s
@@ -52,6 +52,7 @@ __all__ = [
     "air_absorption_per_m",
     "analyze",
     "cache_dir",
+    "cache_usage",
     "clear_cache",
     "critical_distance_m",
     "impulse_responses",

@@ -5,7 +5,9 @@ own, keyed by a SHA-256 of the full description of what was simulated (every inp
 version and the libraries' versions): moving one mic re-simulates that mic only.
 
 * **On disk** (:func:`cache_dir`): one ``.npz`` per row, written atomically (a temp file renamed
-  over the entry); a corrupt or partial entry is recomputed with a warning, never trusted.
+  over the entry); a corrupt or partial entry is recomputed with a warning, never trusted. The
+  folder is kept under :func:`max_disk_bytes` (500 MB by default): past it the least recently
+  used entries go.
 * **In memory**: a bounded LRU (:data:`MEMORY_CACHE_BYTES`) shared by every thread of the process.
 * **In flight**: when two threads ask for the same row, one simulates it and the other waits for
   it (:func:`fetch_rows`).
@@ -22,30 +24,86 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import RoomgateWarning
 
-__all__ = ["MEMORY_CACHE_BYTES", "cache_dir", "clear_cache", "clear_memory_cache", "digest", "fetch_rows"]
+__all__ = ["DEFAULT_MAX_MB", "MEMORY_CACHE_BYTES", "CacheUsage", "cache_dir", "cache_usage", "clear_cache",
+           "clear_memory_cache", "digest", "fetch_rows", "max_disk_bytes"]
 
 #: The in-memory LRU keeps rows up to this many bytes (a 2.5 s hall at 48 kHz is about 0.7 MB a row).
 MEMORY_CACHE_BYTES = 256 * 2**20
 CACHE_PREFIX = "room-ir-"
+#: The disk cache's default size limit, MB (``ROOMGATE_CACHE_MAX_MB`` sets another).
+DEFAULT_MAX_MB = 500.0
 
 
 def cache_dir() -> pathlib.Path:
-    """Where simulated IRs are kept.
-
-    ``$ROOMGATE_CACHE_DIR``, else ``$XDG_CACHE_HOME/roomgate``, else ``~/.cache/roomgate``.
-    """
+    """Where simulated IRs are kept: ``$ROOMGATE_CACHE_DIR``, else the platform's user cache folder
+    (platformdirs: ``~/.cache/roomgate`` or ``$XDG_CACHE_HOME/roomgate`` on Linux,
+    ``~/Library/Caches/roomgate`` on macOS, ``%LOCALAPPDATA%\\roomgate\\Cache`` on Windows)."""
     explicit = os.environ.get("ROOMGATE_CACHE_DIR")
     if explicit:
         return pathlib.Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return pathlib.Path(xdg).expanduser() / "roomgate"
-    return pathlib.Path.home() / ".cache" / "roomgate"
+    import platformdirs
+
+    return pathlib.Path(platformdirs.user_cache_dir("roomgate", appauthor=False))
+
+
+def max_disk_bytes() -> int:
+    """The disk cache's size limit: ``$ROOMGATE_CACHE_MAX_MB`` megabytes (default
+    :data:`DEFAULT_MAX_MB`); past it the least recently used entries are removed."""
+    text = os.environ.get("ROOMGATE_CACHE_MAX_MB", "")
+    try:
+        megabytes = float(text) if text.strip() else DEFAULT_MAX_MB
+    except ValueError:
+        warnings.warn(f"ROOMGATE_CACHE_MAX_MB={text!r} is not a number of megabytes; using {DEFAULT_MAX_MB:g}",
+                      RoomgateWarning, stacklevel=2)
+        megabytes = DEFAULT_MAX_MB
+    return max(0, int(megabytes * 1e6))
+
+
+@dataclass(frozen=True)
+class CacheUsage:
+    folder: pathlib.Path
+    files: int
+    size_bytes: int
+    limit_bytes: int
+
+
+def cache_usage() -> CacheUsage:
+    """What the disk cache holds now, and its limit."""
+    entries = _entries()
+    return CacheUsage(cache_dir(), len(entries), sum(size for _, size, _ in entries), max_disk_bytes())
+
+
+def _entries() -> list[tuple[pathlib.Path, int, float]]:
+    """(path, size in bytes, last use as mtime) of every cache file, oldest use first."""
+    folder = cache_dir()
+    found = []
+    for path in folder.glob(f"{CACHE_PREFIX}*") if folder.is_dir() else ():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        found.append((path, stat.st_size, stat.st_mtime))
+    return sorted(found, key=lambda entry: entry[2])
+
+
+def _evict_beyond_limit() -> None:
+    """Remove the least recently used entries until the cache fits its limit."""
+    entries = _entries()
+    total, limit = sum(size for _, size, _ in entries), max_disk_bytes()
+    for path, size, _ in entries:
+        if total <= limit:
+            break
+        try:
+            path.unlink()
+            total -= size
+        except FileNotFoundError:
+            pass
 
 
 def digest(payload: object) -> str:
@@ -131,6 +189,7 @@ def _load(key: str) -> np.ndarray | None:
     else:
         sound = row.dtype == np.float32 and row.ndim == 1 and np.all(np.isfinite(row))
         if stored_key == key and sound:
+            _touch(path)
             return row
         reason = f"holds {row.dtype} {row.shape}" + (" for another key" if stored_key != key else "")
     warnings.warn(f"IR cache entry {path} is corrupt or partial ({reason}); recomputing it", RoomgateWarning, stacklevel=4)
@@ -150,6 +209,7 @@ def _store(key: str, row: np.ndarray) -> None:
             os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
+        _evict_beyond_limit()
     except OSError as error:
         warnings.warn(f"could not write the IR cache entry {path} ({error}); continuing without it", RoomgateWarning, stacklevel=4)
     finally:
@@ -158,6 +218,14 @@ def _store(key: str, row: np.ndarray) -> None:
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+def _touch(path: pathlib.Path) -> None:
+    """Mark an entry used now (its mtime: atime is often not kept), for the LRU eviction."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 def fetch_rows(

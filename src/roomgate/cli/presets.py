@@ -26,14 +26,14 @@ def run_presets(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from ..acoustics.room import cache_dir, clear_cache
+    from ..acoustics.cache import cache_usage, clear_cache
 
-    folder = cache_dir()
+    usage = cache_usage()
     if args.clear:
         removed = clear_cache()
-        print(f"removed {removed} cached room(s) from {folder}")
+        print(f"removed {removed} cached room file(s) from {usage.folder}")
         return 0
-    files = list(folder.glob("*")) if folder.is_dir() else []
-    size_mb = sum(f.stat().st_size for f in files if f.is_file()) / 1e6
-    print(f"{folder}: {len(files)} file(s), {size_mb:.1f} MB (roomgate cache --clear empties it)")
+    print(f"{usage.folder}: {usage.files} file(s), {usage.size_bytes / 1e6:.1f} MB of at most "
+          f"{usage.limit_bytes / 1e6:.0f} MB (ROOMGATE_CACHE_MAX_MB; the least recently used go first); "
+          "roomgate cache --clear empties it")
     return 0
