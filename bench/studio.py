@@ -4,7 +4,11 @@ A 30 s take (the built-in demo voice at 48 kHz, its opening phrases repeated to 
 uploaded to a running studio (``serve(port=0)`` in a thread, HTTP over loopback, as the page
 talks to it), then each timing runs
 
-    POST /api/settings  ->  POST /api/render  ->  GET /api/audio/{id}  (the WAV's bytes in hand)
+    POST /api/settings  ->  POST /api/render  ->  GET /api/audio/{id}?raw=1&since={the render before}
+
+(the render's samples in hand, as the page fetches them: the mix before normalisation, which the
+page plays at the render's gain, as the runs of samples that changed since the render it holds,
+or the whole WAV when most did)
 
 for (a) a gate's threshold, hold or release changed (the kept captures re-gated and re-mixed;
 the mid gate's threshold is relative, "p65", so its hold and release reuse the calibration),
@@ -69,6 +73,7 @@ def main() -> None:
     assert upload.status_code == 200, upload.text
 
     last: dict[str, str] = {}
+    server_s: list[float] = []  # each render's own time in the server (no HTTP)
 
     def change_and_render(changes: list[str], monitor: dict | None = None) -> tuple[float, list[str]]:
         """The time from the change to the render's WAV in hand; then (untimed, as the page does
@@ -80,9 +85,11 @@ def main() -> None:
             response = client.post("/api/settings", json={"set": changes})
         assert response.status_code == 200, response.text
         result = client.post("/api/render", json={"since": last.get("id")}).json()
-        audio = client.get(result["audio_url"])
+        # As the page asks: the samples that changed since the render it holds (or the whole WAV).
+        audio = client.get(result["raw_audio_url"], params={"since": last.get("id", "")})
         assert audio.status_code == 200 and len(audio.content) > 1000
         elapsed = time.perf_counter() - started
+        server_s.append(result["elapsed_s"])
         last["id"] = result["id"]
         assert client.get(result["levels_url"]).status_code == 200
         return elapsed, result["convolved_mics"]
@@ -101,6 +108,7 @@ def main() -> None:
     change_and_render(["mics.far.gate.threshold_db=-19"])  # one untimed change: the first loads code
 
     rows = []
+
     # (a) gate changes: the kept captures re-gated and re-mixed.
     for label, key, values in (
         ("(a) far gate threshold changed", "mics.far.gate.threshold_db", [-20 - i for i in range(RUNS)]),
@@ -110,7 +118,8 @@ def main() -> None:
         changes = [f"{key}={value}" for value in values]
         timed = [change_and_render([c]) for c in changes]
         assert all(convolved == [] for _, convolved in timed), timed
-        rows.append((label, [t for t, _ in timed], [peer([c]) for c in changes], "no mic convolved"))
+        rows.append((label, [t for t, _ in timed], [peer([c]) for c in changes], "no mic convolved",
+                     statistics.median(server_s[-RUNS:])))
 
     # (b) the far mic moved to distances never simulated: one new IR (studio), all three (peer).
     moves = [f"mics.far.distance_m={9.0 + 0.37 * i:.2f}" for i in range(RUNS)]
@@ -118,13 +127,15 @@ def main() -> None:
     assert all(convolved == ["far"] for _, convolved in cold), cold
     peer_moves = [f"mics.far.distance_m={9.11 + 0.37 * i:.2f}" for i in range(RUNS)]
     peer_cold = [peer([c]) for c in peer_moves]
-    rows.append(("(b) far mic moved, cold", [t for t, _ in cold], peer_cold, "studio: 1 IR, 1 mic convolved"))
+    rows.append(("(b) far mic moved, cold", [t for t, _ in cold], peer_cold, "studio: 1 IR, 1 mic convolved",
+                 statistics.median(server_s[-RUNS:])))
 
     # (b) warm: back to distances heard before (the peer's IRs from its disk cache).
     warm = [change_and_render([c]) for c in moves]
     assert all(convolved == [] for _, convolved in warm), warm
+    warm_server = statistics.median(server_s[-RUNS:])
     rows.append(("(b) far mic moved, warm", [t for t, _ in warm], [peer([c]) for c in peer_moves],
-                 "captures kept (peer: IRs on disk)"))
+                 "captures kept (peer: IRs on disk)", warm_server))
 
     # (b) as the page does it: the IR and the capture asked for while the mic is held, then let go.
     held = []
@@ -133,22 +144,25 @@ def main() -> None:
         client.post("/api/prefetch", json={"set": [change]})
         time.sleep(0.4)
         held.append(change_and_render([change])[0])
-    rows.append(("(b) far mic moved, page prefetched", held, peer_cold, "IR + capture made during the drag"))
+    rows.append(("(b) far mic moved, page prefetched", held, peer_cold, "IR + capture made during the drag",
+                 statistics.median(server_s[-RUNS:])))
 
     # (c) solo the far mic, and back: no setting changes, the mix without the others.
     soloed = [change_and_render([], {"solo": ["far"] if i % 2 == 0 else [], "mute": []})[0] for i in range(RUNS)]
-    rows.append(("(c) far mic soloed / unsoloed", soloed, [], "monitor only"))
+    rows.append(("(c) far mic soloed / unsoloed", soloed, [], "monitor only", statistics.median(server_s[-RUNS:])))
 
-    print(f"{'change -> rendered audio in hand':36} {'studio':>8} {'peer':>8} {'peer/studio':>12}  note")
-    for label, studio, peer_times, note in rows:
+    print(f"{'change -> rendered audio in hand':36} {'studio':>8} {'server':>8} {'peer':>8} {'peer/studio':>12}  note")
+    for label, studio, peer_times, note, in_server in rows:
         s = statistics.median(studio)
         if peer_times:
             p = statistics.median(peer_times)
-            print(f"{label:36} {s:7.3f}s {p:7.3f}s {p / s:11.2f}x  {note}")
+            print(f"{label:36} {s:7.3f}s {in_server:7.3f}s {p:7.3f}s {p / s:11.2f}x  {note}")
         else:
-            print(f"{label:36} {s:7.3f}s {'-':>8} {'-':>12}  {note}")
-    print("\nstudio: POST /api/settings + POST /api/render + GET the WAV over loopback HTTP;"
+            print(f"{label:36} {s:7.3f}s {in_server:7.3f}s {'-':>8} {'-':>12}  {note}")
+    print("\nstudio: POST /api/settings + POST /api/render + GET the new samples (a patch, or the WAV) over loopback;"
+          "\nserver: the render's own time in the studio (gates, mix, report, WAV), without HTTP;"
           "\npeer: load_preset(preset, overrides).render(take), a fresh Rig per change (the CLI's way)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (the times grow with it)")
     gates = max(statistics.median(r[1]) for r in rows[:3])
     moved = max(statistics.median(r[1]) for r in rows[4:6])
     print(f"targets: gate changes under 0.15 s: {'met' if gates < 0.15 else 'NOT met'} (slowest median {gates:.3f} s); "

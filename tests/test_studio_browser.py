@@ -169,6 +169,13 @@ def _page_buffer(page, which: str) -> np.ndarray:
     return samples
 
 
+def _heard(page, which: str) -> np.ndarray:
+    """What the page plays for ``which``: its buffer times the player's gain (B's buffer is the mix
+    before normalisation, played at the render's normalisation), as float32 computes it."""
+    level = page.evaluate("(which) => window.roomgateStudio.playLevel(which)", which)
+    return _page_buffer(page, which) * np.float32(level)
+
+
 def _demo_render(*overrides: str):
     return load_preset("heroes-1977", overrides).render(sung_crescendo(RATE), RATE)
 
@@ -260,7 +267,7 @@ def test_studio_in_chromium(studio_url: str, api, browser, artifacts: Path) -> N
         assert rate == RATE
         n = min(before.size, after.size)
         assert np.sqrt(np.mean((after[:n] - before[:n]) ** 2)) / np.sqrt(np.mean(before[:n] ** 2)) > 0.05
-        np.testing.assert_array_equal(_page_buffer(page, "rig"), after)
+        np.testing.assert_array_equal(_heard(page, "rig"), after)  # (patched from the renders before)
 
         # Transport: play, switch A/B/C, pick a loop region by dragging across the lanes.
         _wait_levels(page)
@@ -331,7 +338,7 @@ def test_solo_and_mute_change_what_is_heard(studio_url: str, browser, artifacts:
     try:
         _load_demo(page, studio_url)
         full = _demo_render()
-        np.testing.assert_allclose(_page_buffer(page, "rig"), full.audio[0], atol=2e-6)
+        np.testing.assert_allclose(_heard(page, "rig"), full.audio[0], atol=2e-6)
 
         page.click("#mic-table button.solo[data-mic='far']")
         _wait_renders(page, 2)
@@ -339,7 +346,7 @@ def test_solo_and_mute_change_what_is_heard(studio_url: str, browser, artifacts:
         # The far mic alone through its gate (keyed by the close mic) and trim, at the mix's gain.
         alone = _demo_render("mics.close.gain_db=-96", "mics.mid.gain_db=-96")
         expected = alone.audio[0] * 10 ** ((full.normalization_db - alone.normalization_db) / 20)
-        soloed = _page_buffer(page, "rig")
+        soloed = _heard(page, "rig")
         np.testing.assert_allclose(soloed, expected, atol=2e-4)
         assert "mic muted" not in page.get_attribute("#plan .mic[data-mic='far']", "class")
         assert "muted" in page.get_attribute("#plan .mic[data-mic='close']", "class")
@@ -349,7 +356,7 @@ def test_solo_and_mute_change_what_is_heard(studio_url: str, browser, artifacts:
         page.click("#mic-table button.mute[data-mic='far']")
         _wait_renders(page, 4)
         assert page.get_attribute("#mic-table button.mute[data-mic='far']", "aria-pressed") == "true"
-        np.testing.assert_allclose(_page_buffer(page, "rig"), full.audio[0] - soloed, atol=2e-4)
+        np.testing.assert_allclose(_heard(page, "rig"), full.audio[0] - soloed, atol=2e-4)
 
         # A, B and C are level-matched: each played with its gain is as loud as B.
         _wait_levels(page)
@@ -357,9 +364,8 @@ def test_solo_and_mute_change_what_is_heard(studio_url: str, browser, artifacts:
 
         loudness = {}
         for which in ("dry", "rig", "open"):
-            samples = _page_buffer(page, which).astype(np.float64)
+            samples = _heard(page, which).astype(np.float64)
             loudness[which] = meter_signal(samples[np.newaxis], RATE).integrated_lufs
-            loudness[which] += page.evaluate(f"() => window.roomgateStudio.state.gains.{which}")
         assert loudness["dry"] == pytest.approx(loudness["rig"], abs=0.01)
         assert loudness["open"] == pytest.approx(loudness["rig"], abs=0.01)
         page.keyboard.press("c")

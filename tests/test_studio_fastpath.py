@@ -190,3 +190,30 @@ def test_row_digest_ignores_trailing_zeros() -> None:
     row = np.array([0.0, 1.0, -0.5, 0.25], np.float32)
     assert row_digest(row) == row_digest(np.concatenate([row, np.zeros(9, np.float32)]))
     assert row_digest(row) != row_digest(row * np.float32(1.0001))
+
+
+def test_a_row_being_prefetched_is_waited_for_not_convolved_twice(take: np.ndarray, monkeypatch) -> None:
+    import threading
+    import time
+
+    rig = load_preset("heroes-1977", SMALL_ROOM)
+    moved = load_preset("heroes-1977", [*SMALL_ROOM, "mics.far.distance_m=4.4"])
+    capture = CaptureCache(take)
+    capture.captured(rig.capture_irs(SR), rig.tail_samples(SR))
+    calls: list[int] = []
+    real = capture._convolve
+
+    def slow(rows):
+        calls.append(len(rows))
+        time.sleep(0.3)  # long enough for the render to arrive while it runs
+        return real(rows)
+
+    monkeypatch.setattr(capture, "_convolve", slow)
+    prefetch = threading.Thread(target=capture.prefetch, args=(moved.capture_irs(SR),))
+    prefetch.start()
+    time.sleep(0.05)
+    matrix, new, _ = capture.captured(moved.capture_irs(SR), moved.tail_samples(SR))
+    prefetch.join()
+    assert calls == [1] and new == []  # the prefetch convolved the far mic; the render waited for it
+    expected = convolve_offline(take, moved.capture_irs(SR))[:, : matrix.shape[1]]
+    np.testing.assert_allclose(matrix, expected, atol=1e-6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import math
 from pathlib import Path
 
@@ -30,7 +31,7 @@ with warnings.catch_warnings():
 from roomgate import load_preset  # noqa: E402
 from roomgate.rig import Rig  # noqa: E402
 from roomgate.studio import create_app  # noqa: E402
-from roomgate.studio.app import float_wav_bytes, report_json  # noqa: E402
+from roomgate.studio.app import PATCH_MAGIC, audio_patch, float_wav_bytes, report_json  # noqa: E402
 
 TOKEN = "test-token-Zx81"
 BASE_URL = "http://127.0.0.1:8765"
@@ -173,6 +174,62 @@ def test_a_render_since_the_last_sends_only_the_rows_that_changed(client: TestCl
     full = client.get("/api/report").json()  # the report itself is whole
     assert full["timeline"]["key_db"] == first["report"]["timeline"]["key_db"]
     assert "unchanged" not in client.post("/api/render", json={"since": "r-0000000000000000"}).json()
+
+
+def _apply_patch(before: np.ndarray, patch: bytes) -> np.ndarray:
+    """The page's applyPatch, in Python: the patched samples."""
+    assert patch[:8] == PATCH_MAGIC
+    size = int.from_bytes(patch[8:12], "little")
+    header = json.loads(patch[12 : 12 + size])
+    after = before.copy()
+    offset = 12 + size
+    for start, length in header["runs"]:
+        for channel in range(header["channels"]):
+            after[channel, start : start + length] = np.frombuffer(patch, "<f4", length, offset)
+            offset += 4 * length
+    assert offset == len(patch) and header["frames"] == before.shape[1]
+    return after
+
+
+def test_a_re_gated_render_is_sent_as_the_samples_that_changed(client: TestClient) -> None:
+    _load(client)
+    first = client.post("/api/render").json()
+    held = _audio(client, first["raw_audio_url"])  # the page plays the mix before normalisation...
+    normalized = _audio(client, first["audio_url"])
+    np.testing.assert_array_equal(held * np.float32(first["play_gain"]), normalized)  # ...at the render's gain
+    client.post("/api/settings", json={"set": ["mics.far.gate.threshold_db=-25"]})  # (the peak moves too)
+    second = client.post("/api/render", json={"since": first["id"]}).json()
+    assert second["play_gain"] != first["play_gain"]
+    response = client.get(second["audio_url"], params={"since": first["id"], "raw": 1})
+    assert response.headers["content-type"] == "application/x-roomgate-patch"
+    whole = _audio(client, second["raw_audio_url"])
+    np.testing.assert_array_equal(_apply_patch(held, response.content), whole)
+    assert len(response.content) < 0.6 * whole.nbytes  # only where the far gate's gain moved
+    np.testing.assert_array_equal(whole * np.float32(second["play_gain"]), _audio(client, second["audio_url"]))
+    # A render the page does not hold, or one that changed everywhere: the whole WAV.
+    stranger = client.get(second["audio_url"], params={"since": "r-0000000000000000", "raw": 1})
+    assert stranger.headers["content-type"] == "audio/wav"
+    client.post("/api/settings", json={"set": ["mics.close.gain_db=-6"]})
+    third = client.post("/api/render").json()
+    assert client.get(third["audio_url"], params={"since": second["id"], "raw": 1}).headers["content-type"] == "audio/wav"
+    assert client.get(first["audio_url"], params={"raw": 1}).status_code == 404  # raw: the latest only
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_audio_patches_rebuild_the_new_samples(channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    before = rng.uniform(-1, 1, (channels, 20_000)).astype(np.float32)
+    after = before.copy()
+    for start, stop in ((0, 3), (1000, 1200), (1500, 1505), (19_990, 20_000)):  # 300 samples apart: joined
+        after[channels - 1, start:stop] += 0.25
+    patch = audio_patch(before, after, 8_000, gap_samples=512)
+    assert patch is not None
+    np.testing.assert_array_equal(_apply_patch(before, patch), after)
+    size = int.from_bytes(patch[8:12], "little")
+    assert json.loads(patch[12 : 12 + size])["runs"] == [[0, 3], [1000, 505], [19_990, 10]]
+    assert audio_patch(before, before, 8_000) == audio_patch(before, before.copy(), 8_000)  # no runs
+    assert audio_patch(before, after[:, :-1], 8_000) is None
+    assert audio_patch(before, before + 0.5, 8_000) is None  # everything changed: the WAV instead
 
 
 def test_report_json_is_to_json_and_the_wav_bytes_read_back() -> None:

@@ -412,7 +412,7 @@ class Rig:
 
     def render_captured(self, captured: np.ndarray, sample_rate: int, input_samples: int, *,
                         calibration: Calibration | None = None, muted: Sequence[str] = (),
-                        block_samples: int = 1 << 15) -> Render:
+                        normalize: bool = True, block_samples: int = 1 << 15) -> Render:
         """:meth:`render` of a dry take whose capture is already known: the gates and the mix only.
 
         For a face that renders one take again and again with other gate settings (the studio):
@@ -428,6 +428,8 @@ class Rig:
             calibration: ...unless given here (the :attr:`calibration` an earlier call fitted on
                 the same capture, for gates with the same keys and detectors).
             muted: mics left out of the mix; their gates still run (they key and duck others).
+            normalize: False leaves ``Render.audio`` as the mixer made it (``normalization_db``
+                still says the gain :meth:`render` applies), for a face that applies it itself.
             block_samples: the gates and the mix run in pieces of this many samples.
 
         Raises:
@@ -457,7 +459,7 @@ class Rig:
         peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
         peak_db_before = 20 * math.log10(peak) if peak > 0 else -math.inf
         normalization_db = out.peak_db - peak_db_before if out.normalize == "peak" and peak > 0 else 0.0
-        if normalization_db:
+        if normalization_db and normalize:
             mixed *= np.float32(10 ** (normalization_db / 20))
         report = self._report(recorder, InputReport(input_samples, 1, "dry"),
                               OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3)))

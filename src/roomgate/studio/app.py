@@ -29,7 +29,10 @@ GET     /api/hall               each mic's IR (envelope, decay) and room measure
                                 leaves out those the page holds
 GET     /api/report             the last render's report
 GET     /api/audio/{id}         WAV (32-bit float); ids: a take's, a render's or a C's, or ``dry`` /
-                                ``render`` for the current ones; ``?download=1`` as attachment
+                                ``render`` for the current ones; ``?download=1`` as attachment;
+                                ``?raw=1`` the latest render's mix before normalisation (the page
+                                plays it at the render's ``normalization_db``), ``&since=RENDER`` as
+                                the samples changed since RENDER (:func:`audio_patch`) when worth it
 GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``);
                                 ``?name=`` the name it carries
 ======  ======================  ==========================================================
@@ -86,6 +89,8 @@ MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
 KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
 MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
+PATCH_MAGIC = b"RGPATCH1"  # a render sent as the samples that changed since the one the page holds
+PATCH_MEDIA_TYPE = "application/x-roomgate-patch"
 _ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
@@ -162,6 +167,10 @@ class RenderResult:
     convolved_mics: list[str] = field(default_factory=list)
     monitor: Monitor = field(default_factory=Monitor)
     wav: bytes | None = field(default=None, repr=False)  # the file's bytes, kept for the latest render
+    # The mix before normalisation (C, n), kept for the last two renders: the page plays it at
+    # ``normalization_db`` and is sent the samples that change from one render to the next.
+    samples: np.ndarray | None = field(default=None, repr=False)
+    play_gain: float = 1.0  # the normalisation, linear, as float32 applies it (1: the WAV is what is played)
     written: Future[Any] | None = field(default=None, repr=False)  # the file, written in the background
 
     def describe(self, include_report: bool = True) -> dict[str, Any]:
@@ -174,6 +183,8 @@ class RenderResult:
             "irs_s": round(self.irs_s, 4),
             "convolved_mics": list(self.convolved_mics),
             "monitor": self.monitor.to_json(),
+            "raw_audio_url": f"/api/audio/{self.id}?raw=1" if self.samples is not None else None,
+            "play_gain": self.play_gain,
             "rig": self.rig,
         }
         if include_report:
@@ -494,13 +505,18 @@ class Studio:
                                  None if take.streaming else wav)
             if not take.streaming:  # (a private file, named by an id given out with it)
                 entry.written = self._files.submit(path.write_bytes, wav)
+                entry.samples = outcome.raw
+                if outcome.raw is not None:
+                    entry.play_gain = float(np.float32(10 ** (outcome.render.normalization_db / 20)))
         with self.lock:
             if self.take is None or self.take.id != take.id:  # a new take arrived meanwhile
                 self._delete_files([path])
                 raise HTTPError(409, "the take changed while rendering; render again")
             previous = self.renders.get(since) if since else None
-            for older in self.renders.values():
+            for index, older in enumerate(reversed(self.renders.values())):
                 older.wav = None
+                if index:  # the render before this one keeps its samples: the page holds it
+                    older.samples = None
             self.renders[render_id] = entry
             dropped = []
             while len(self.renders) > KEPT_RENDERS:
@@ -613,12 +629,28 @@ class Studio:
         with self.lock:
             return next(reversed(self.renders.values())) if self.renders else None
 
-    def audio_bytes(self, audio_id: str) -> bytes | None:
-        """The latest render's WAV from memory (None: serve the file)."""
+    def audio_patch(self, audio_id: str, since: str) -> bytes | None:
+        """The latest render's mix before normalisation as a patch to the render ``since`` the
+        page holds (see :func:`audio_patch`), or None when that is not worth it or not possible."""
         with self.lock:
             last = self.last_render
-            if last is not None and audio_id in (last.id, "render"):
+            before = self.renders.get(since)
+        if last is None or audio_id != last.id or before is None or last.samples is None or before.samples is None:
+            return None
+        return audio_patch(before.samples, last.samples, self.take.sample_rate if self.take else 0)
+
+    def audio_bytes(self, audio_id: str, raw: bool = False) -> bytes | None:
+        """The latest render's WAV from memory (None: serve the file), or with ``raw`` the mix
+        before normalisation (404 when there is none)."""
+        with self.lock:
+            last = self.last_render
+            samples = last.samples if last is not None and audio_id == last.id else None
+            if last is not None and audio_id in (last.id, "render") and not raw:
                 return last.wav
+        if raw:
+            if samples is None:
+                raise HTTPError(404, "no unnormalised mix for this render (ask for its WAV)")
+            return float_wav_bytes(samples, self.take.sample_rate if self.take else 0)
         return None
 
     def audio_file(self, audio_id: str) -> tuple[Path, str]:
@@ -748,6 +780,39 @@ def report_json(report: Report) -> dict[str, Any]:
     data["timeline"] = {"hop_s": timeline.hop_s, "key_db": list(timeline.key_db),
                         "gain": {name: list(values) for name, values in timeline.gain.items()}}
     return data
+
+
+def audio_patch(before: np.ndarray, after: np.ndarray, sample_rate: int, *, gap_samples: int = 512,
+                max_share: float = 0.6) -> bytes | None:
+    """``after`` as the runs of samples where it differs from ``before``, for a page that holds
+    ``before``: a re-gated render differs only where a changed gate's gain did. None when the shapes
+    differ or the runs would cover more than ``max_share`` of the samples (send the whole WAV).
+
+    The format (little-endian): ``b"RGPATCH1"``, a uint32 byte count, that many bytes of JSON
+    ``{"frames", "channels", "sample_rate", "runs": [[start, length], ...]}`` padded with spaces to
+    a multiple of 4, then for each run and each channel its float32 samples. Runs closer than
+    ``gap_samples`` are joined (the samples between are sent as they are).
+
+    Shape: before, after ``(C, n)`` float32.
+    """
+    import struct
+
+    if before.shape != after.shape or after.ndim != 2 or after.shape[1] == 0:
+        return None
+    changed = np.any(before != after, axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], changed, [False])).astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    if starts.size:
+        keep = np.concatenate(([True], starts[1:] - ends[:-1] >= gap_samples))  # the runs that start anew
+        starts, ends = starts[keep], np.concatenate((ends[:-1][keep[1:]], ends[-1:]))
+    if int(np.sum(ends - starts)) > max_share * after.shape[1]:
+        return None
+    runs = [[int(a), int(b - a)] for a, b in zip(starts, ends)]
+    header = json.dumps({"frames": after.shape[1], "channels": after.shape[0], "sample_rate": sample_rate,
+                         "runs": runs}).encode("utf-8")
+    header += b" " * (-len(header) % 4)
+    data = [np.ascontiguousarray(after[:, a:b], dtype="<f4").tobytes() for a, b in zip(starts, ends)]
+    return b"".join([PATCH_MAGIC, struct.pack("<I", len(header)), header, *data])
 
 
 def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -1014,7 +1079,13 @@ def create_app(
     @_endpoint
     async def get_audio(request: Request) -> Response:
         download = request.query_params.get("download") in ("1", "true", "yes")
-        in_memory = None if download else studio.audio_bytes(request.path_params["audio_id"])
+        raw = request.query_params.get("raw") in ("1", "true", "yes") and not download
+        since = request.query_params.get("since")
+        if since and raw:
+            patch = await run_in_threadpool(studio.audio_patch, request.path_params["audio_id"], since)
+            if patch is not None:
+                return Response(patch, media_type=PATCH_MEDIA_TYPE)
+        in_memory = None if download else await run_in_threadpool(studio.audio_bytes, request.path_params["audio_id"], raw)
         if in_memory is not None:
             return Response(in_memory, media_type="audio/wav")
         path, download_name = studio.audio_file(request.path_params["audio_id"])

@@ -49,14 +49,20 @@ class CaptureCache:
     """One dry take's captured mic signals.
 
     Shape: ``dry`` is ``(1, N)`` float32; :meth:`captured` gives ``(M, N + tail)`` float32.
+
+    Thread-safe: a row another thread is convolving (a prefetch while the mic is dragged) is
+    waited for, not convolved twice.
     """
 
     def __init__(self, dry: np.ndarray, spare_bytes: int = SPARE_ROWS_BYTES):
         self.dry = dry
         self.spare_bytes = spare_bytes
         self._lock = threading.Lock()
-        self._spare: OrderedDict[str, np.ndarray] = OrderedDict()  # digest -> (N + L - 1,) captures
+        # Captures not in the current matrix (earlier positions, prefetched ones): digest -> (N + L - 1,)
+        self._spare: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pending: dict[str, threading.Event] = {}  # rows being convolved now
         self._current: tuple[tuple[str, ...], int, np.ndarray] | None = None  # digests, tail, matrix
+        self._last_irs: list[tuple[np.ndarray, str]] = []  # the IR rows last seen, with their digests
 
     def captured(self, irs: np.ndarray, tail_samples: int) -> tuple[np.ndarray, list[int], tuple[str, ...]]:
         """The mics' signals for ``irs`` (the rig's ``(M, L)`` capture IRs), ``tail_samples`` of
@@ -66,21 +72,17 @@ class CaptureCache:
         The array returned is never written to afterwards (a new one is made when a row
         changes), so a render still using it in another thread is safe.
         """
-        digests = tuple(row_digest(row) for row in irs)
+        digests = self._digests(irs)
         length = self.dry.shape[1] + tail_samples
         with self._lock:
             current = self._current
             if current is not None and current[0] == digests and current[1] == tail_samples:
                 return current[2], [], digests
-            found: dict[str, np.ndarray] = {}
-            if current is not None:
-                found.update(zip(current[0], current[2]))
-            found.update(self._spare)
+            found = dict(zip(current[0], current[2])) if current is not None else {}
             rows = {d: found[d] for d in digests if d in found and self._usable(d, found[d], length)}
-        new = [i for i, d in enumerate(digests) if d not in rows and d not in digests[:i]]
-        if new:
-            for index, row in zip(new, self._convolve(irs[new])):
-                rows[digests[index]] = row
+        wanted = [i for i, d in enumerate(digests) if d not in rows and d not in digests[:i]]
+        obtained, new = self._obtain(irs, digests, wanted)
+        rows.update(obtained)
         matrix = np.zeros((len(digests), length), np.float32)
         for index, digest in enumerate(digests):
             row = rows[digest]
@@ -88,29 +90,75 @@ class CaptureCache:
         with self._lock:
             if current is not None:  # keep the rows being replaced, for a mic moved back
                 for index, digest in enumerate(current[0]):
-                    if digest not in digests:
+                    if digest not in digests and digest not in self._spare:
                         self._keep_spare(digest, current[2][index].copy())
+            for digest in digests:  # (now in the matrix)
+                self._spare.pop(digest, None)
             self._current = (digests, tail_samples, matrix)
         return matrix, new, digests
+
+    def prefetch(self, irs: np.ndarray) -> None:
+        """Convolve the take with the rows of ``irs`` not seen yet (for a mic being dragged), so
+        that the render after it is let go runs the gates and the mix only."""
+        digests = self._digests(irs, remember=False)
+        with self._lock:
+            have = set(self._spare) | (set(self._current[0]) if self._current else set())
+        self._obtain(irs, digests, [i for i, d in enumerate(digests) if d not in have and d not in digests[:i]])
+
+    def _obtain(self, irs: np.ndarray, digests: tuple[str, ...], indices: list[int]) -> tuple[dict[str, np.ndarray], list[int]]:
+        """The captures of rows ``indices``: kept, convolved here (all in one call), or waited for
+        while another thread convolves them. Returns them by digest, and the indices convolved here."""
+        got: dict[str, np.ndarray] = {}
+        convolved: list[int] = []
+        todo = list(indices)
+        while todo:
+            mine: list[int] = []
+            waits: list[threading.Event] = []
+            with self._lock:
+                for index in todo:
+                    digest = digests[index]
+                    if digest in self._spare:
+                        got[digest] = self._spare[digest]
+                    elif digest in self._pending:
+                        waits.append(self._pending[digest])
+                    else:
+                        self._pending[digest] = threading.Event()
+                        mine.append(index)
+            if mine:
+                try:
+                    rows = self._convolve(irs[mine])
+                    with self._lock:
+                        for index, row in zip(mine, rows):
+                            got[digests[index]] = row
+                            self._keep_spare(digests[index], row)
+                    convolved += mine
+                finally:
+                    with self._lock:
+                        for index in mine:
+                            self._pending.pop(digests[index]).set()
+            for event in waits:
+                event.wait()
+            todo = [i for i in todo if digests[i] not in got]
+        return got, convolved
+
+    def _digests(self, irs: np.ndarray, remember: bool = True) -> tuple[str, ...]:
+        """The rows' digests; a row equal to one seen last time keeps its digest (comparing is
+        cheaper than hashing)."""
+        last = self._last_irs
+        pairs = []
+        for index, row in enumerate(irs):
+            seen = last[index] if index < len(last) else None
+            same = seen is not None and seen[0].shape == row.shape and np.array_equal(seen[0], row)
+            pairs.append((row, seen[1] if same and seen is not None else row_digest(row)))
+        if remember:
+            self._last_irs = pairs
+        return tuple(digest for _, digest in pairs)
 
     def _usable(self, digest: str, row: np.ndarray, length: int) -> bool:
         """Whether a kept capture covers ``length`` samples: it does when it is whole (the take's
         length plus the IR's, less one) or at least that long."""
         ir_length = int(digest.rsplit(":", 1)[1])
         return row.size >= min(length, self.dry.shape[1] + ir_length - 1)
-
-    def prefetch(self, irs: np.ndarray) -> None:
-        """Convolve the take with the rows of ``irs`` not seen yet (for a mic being dragged), so
-        that the render after it is let go runs the gates and the mix only."""
-        with self._lock:
-            have = set(self._spare) | (set(self._current[0]) if self._current else set())
-        digests = [row_digest(row) for row in irs]
-        new = [i for i, d in enumerate(digests) if d not in have]
-        if not new:
-            return
-        for index, row in zip(new, self._convolve(irs[new])):
-            with self._lock:
-                self._keep_spare(digests[index], row)
 
     def _convolve(self, rows: np.ndarray) -> np.ndarray:
         """``(K, L)`` IR rows -> ``(K, N + L - 1)`` captures, one FFT of the take shared by all."""

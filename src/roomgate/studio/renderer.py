@@ -57,10 +57,13 @@ class Monitor:
 class Outcome:
     """A render of the take and how it was made."""
 
-    render: Render
+    render: Render  # normalised as Rig.render normalises (the monitored mix at the full mix's gain)
     convolved: list[str]  # mics whose capture was computed anew for this render
     captured: np.ndarray | None  # (M, N + tail) the capture it used (None: the slow path)
     calibration: Calibration | None
+    # The mix before normalisation (the fast path only): a re-gated render differs from the one
+    # before only where a gate's gain moved, even when the normalisation changed.
+    raw: np.ndarray | None = None
 
 
 def open_rig(rig: Rig) -> Rig:
@@ -90,18 +93,20 @@ class Renderer:
         key = calibration_key(rig.config, digests)
         with self._lock:
             calibration = self._calibrations.get(key)
-        render = rig.render_captured(captured, sample_rate, dry.shape[1], calibration=calibration)
+        render = rig.render_captured(captured, sample_rate, dry.shape[1], calibration=calibration, normalize=False)
         calibration = rig.calibration
         with self._lock:
             self._calibrations[key] = calibration
             self._calibrations.move_to_end(key)
             while len(self._calibrations) > KEPT_CALIBRATIONS:
                 self._calibrations.popitem(last=False)
+        full_db = render.normalization_db
         if muted:
-            full_db = render.normalization_db
-            render = rig.render_captured(captured, sample_rate, dry.shape[1], calibration=calibration, muted=muted)
-            render = _renormalized(render, full_db)
-        return Outcome(render, [rig.mic_names[i] for i in new], captured, calibration)
+            render = rig.render_captured(captured, sample_rate, dry.shape[1], calibration=calibration, muted=muted,
+                                         normalize=False)
+        raw = render.audio
+        normalized = dataclasses.replace(render, audio=raw, normalization_db=0.0)
+        return Outcome(_renormalized(normalized, full_db), [rig.mic_names[i] for i in new], captured, calibration, raw)
 
     def render_open(self, rig: Rig, outcome: Outcome, sample_rate: int, monitor: Monitor) -> Render | None:
         """C: the same capture with every gate open, as the monitor hears it (None on the slow
@@ -130,8 +135,8 @@ def _renormalized(render: Render, normalization_db: float) -> Render:
     """``render`` at another normalisation gain (the full mix's), its report saying so."""
     change_db = normalization_db - render.normalization_db
     audio = render.audio
-    if change_db:
-        audio = (audio * np.float32(10 ** (change_db / 20))).astype(np.float32)
+    if change_db:  # (a float32 product, as Rig.render's: the same samples)
+        audio = audio * np.float32(10 ** (change_db / 20))
     report = render.report
     if report.output is not None:
         report = dataclasses.replace(report, output=dataclasses.replace(report.output,

@@ -147,11 +147,16 @@
     return audio().decodeAudioData(bytes);
   }
 
-  function gainDb(which) { // the level-matching gain of a version: B is the reference
+  function gainDb(which) { // the level-matching gain of a version, as heard: B is the reference
     if (which === 'rig') return 0;
     if (S.gains[which] != null) return S.gains[which];
     if (which === 'dry' && S.report && S.report.output) return S.report.output.normalization_db || 0; // until measured
     return 0;
+  }
+
+  function playLevel(which) { // the player's gain: B's buffer is the mix before its normalisation
+    if (which === 'rig') return S.heldRaw && S.render ? S.render.play_gain : 1;
+    return Math.pow(10, clamp(gainDb(which), -40, 40) / 20);
   }
 
   const streaming = () => !!(S.take && S.take.streaming);
@@ -197,7 +202,7 @@
   function startVoice(offset, fadeS = 0.02) {
     const c = audio();
     if (c.state === 'suspended') c.resume();
-    const level = Math.pow(10, clamp(gainDb(S.which), -40, 40) / 20);
+    const level = playLevel(S.which);
     let at = offset;
     const total = duration();
     if (S.loop) {
@@ -424,8 +429,9 @@
       const result = await api('POST', '/api/render', since ? { since } : {});
       mergeUnchanged(result, S.report);
       if (!streaming()) {
-        S.buffers.rig = await decode(result.audio_url);
+        S.buffers.rig = await fetchRender(result);
         S.ids.rig = result.id;
+        S.heldRaw = S.rawRig;
       }
       S.render = result; S.report = result.report;
       if (!S.again) S.rig = result.rig; // the rig as rendered, thresholds resolved on this take
@@ -449,6 +455,34 @@
       S.rendering = false; publish();
     }
     if (S.again) { S.again = false; render(); }
+  }
+
+  // A render is fetched as the samples that changed since the one the page holds (a patch), or whole.
+  async function fetchRender(result) {
+    S.rawRig = !!result.raw_audio_url;
+    if (!S.rawRig) return decode(result.audio_url);
+    const held = S.buffers.rig && S.ids.rig && S.heldRaw ? S.ids.rig : null;
+    if (!held) return decode(result.raw_audio_url);
+    const res = await api('GET', `${result.raw_audio_url}&since=${encodeURIComponent(held)}`);
+    const bytes = await res.arrayBuffer();
+    if (!(res.headers.get('content-type') || '').includes('roomgate-patch')) return audio().decodeAudioData(bytes);
+    return applyPatch(S.buffers.rig, bytes);
+  }
+
+  function applyPatch(buffer, bytes) { // see roomgate.studio.app.audio_patch for the format
+    const view = new DataView(bytes);
+    const headerLength = view.getUint32(8, true);
+    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 12, headerLength)));
+    const out = audio().createBuffer(header.channels, header.frames, header.sample_rate);
+    for (let c = 0; c < header.channels; c++) out.copyToChannel(buffer.getChannelData(c), c);
+    let offset = 12 + headerLength;
+    for (const [start, length] of header.runs) {
+      for (let c = 0; c < header.channels; c++) {
+        out.copyToChannel(new Float32Array(bytes, offset, length), c, start);
+        offset += 4 * length;
+      }
+    }
+    return out;
   }
 
   async function fetchLevels(result) {
@@ -484,7 +518,7 @@
     S.ids = { dry: null, rig: null, open: null };
     S.levels = { dry: null, rig: null, open: null };
     S.gains = { dry: null, rig: 0, open: null };
-    S.which = 'rig';
+    S.which = 'rig'; S.heldRaw = false;
     fadeOut(S.voice); S.voice = null; S.playing = false; S.position = 0;
     if (!take.streaming) { S.buffers.dry = await decode(take.audio_url); S.ids.dry = take.id; }
     clearError('file');
@@ -1116,7 +1150,7 @@
     svg('text', { class: 'lane-label', x: x0 - 8, y: waveTop + waveH / 2 + 4, 'text-anchor': 'end' }, back, 'out');
     const wave = waveColumns(columns);
     if (wave) {
-      const mid = waveTop + waveH / 2, half = waveH / 2 - 1;
+      const mid = waveTop + waveH / 2, half = (waveH / 2 - 1) * (S.buffers.rig ? playLevel('rig') : 1);
       let top = '', bottom = '';
       for (let c = 0; c < columns; c++) {
         const x = (x0 + c + 0.5).toFixed(1);
@@ -1408,7 +1442,7 @@
       buildMeters();
       drawAll();
       if (S.take && !S.take.streaming) { S.buffers.dry = await decode(S.take.audio_url); S.ids.dry = S.take.id; }
-      if (S.render && !streaming()) { S.buffers.rig = await decode(S.render.audio_url); S.ids.rig = S.render.id; }
+      if (S.render && !streaming()) { S.buffers.rig = await fetchRender(S.render); S.ids.rig = S.render.id; S.heldRaw = S.rawRig; }
       if (S.render) { fetchLevels(S.render); fetchHall(); }
       drawAll();
     } catch (error) { showError('file', error.message); }
@@ -1416,6 +1450,6 @@
     requestAnimationFrame(tick);
   }
 
-  window.roomgateStudio = { state: S, render, applyChanges, meters: M }; // for the console and the tests
+  window.roomgateStudio = { state: S, render, applyChanges, meters: M, playLevel }; // for the console and the tests
   start();
 })();
