@@ -166,7 +166,6 @@ class RenderResult:
     irs_s: float  # of which getting the IRs (the acoustics layer simulates only mics it has not cached)
     convolved_mics: list[str] = field(default_factory=list)
     monitor: Monitor = field(default_factory=Monitor)
-    wav: bytes | None = field(default=None, repr=False)  # the file's bytes, kept for the latest render
     # The mix before normalisation (C, n), kept for the last two renders: the page plays it at
     # ``normalization_db`` and is sent the samples that change from one render to the next.
     samples: np.ndarray | None = field(default=None, repr=False)
@@ -490,21 +489,18 @@ class Studio:
             irs_s = time.perf_counter() - started
             render_id = _new_id("r")
             path = self.workdir / f"{render_id}.wav"
-            wav = b""
             if take.audio is None:
                 outcome = self._render_long(take, rig, path)
             else:
                 outcome = self.renderer.render(rig, take.audio, take.sample_rate, take.capture, monitor)
-                wav = float_wav_bytes(outcome.render.audio, take.sample_rate)
             elapsed_s = time.perf_counter() - started
             report = outcome.render.report.with_input(name=take.name)
             with self.lock:
                 overrides, preset_name = list(self.overrides), self.preset_name
             entry = RenderResult(render_id, take.id, path, report, describe_rig(rig, overrides, preset_name),
-                                 elapsed_s, irs_s, outcome.convolved, monitor,
-                                 None if take.streaming else wav)
-            if not take.streaming:  # (a private file, named by an id given out with it)
-                entry.written = self._files.submit(path.write_bytes, wav)
+                                 elapsed_s, irs_s, outcome.convolved, monitor)
+            if not take.streaming:  # the WAV and its file are made behind: the page plays ``samples``
+                entry.written = self._files.submit(_write_render, entry, outcome.render.audio, take.sample_rate)
                 entry.samples = outcome.raw
                 if outcome.raw is not None:
                     entry.play_gain = float(np.float32(10 ** (outcome.render.normalization_db / 20)))
@@ -514,7 +510,6 @@ class Studio:
                 raise HTTPError(409, "the take changed while rendering; render again")
             previous = self.renders.get(since) if since else None
             for index, older in enumerate(reversed(self.renders.values())):
-                older.wav = None
                 if index:  # the render before this one keeps its samples: the page holds it
                     older.samples = None
             self.renders[render_id] = entry
@@ -639,19 +634,14 @@ class Studio:
             return None
         return audio_patch(before.samples, last.samples, self.take.sample_rate if self.take else 0)
 
-    def audio_bytes(self, audio_id: str, raw: bool = False) -> bytes | None:
-        """The latest render's WAV from memory (None: serve the file), or with ``raw`` the mix
-        before normalisation (404 when there is none)."""
+    def raw_audio(self, audio_id: str) -> bytes:
+        """The latest render's mix before normalisation, as a float WAV (404 for another)."""
         with self.lock:
             last = self.last_render
             samples = last.samples if last is not None and audio_id == last.id else None
-            if last is not None and audio_id in (last.id, "render") and not raw:
-                return last.wav
-        if raw:
-            if samples is None:
-                raise HTTPError(404, "no unnormalised mix for this render (ask for its WAV)")
-            return float_wav_bytes(samples, self.take.sample_rate if self.take else 0)
-        return None
+        if samples is None:
+            raise HTTPError(404, "no unnormalised mix for this render (only the latest has one; ask for its WAV)")
+        return float_wav_bytes(samples, self.take.sample_rate if self.take else 0)
 
     def audio_file(self, audio_id: str) -> tuple[Path, str]:
         """The file behind an id the server gave out, and a name for downloading it."""
@@ -673,9 +663,10 @@ class Studio:
             render = self.renders.get(audio_id)
             if render is None:
                 raise HTTPError(404, "no such audio (renders older than the last few are deleted)")
-            if render.written is not None:
-                render.written.result()
-            return render.path, f"{stem}-{_safe_stem(self.preset_name)}.wav"
+            name = f"{stem}-{_safe_stem(self.preset_name)}.wav"
+        if render.written is not None:  # (written behind the render, outside the lock)
+            render.written.result()
+        return render.path, name
 
     def state(self) -> dict[str, Any]:
         last = self.last_render
@@ -846,6 +837,11 @@ def _measured_ir_keys(table: dict[str, Any]) -> list[tuple[str, Any]]:
         if isinstance(mic, dict):
             keys.append((f"mics.{mic.get('name', index)}.ir", mic.get("ir")))
     return keys
+
+
+def _write_render(entry: RenderResult, audio: np.ndarray, sample_rate: int) -> None:
+    """The render's WAV written to its (private) file, named by an id given out with it."""
+    entry.path.write_bytes(float_wav_bytes(audio, sample_rate))
 
 
 def _lufs(value: float | None) -> float:
@@ -1085,10 +1081,10 @@ def create_app(
             patch = await run_in_threadpool(studio.audio_patch, request.path_params["audio_id"], since)
             if patch is not None:
                 return Response(patch, media_type=PATCH_MEDIA_TYPE)
-        in_memory = None if download else await run_in_threadpool(studio.audio_bytes, request.path_params["audio_id"], raw)
-        if in_memory is not None:
-            return Response(in_memory, media_type="audio/wav")
-        path, download_name = studio.audio_file(request.path_params["audio_id"])
+        if raw:
+            return Response(await run_in_threadpool(studio.raw_audio, request.path_params["audio_id"]),
+                            media_type="audio/wav")
+        path, download_name = await run_in_threadpool(studio.audio_file, request.path_params["audio_id"])
         if not path.is_file():
             raise HTTPError(404, "no such audio")
         if request.query_params.get("download") in ("1", "true", "yes"):
