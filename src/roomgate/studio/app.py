@@ -53,8 +53,8 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -198,7 +198,6 @@ class OpenVersion:
     id: str
     path: Path
     levels: dict[str, Any] = field(repr=False)
-    captured: np.ndarray = field(repr=False)  # kept so that its id() in the cache key stays its own
 
 
 class Studio:
@@ -227,8 +226,8 @@ class Studio:
         self.memory_take_s = MEMORY_TAKE_S
         self.hall_cache = HallCache()
         self._open_versions: OrderedDict[str, OpenVersion] = OrderedDict()  # C renders by what they depend on
-        # Render files are written (and old ones deleted) in order on this thread, after the page
-        # has the render from memory.
+        # Render files are written (and old ones deleted) in order on this thread, behind the
+        # renders: the page plays each render's mix from memory (see RenderResult.samples).
         self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roomgate-studio-files")
         self._start = (preset, list(overrides))
         self._load_preset(preset, overrides)
@@ -475,7 +474,7 @@ class Studio:
 
         An in-memory take runs the fast path (:class:`Renderer`: kept captures, the gates and the
         mix); a long one the streaming render job. Its levels (the A/B/C meters and matching
-        gains) follow on a background thread (:meth:`levels_of`). With ``since`` naming the
+        gains) are measured when the page asks for them (:meth:`levels_of`). With ``since`` naming the
         render the page holds, timeline rows that did not change are sent as null (listed in
         ``unchanged``).
         """
@@ -527,7 +526,7 @@ class Studio:
         """A long take through the streaming render job (from its file on disk into ``path``)."""
         from ..rig.job import Outputs, render_file
 
-        if not self.monitor.restricted_to(rig.mic_names) == Monitor():
+        if self.monitor.restricted_to(rig.mic_names) != Monitor():
             raise HTTPError(409, f"solo and mute need a take of at most {self.memory_take_s / 60:g} min; "
                                  "clear them to render this one")
         result = render_file(rig, take.path, Outputs(path, "FLOAT"))
@@ -592,8 +591,8 @@ class Studio:
 
         if outcome.captured is None:
             return None
-        key = json.dumps([id(outcome.captured), [[m.name, m.gain_db, m.match_offset_lu, m.pan, m.invert_polarity]
-                                                 for m in rig.config.mics],
+        key = json.dumps([take.id, outcome.digests, outcome.captured.shape[1],
+                          [[m.name, m.gain_db, m.match_offset_lu, m.pan, m.invert_polarity] for m in rig.config.mics],
                           dataclasses.asdict(rig.config.output), monitor.to_json(),
                           outcome.calibration.gains_db if outcome.calibration else None])
         with self.lock:
@@ -605,8 +604,7 @@ class Studio:
         open_id = _new_id("o")
         path = self.workdir / f"{open_id}.wav"
         write_audio(path, render.audio, take.sample_rate, "FLOAT")
-        version = OpenVersion(open_id, path, signal_levels(render.audio, take.sample_rate).to_json(),
-                              outcome.captured)
+        version = OpenVersion(open_id, path, signal_levels(render.audio, take.sample_rate).to_json())
         with self.lock:
             if self.take is not take:  # the take changed meanwhile
                 path.unlink(missing_ok=True)

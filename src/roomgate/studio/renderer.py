@@ -64,6 +64,7 @@ class Outcome:
     # The mix before normalisation (the fast path only): a re-gated render differs from the one
     # before only where a gate's gain moved, even when the normalisation changed.
     raw: np.ndarray | None = None
+    digests: tuple[str, ...] = ()  # the capture's IR rows (with the take, what the capture is)
 
 
 def open_rig(rig: Rig) -> Rig:
@@ -106,7 +107,8 @@ class Renderer:
                                          normalize=False)
         raw = render.audio
         normalized = dataclasses.replace(render, audio=raw, normalization_db=0.0)
-        return Outcome(_renormalized(normalized, full_db), [rig.mic_names[i] for i in new], captured, calibration, raw)
+        return Outcome(_renormalized(normalized, full_db), [rig.mic_names[i] for i in new], captured, calibration, raw,
+                       digests)
 
     def render_open(self, rig: Rig, outcome: Outcome, sample_rate: int, monitor: Monitor) -> Render | None:
         """C: the same capture with every gate open, as the monitor hears it (None on the slow
