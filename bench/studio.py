@@ -86,7 +86,7 @@ def main() -> None:
         assert response.status_code == 200, response.text
         result = client.post("/api/render", json={"since": last.get("id")}).json()
         # As the page asks: the samples that changed since the render it holds (or the whole WAV).
-        audio = client.get(result["raw_audio_url"], params={"since": last.get("id", "")})
+        audio = client.get(result["audio_url"], params={"raw": 1, "since": last.get("id", "")})
         assert audio.status_code == 200 and len(audio.content) > 1000
         elapsed = time.perf_counter() - started
         server_s.append(result["elapsed_s"])
