@@ -79,6 +79,16 @@ threshold_db = -20.0
 # -- helpers -------------------------------------------------------------------------------------
 
 
+def measured_ir(sample_rate: int, seconds: float = 0.25) -> np.ndarray:
+    """A plausible measured impulse response: a click, then decaying noise."""
+    rng = np.random.default_rng(3)
+    n = int(seconds * sample_rate)
+    t = np.arange(n) / sample_rate
+    ir = (0.3 * rng.standard_normal(n) * np.exp(-t / 0.05)).astype(np.float32)
+    ir[0] = 1.0
+    return ir
+
+
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ROOMGATE, *args], capture_output=True, text=True, cwd=cwd,
@@ -212,6 +222,13 @@ def make_workspace(root: Path) -> dict[str, str]:
     soundfile.write(str(root / "nanshort.wav"), samples, 16_000, subtype="FLOAT")
     voice_file(root / "rate4k.wav", sample_rate=4_000, seconds=0.3)
     voice_file(root / "rate384k.wav", sample_rate=384_000, seconds=0.05)
+    loud = np.zeros(8000, np.float32)
+    loud[4000] = 6.26e5  # a float file no microphone made
+    soundfile.write(str(root / "loud.wav"), loud, 16_000, subtype="FLOAT")
+    hall = measured_ir(16_000)  # measured impulse responses: one mic's, and a room's (a channel per mic)
+    soundfile.write(str(root / "hall.wav"), hall, 16_000, subtype="FLOAT")
+    soundfile.write(str(root / "hall3.wav"), np.stack([hall, hall, hall], axis=1), 16_000, subtype="FLOAT")
+    (root / "presetwav.wav").write_text(BASE_PRESET)  # a preset file, whatever its name says
     presets = {
         "unknown_key": BASE_PRESET.replace("rt60_s = 0.3", "rt60_s = 0.3\nreverb_s = 2.0"),
         "unknown_mic_key": BASE_PRESET.replace("gain_db = 10.0", "gain_db = 10.0\nloudness = 3"),
@@ -228,6 +245,10 @@ def make_workspace(root: Path) -> dict[str, str]:
         "gate_setting": BASE_PRESET.replace("threshold_db = -30.0", "threshold_db = -30.0\nattack_ms = -5"),
         "no_mics": BASE_PRESET.split("[[mics]]")[0],
         "blank": "",
+        "deep_array": BASE_PRESET.replace("size_m = [8.0, 6.0, 3.0]", "size_m = " + "[" * 3000 + "]" * 3000),
+        "deep_table": BASE_PRESET.replace("rt60_s = 0.3", "rt60_s = " + "{a = " * 3000 + "1" + "}" * 3000),
+        "nested_20": BASE_PRESET.replace("size_m = [8.0, 6.0, 3.0]", "size_m = " + "[" * 20 + "8" + "]" * 20),
+        "huge_room": BASE_PRESET.replace("size_m = [8.0, 6.0, 3.0]", "size_m = [1e308, 1e308, 1e308]"),
     }
     for name, text in presets.items():
         (root / f"{name}.toml").write_text(text)
@@ -312,6 +333,35 @@ CATALOGUE: list[tuple[str, list[str], list[str]]] = [
     ("set-ir-missing", ["render", "{voice}", "-o", "{out}", "--set", "mics.far.ir='{folder}/missing.wav'"], ["missing.wav", "no such file"]),
     ("set-ir-not-audio", ["render", "{voice}", "-o", "{out}", "--set", "mics.far.ir='{png}'"], ["png.wav", "not a readable audio file"]),
     ("set-ir-nan", ["ir", "-o", "{out}", "--set", "mics.far.ir='{nan}'"], ["nan.wav", "NaN or infinite"]),
+    # -- issue 15: an output that is a file the command reads (not only its audio inputs)
+    ("render-output-is-a-measured-ir", ["render", "{voice}", "-o", "{hall}", "--set", "mics.far.ir='{hall}'"],
+     ["hall.wav", "mics.far.ir", "never overwrites its input"]),
+    ("render-output-is-the-room-ir", ["render", "{voice}", "-o", "{hall3}", "--set", "room.ir='{hall3}'"],
+     ["hall3.wav", "room.ir", "never overwrites its input"]),
+    ("ir-output-is-a-measured-ir", ["ir", "-o", "{hall}", "--set", "mics.far.ir='{hall}'"],
+     ["hall.wav", "mics.far.ir", "never overwrites its input"]),
+    ("mix-output-is-a-measured-ir", ["mix", "{voice}", "{voice}", "{voice}", "-o", "{hall}", "--set", "mics.far.ir='{hall}'"],
+     ["hall.wav", "mics.far.ir", "never overwrites its input"]),
+    ("render-output-is-the-preset-file", ["render", "{voice}", "-o", "{presetwav}", "--preset", "{presetwav}"],
+     ["presetwav.wav", "the preset", "never overwrites its input"]),
+    # -- issue 15: nesting deeper than any preset, numbers larger than any room, louder than any audio
+    ("set-deeply-nested-value", ["render", "{voice}", "-o", "{out}", "--set", "room.size_m=" + "[" * 5000 + "]" * 5000],
+     ["--set room.size_m", "nested"]),
+    ("set-nested-20-levels", ["ir", "-o", "{out}", "--set", "room.size_m=" + "[" * 20 + "8" + "]" * 20],
+     ["--set room.size_m", "nested"]),
+    ("preset-deeply-nested-array", ["render", "{voice}", "-o", "{out}", "--preset", "{deep_array}"], ["deep_array.toml", "nested"]),
+    ("preset-deeply-nested-table", ["ir", "-o", "{out}", "--preset", "{deep_table}"], ["deep_table.toml", "nested"]),
+    ("preset-nested-20-levels", ["render", "{voice}", "-o", "{out}", "--preset", "{nested_20}"], ["nested_20.toml", "nested"]),
+    ("set-huge-room", ["render", "{voice}", "-o", "{out}", "--set", "room.size_m=[1e308,1e308,1e308]"], ["room.size_m", "1000 m"]),
+    ("ir-huge-room", ["ir", "-o", "{out}", "--set", "room.size_m=[1e308,1e308,1e308]"], ["room.size_m", "1000 m"]),
+    ("preset-huge-room", ["render", "{voice}", "-o", "{out}", "--preset", "{huge_room}"], ["room.size_m", "1000 m"]),
+    ("set-infinite-room", ["render", "{voice}", "-o", "{out}", "--set", "room.size_m=[1e400,6,3]"], ["room.size_m", "finite"]),
+    ("render-loud-input", ["render", "{loud}", "-o", "{out}"], ["loud.wav", "peak 6.26e+05"]),
+    ("mix-loud-track", ["mix", "{voice}", "{loud}", "{voice}", "-o", "{out}"], ["loud.wav", "peak 6.26e+05"]),
+    # -- issue 15: the studio's address
+    ("studio-port-out-of-range", ["studio", "--port", "70000"], ["--port", "65535", "70000"]),
+    ("studio-port-negative", ["studio", "--port", "-1"], ["--port", "65535"]),
+    ("studio-host-not-loopback", ["studio", "--host", "192.0.2.1", "--port", "0"], ["192.0.2.1", "127.0.0.1"]),
 ]
 
 # Catalogue cases that show a bug: the reason, and (kept in the test) what should happen.

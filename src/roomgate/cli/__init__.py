@@ -3,7 +3,8 @@
 Each command lives in a module of its own (``add_parser`` and ``run``), built on the library's
 public API. Errors a user can cause (a :class:`~roomgate.errors.RoomgateError`) become one line on
 stderr and exit code 2, with no output file left behind; anything else is a bug and keeps its
-traceback.
+traceback. Ctrl-C, SIGTERM and SIGHUP stop a command the same way (exit 128 + the signal's
+number), removing what it had not finished.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import RoomgateError
-from . import analyze, demo, ir, live, mix, presets, render, studio
+from ..interrupts import Interrupted, exit_code, interrupts_on_termination
+from . import analyze, batch, demo, ir, live, mix, presets, render, studio
 from .common import say, show_warning
 
 __all__ = ["build_parser", "main"]
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo.add_parser(commands)
     render.add_parser(commands)
+    batch.add_parser(commands)
     mix.add_parser(commands)
     ir.add_parser(commands)
     presets.add_parsers(commands)
@@ -58,13 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     warnings.showwarning = show_warning
     try:
-        return int(args.run(args))
+        with interrupts_on_termination():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+            return int(args.run(args))
     except RoomgateError as error:
-        say(f"roomgate {args.command}: error: {error}")
+        say(f"roomgate {args.command}: error: {_one_line(str(error))}")
         return 2
-    except KeyboardInterrupt:
-        say("roomgate: interrupted")
-        return 130
+    except KeyboardInterrupt as interrupt:
+        say(f"roomgate: interrupted ({interrupt})" if isinstance(interrupt, Interrupted) else "roomgate: interrupted")
+        return exit_code(interrupt)
+
+
+def _one_line(message: str) -> str:
+    """An error message as one line (a message quoting a user's value may hold a line break)."""
+    return " ".join(message.split("\n"))
 
 
 if __name__ == "__main__":

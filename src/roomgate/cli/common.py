@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +60,57 @@ def load_rig(args: argparse.Namespace) -> Rig:
     return load_preset(args.preset, args.overrides)
 
 
-def check_output_file(output_path: Path, inputs: Sequence[Path], subtype: str | None = None) -> None:
-    """Refuse, before any work, an output that would overwrite an input or cannot be written."""
-    from ..io.audio import choose_subtype, same_file
+@dataclass(frozen=True)
+class InputFile:
+    """A file a command reads, and what it is to the command (for the message that refuses it)."""
 
-    for input_path in inputs:
-        if same_file(output_path, input_path) or output_path.resolve() == input_path.resolve():
-            raise OutputError(f"{output_path}: is an input; roomgate never overwrites its input")
+    path: Path
+    role: str  # "input", "mics.far.ir", "room.ir", "the preset", "the calibration"
+
+
+def files_read(audio_inputs: Sequence[Path] = (), rig: Rig | None = None,
+               calibration: str | os.PathLike[str] | None = None) -> list[InputFile]:
+    """Every file a command reads: the audio ``audio_inputs``, the measured IRs (``mics.NAME.ir``,
+    ``room.ir``) and the preset file of ``rig``, and a calibration file. No output may be one of
+    them (see :func:`check_output_file`)."""
+    files = [InputFile(Path(p), "input") for p in audio_inputs]
+    if rig is not None:
+        config = rig.config
+        files += [InputFile(Path(m.ir), f"mics.{m.name}.ir") for m in config.mics if m.ir is not None]
+        if config.room_ir is not None:
+            files.append(InputFile(Path(config.room_ir), "room.ir"))
+        if config.source not in ("", "<memory>"):
+            files.append(InputFile(Path(config.source), "the preset"))
+    if calibration is not None:
+        files.append(InputFile(Path(calibration), "the calibration"))
+    return files
+
+
+def check_not_an_input(output_path: Path, inputs: Sequence[Path | InputFile], option: str = "") -> None:
+    """Refuse an output that is (by name, symbolic or hard link) a file the command reads."""
+    from ..io.audio import same_file
+
+    for item in inputs:
+        file = item if isinstance(item, InputFile) else InputFile(Path(item), "input")
+        if same_file(output_path, file.path) or output_path.absolute() == file.path.absolute() \
+                or _resolved(output_path) == _resolved(file.path):
+            what = "an input" if file.role == "input" else f"an input ({file.role})"
+            shown = f"{option} {output_path}" if option else str(output_path)
+            raise OutputError(f"{shown}: is {what}; roomgate never overwrites its input")
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare as written
+        return path.absolute()
+
+
+def check_output_file(output_path: Path, inputs: Sequence[Path | InputFile], subtype: str | None = None) -> None:
+    """Refuse, before any work, an output that would overwrite an input or cannot be written."""
+    from ..io.audio import choose_subtype
+
+    check_not_an_input(output_path, inputs)
     folder = output_path.parent
     if not folder.is_dir():
         raise OutputError(f"{output_path}: the folder {str(folder)!r} does not exist")
@@ -76,11 +121,13 @@ def check_output_file(output_path: Path, inputs: Sequence[Path], subtype: str | 
     choose_subtype(output_path, subtype)  # a format we can write, and a subtype that exists
 
 
-def check_side_file(path: str | None, suffix: str, option: str) -> Path | None:
+def check_side_file(path: str | None, suffix: str, option: str,
+                    inputs: Sequence[Path | InputFile] = ()) -> Path | None:
     """A report or plot path, checked before any work (None when not asked for)."""
     if path is None:
         return None
     result = Path(path)
+    check_not_an_input(result, inputs, option)
     if not result.parent.is_dir():
         raise OutputError(f"{option} {path}: the folder {str(result.parent)!r} does not exist")
     if not os.access(result.parent, os.W_OK | os.X_OK):

@@ -24,6 +24,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..io.audio import write_audio
+    from ..io.outputs import StagedOutputs
     from ..rig import load_preset
     from ..rig.job import Outputs, write_side_files
     from ..synth.voice import sung_crescendo
@@ -40,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
     render = rig.render(dry, sample_rate, progress=progress)
     elapsed_s = time.perf_counter() - started
     paths = [folder / name for name in ("dry.wav", "heroes.wav", "report.json", "plot.png")]
-    write_audio(paths[0], dry, sample_rate, "PCM_24")
-    write_audio(paths[1], render.audio, sample_rate, "PCM_24")
-    write_side_files(render, Outputs(paths[1], "PCM_24", paths[2], paths[3]))
+    with StagedOutputs() as staged:  # the four files appear together, or none does
+        write_audio(paths[0], dry, sample_rate, "PCM_24", staged=staged)
+        write_audio(paths[1], render.audio, sample_rate, "PCM_24", staged=staged)
+        write_side_files(render, Outputs(paths[1], "PCM_24", paths[2], paths[3]), staged)
     report = render.report
     print(f"roomgate demo: {report.duration_s:.1f} s of a synthetic sung crescendo through {rig.config.name}\n")
     print(format_table(_rows(report), ("mic", "distance", "opens above", "open", "open during (s)")))

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import add_rig_options, check_output_file, load_rig, progress
+from .common import add_rig_options, check_output_file, files_read, load_rig, progress
 
 
 def add_parser(commands: Any) -> None:
@@ -25,17 +25,20 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..io.audio import write_audio
+    from ..rig.normalize import normalization_gain_db
     from ..units import check_sample_rate
 
     output = Path(args.output)
     check_output_file(output, [], args.subtype or "FLOAT")
     rate = check_sample_rate(args.sample_rate, "--sample-rate")
     rig = load_rig(args)
+    check_output_file(output, files_read(rig=rig), args.subtype or "FLOAT")  # not a measured IR it reads
     irs = rig.impulse_responses(rate, progress=progress)
-    if args.normalize:
+    gain_db = 0.0
+    if args.normalize:  # the render's rule: IRs of subnormal numbers are silence, not a +700 dB gain
         peak = float(np.max(np.abs(irs)))
-        if peak > 0:
-            irs = irs * np.float32(10 ** (-1 / 20) / peak)
+        gain_db = normalization_gain_db(20 * np.log10(peak) if peak > 0 else -np.inf, -1.0)
+        irs = irs * np.float32(10 ** (gain_db / 20)) if gain_db else irs
     write_audio(output, irs, rate, args.subtype or "FLOAT")
     speed_m_s = rig.config.room.speed_of_sound_m_s
     for mic, row in zip(rig.config.mics, irs):
@@ -43,5 +46,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{mic.name:>8}  {mic.distance_m:6.2f} m  direct at {mic.distance_m / speed_m_s * 1000:6.2f} ms  "
               f"peak {peak_db:6.1f} dBFS")
     print(f"wrote {output}: {irs.shape[0]} channels (one per mic), {irs.shape[1] / rate:.2f} s at {rate} Hz"
-          + (", normalised to -1 dBFS" if args.normalize else ", raw (no trims, no normalisation)"))
+          + (", normalised to -1 dBFS" if args.normalize and gain_db else ", raw (no trims, no normalisation)"))
     return 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..errors import RoomgateError
-from .common import add_rig_options, load_rig
+from .common import add_rig_options, check_not_an_input, files_read, load_rig
 
 
 def add_parser(commands: Any) -> None:
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.input_channel < 1:
         raise RoomgateError(f"--input-channel: expected a channel number from 1, got {args.input_channel}")
     rig = load_rig(args)
+    if args.calibrate is not None and args.calibration is not None:  # the calibration is then written
+        check_not_an_input(Path(args.calibration), files_read(rig=rig), "--calibration")
     stats = live.run(
         rig,
         input_device=_device(args.input_device),

@@ -11,6 +11,7 @@ from .common import (
     add_rig_options,
     check_output_file,
     check_side_file,
+    files_read,
     load_rig,
     pass_progress,
     print_summary,
@@ -38,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     rig = load_rig(args)
     paths = [Path(p) for p in args.inputs]
     output = Path(args.output)
-    check_output_file(output, paths, args.subtype)
-    outputs = Outputs(output, args.subtype, check_side_file(args.report, ".json", "--report"),
-                      check_side_file(args.plot, ".png", "--plot"))
+    read = files_read(paths, rig)
+    check_output_file(output, read, args.subtype)
+    outputs = Outputs(output, args.subtype, check_side_file(args.report, ".json", "--report", read),
+                      check_side_file(args.plot, ".png", "--plot", read))
 
     def estimate(reader: Any, rate: int) -> dict[str, Any]:
         return {"alignment": _estimate_delays(rig, next(reader.blocks()), rate)} if args.align else {}

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError, RoomgateError
+from ..errors import RoomgateError
+from .batch import add_scheduler_option, render_many
 from .common import (
     add_output_options,
     add_rig_options,
     check_output_file,
     check_side_file,
+    files_read,
     load_rig,
     pass_progress,
     print_summary,
     progress,
     say,
-    show_warning,
 )
 
 
@@ -36,6 +34,7 @@ def add_parser(commands: Any) -> None:
     add_output_options(render)
     render.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                         help="with several inputs: render N files at once in worker processes (default: 1)")
+    add_scheduler_option(render)
     render.set_defaults(run=run)
 
 
@@ -47,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     rig = load_rig(args)
     if args.jobs < 1:
         raise RoomgateError(f"--jobs: expected 1 or more worker processes, got {args.jobs}")
-    if len(inputs) > 1:
-        return _render_batch(args, inputs, output)
-    check_output_file(output, inputs, args.subtype)
-    outputs = Outputs(output, args.subtype, check_side_file(args.report, ".json", "--report"),
-                      check_side_file(args.plot, ".png", "--plot"))
+    if len(inputs) > 1 or args.scheduler is not None:
+        return render_many(args, files_read(inputs, rig))
+    read = files_read(inputs, rig)
+    check_output_file(output, read, args.subtype)
+    outputs = Outputs(output, args.subtype, check_side_file(args.report, ".json", "--report", read),
+                      check_side_file(args.plot, ".png", "--plot", read))
     frames = _frames_of(inputs[0])
     result = render_file(rig, inputs[0], outputs, progress=progress, frames_done=pass_progress(frames))
     for note in result.notes:
@@ -64,76 +64,3 @@ def _frames_of(path: Path) -> int:
     from ..io.audio import audio_info
 
     return audio_info(path).frames
-
-
-def _render_batch(args: argparse.Namespace, inputs: list[Path], output: Path) -> int:
-    """Several inputs into a folder, on ``--jobs`` worker processes, with a progress bar; a file
-    that fails is reported at the end without stopping the others."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm import tqdm
-
-    if not output.is_dir():
-        raise OutputError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
-    side_folders = {}
-    for option, value in (("--report", args.report), ("--plot", args.plot)):
-        if value is not None and not Path(value).is_dir():
-            raise OutputError(f"{option} {value}: with several inputs, expected an existing folder")
-        side_folders[option] = None if value is None else Path(value)
-    names = [p.name for p in inputs]
-    clashes = sorted({n for n in names if names.count(n) > 1})
-    if clashes:
-        raise OutputError(f"{output}: several inputs are named {', '.join(clashes)}; their outputs would overwrite each other")
-    tasks = [
-        (args.preset, tuple(args.overrides), str(path), str(output / path.name), args.subtype,
-         None if side_folders["--report"] is None else str(side_folders["--report"] / f"{path.stem}.json"),
-         None if side_folders["--plot"] is None else str(side_folders["--plot"] / f"{path.stem}.png"),
-         [str(p) for p in inputs])
-        for path in inputs
-    ]
-    failures: list[str] = []
-    started = time.perf_counter()
-    with tqdm(total=len(tasks), unit="file", file=sys.stderr, desc="roomgate", leave=False) as bar:
-        if args.jobs == 1:
-            results: Any = map(_batch_render, tasks)
-        else:
-            pool = ProcessPoolExecutor(max_workers=args.jobs)
-            results = pool.map(_batch_render, tasks)
-        try:
-            for input_name, line, ok in results:
-                bar.write(line if ok else f"roomgate: error: {line}", file=sys.stderr if not ok else sys.stdout)
-                if not ok:
-                    failures.append(input_name)
-                bar.update(1)
-        finally:
-            if args.jobs > 1:
-                pool.shutdown(cancel_futures=True)
-    print(f"rendered {len(inputs) - len(failures)} of {len(inputs)} files in {time.perf_counter() - started:.1f} s "
-          f"with {args.jobs} job(s)")
-    if failures:
-        say(f"roomgate render: error: {len(failures)} of {len(inputs)} files failed: {', '.join(failures)}")
-        return 2
-    return 0
-
-
-def _batch_render(task: tuple[Any, ...]) -> tuple[str, str, bool]:
-    """One file of a batch (in a worker process): returns (input, one summary line, succeeded)."""
-    from ..rig import load_preset
-    from ..rig.job import Outputs, render_file
-
-    preset, overrides, input_name, output_name, subtype, report_name, plot_name, all_inputs = task
-    warnings.showwarning = show_warning
-    try:
-        target = Path(output_name)
-        check_output_file(target, [Path(p) for p in all_inputs], subtype)
-        outputs = Outputs(target, subtype, None if report_name is None else Path(report_name),
-                          None if plot_name is None else Path(plot_name))
-        result = render_file(load_preset(preset, overrides), Path(input_name), outputs, progress=progress)
-    except RoomgateError as error:
-        return input_name, str(error), False
-    for note in result.notes:
-        say(f"roomgate: note: {note}")
-    report = result.render.report
-    opened = ", ".join(f"{m.name} {100 * m.open_fraction:.0f}%" for m in report.gated_mics)
-    return (input_name, f"{input_name} -> {output_name}: {report.duration_s:.1f} s, open: {opened} "
-                        f"({result.elapsed_s:.1f} s)", True)

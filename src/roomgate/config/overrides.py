@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .nesting import loads_toml
 
 #: Tables a ``--set`` may create when the preset lacks them.
 TOP_LEVEL_TABLES = ("room", "singer", "output")
@@ -32,7 +33,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if raw == "":
         raise ConfigError(f"--set {text!r}: expected a value after '='")
     try:
-        value = tomllib.loads(f"value = {raw}")["value"]
+        value = loads_toml(f"value = {raw}", f"--set {key}")["value"]
     except tomllib.TOMLDecodeError:
         value = raw
     return key, value

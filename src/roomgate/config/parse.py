@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ __all__ = ["WALL_MARGIN_M", "parse_config"]
 
 # Pyroomacoustics needs mics strictly inside the walls; keep them this far off any surface.
 WALL_MARGIN_M = 0.05
+# Larger than any hall (a stadium is about 300 m): the acoustics would overflow long before.
+MAX_ROOM_SIZE_M = 1000.0
 # gain_db = "match", "match -6", "match+3 LU": the trim that matches the mic's loudness to the
 # close mic's over the passages where its gate is open, plus an offset.
 _MATCH = re.compile(r"^match\s*([+-]\s*\d+(?:\.\d+)?)?\s*(?:LU|dB)?$", re.IGNORECASE)
@@ -54,7 +57,10 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
     ``source`` is the preset file: relative measured-IR paths are found next to it.
     """
     _check_keys(table, _TOP_LEVEL_KEYS, "")
-    name = _string(table.get("name", Path(source).stem), "name")
+    stem = "".join(c for c in Path(source).stem if not _is_control(c))  # a file name may hold anything
+    name = _string(table.get("name", stem), "name")
+    if any(_is_control(c) for c in name):  # a name is shown, saved in comments, used in file names
+        raise ConfigError(f"name: expected text without control characters, got {name!r}")
     description = _string(table.get("description", ""), "description")
     room_table = _table(table.get("room"), "room", required=True)
     room = _parse_room(room_table)
@@ -70,6 +76,9 @@ def parse_config(table: Mapping[str, Any], source: str = "<memory>") -> RigConfi
 def _parse_room(room_table: dict[str, Any]) -> Room:
     _check_keys(room_table, _ROOM_KEYS, "room.")
     size = _vector(room_table.get("size_m"), "room.size_m", positive=True)
+    if max(size) > MAX_ROOM_SIZE_M:
+        raise ConfigError(f"room.size_m: expected lengths up to {MAX_ROOM_SIZE_M:g} m, got "
+                          f"{[float(f'{v:.6g}') for v in size]}")
     materials = room_table.get("materials")
     if materials is not None and not isinstance(materials, (str, dict)):
         raise ConfigError(f"room.materials: expected a material name or a table of them, got {materials!r}")
@@ -299,8 +308,15 @@ def _number(value: Any, where: str, minimum: float = -math.inf, maximum: float =
     except OverflowError:
         raise ConfigError(f"{where}: expected a number from {minimum:g} to {maximum:g}, got one too large") from None
     if not math.isfinite(number) or not (minimum <= number <= maximum):
-        raise ConfigError(f"{where}: expected a number from {minimum:g} to {maximum:g}, got {value!r}")
+        bounded = math.isfinite(minimum) or math.isfinite(maximum)
+        expected = f"a number from {minimum:g} to {maximum:g}" if bounded else "a finite number"
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
     return number
+
+
+def _is_control(character: str) -> bool:
+    """A control character (C0, DEL, C1) or a lone surrogate: not text a file or terminal can hold."""
+    return unicodedata.category(character) in ("Cc", "Cs")
 
 
 def _bool(value: Any, where: str) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .nesting import loads_toml
 from .overrides import apply_overrides
 from .parse import parse_config
 from .rig_config import RigConfig
@@ -38,7 +39,7 @@ def read_preset_table(name_or_path: str | Path) -> tuple[dict[str, Any], Path]:
     """The raw TOML table of a preset, and the file it came from."""
     path = preset_path(name_or_path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8")), path
+        return loads_toml(path.read_text(encoding="utf-8"), f"preset {str(path)!r}"), path
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"preset {str(path)!r}: broken TOML ({error})") from None
     except (OSError, UnicodeDecodeError) as error:

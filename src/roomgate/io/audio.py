@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioInputError, OutputError
+from ..errors import AudioInputError, OutputError, RoomgateError
 from ..units import check_sample_rate
+from .outputs import StagedOutputs, write_error
 
 # More channels than this in a (channels, samples) array almost always means a transposed
 # (samples, channels) array: refuse it rather than guess.
@@ -295,71 +295,131 @@ def choose_subtype(path: str | os.PathLike[str], preferred: str | None) -> str:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike[str], staged: StagedOutputs | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     The temporary file lives in the destination folder (same filesystem, so the rename is atomic)
     under a hidden name, and is removed if anything fails, so ``path`` is either the old file,
-    absent, or the complete new one: never half-written.
+    absent, or the complete new one: never half-written. With ``staged``, the file joins a
+    command's other outputs and is placed with them (see :class:`~roomgate.io.outputs.StagedOutputs`).
+    An ``OSError`` in the block (a full disk) becomes an OutputError naming ``path``.
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{path}: the folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"{path}: the folder {str(folder)!r} is not writable")
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder; expected a file name")
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    os.close(handle)
-    temporary = Path(temporary_name)
+    own = StagedOutputs() if staged is None else None
+    temporary = (own or staged).stage(path)  # type: ignore[union-attr]
     try:
         yield temporary
-        # mkstemp makes the file private (0600); give it the permissions any new file would have.
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+    except BaseException as error:
+        if own is not None:
+            own.discard()
+        if isinstance(error, OSError) and not isinstance(error, RoomgateError):
+            raise write_error(path, error) from None
         raise
+    if own is not None:
+        own.place()
 
 
 def write_audio(
-    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str | None = None
+    path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int, subtype: str | None = None,
+    *, staged: StagedOutputs | None = None,
 ) -> Path:
     """Write ``(channels, samples)`` audio atomically; the format follows the extension.
 
-    ``subtype`` is kept when the format supports it (see :func:`choose_subtype`).
-    Returns the path written.
-    """
-    import soundfile
+    ``subtype`` is kept when the format supports it (see :func:`choose_subtype`); ``staged``: see
+    :func:`atomic_output`. Returns the path written.
 
+    Raises:
+        OutputError naming the file: it cannot be written, or ``audio`` holds NaN or infinity.
+    """
     path = Path(path)
+    _refuse_non_finite(path, np.asarray(audio))  # an OutputError: the writer's fault, not the reader's
     audio = as_channels_first(audio, name=str(path), max_channels=None)
-    with block_writer(path, sample_rate, audio.shape[0], subtype) as write:
+    with block_writer(path, sample_rate, audio.shape[0], subtype, staged=staged) as write:
         write(audio)
     return path
 
 
 @contextlib.contextmanager
 def block_writer(
-    path: str | os.PathLike[str], sample_rate: int, channels: int, subtype: str | None = None
+    path: str | os.PathLike[str], sample_rate: int, channels: int, subtype: str | None = None,
+    *, staged: StagedOutputs | None = None,
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """Write ``(channels, n)`` blocks to ``path`` atomically: yields a ``write(block)`` function;
-    the file appears under its name only when the ``with`` block completes."""
+    the file appears under its name only when the ``with`` block completes (with ``staged``: when
+    the command's outputs are placed together).
+
+    The last line of defence: a block holding NaN or infinity is refused (OutputError), so no
+    non-finite sample is ever written; so is a block of the wrong shape. A failed write (a full
+    disk, a file-size limit) is an OutputError naming ``path`` and the reason.
+    """
     import soundfile
 
     path = Path(path)
     major = _format_for(path)
     chosen = choose_subtype(path, subtype)
-    with atomic_output(path) as temporary:
+    with atomic_output(path, staged) as temporary:
         try:
             handle = soundfile.SoundFile(str(temporary), "w", int(sample_rate), channels, chosen, format=major)
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
             raise OutputError(f"{path}: cannot write {major}/{chosen} ({_short(error)})") from None
-        with handle:
+        written = _FrameWriter(path, handle, channels)
+        try:
             _without_peak_chunk(handle)
-            yield lambda block: handle.write(np.ascontiguousarray(block.T))
+            yield written
+        except BaseException:
+            with contextlib.suppress(soundfile.LibsndfileError, RuntimeError, AssertionError):
+                handle.close()
+            raise
+        try:
+            handle.close()  # writes the header: a full disk may show only here
+        except (soundfile.LibsndfileError, RuntimeError, AssertionError) as error:
+            raise write_error(path, error) from None
+        written.check_complete(temporary)
+
+
+class _FrameWriter:
+    """``write(block)`` for :func:`block_writer`: refuses non-finite samples, counts the frames
+    and turns a failed write into one OutputError line."""
+
+    def __init__(self, path: Path, handle: object, channels: int):
+        self.path, self.handle, self.channels, self.frames = path, handle, channels, 0
+
+    def __call__(self, block: np.ndarray) -> None:
+        import soundfile
+
+        block = np.asarray(block)
+        if block.ndim == 1:
+            block = block[np.newaxis, :]
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise OutputError(f"{self.path}: expected blocks shaped ({self.channels}, samples), got {block.shape}")
+        _refuse_non_finite(self.path, block)
+        try:
+            self.handle.write(np.ascontiguousarray(block.T))  # type: ignore[attr-defined]
+        except (soundfile.LibsndfileError, RuntimeError, AssertionError, OSError) as error:
+            raise write_error(self.path, error) from None
+        self.frames += block.shape[1]
+
+    def check_complete(self, temporary: Path) -> None:
+        """The file on disk holds every frame written (a full disk may go unreported until here)."""
+        import soundfile
+
+        try:
+            frames = soundfile.info(str(temporary)).frames
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            raise write_error(self.path, error) from None
+        if frames != self.frames:
+            raise write_error(self.path, _ShortFile(f"the file holds {frames} of the {self.frames} frames written"))
+
+
+def _refuse_non_finite(path: Path, audio: np.ndarray) -> None:
+    if audio.dtype.kind in "fc" and not np.isfinite(audio).all():
+        bad = int(np.count_nonzero(~np.isfinite(audio)))
+        raise OutputError(f"{path}: refusing to write {bad} NaN or infinite samples (a bug: please report it)")
+
+
+class _ShortFile(Exception):
+    """A written file came back shorter than what was written to it (no errno to go by)."""
+
+    errno = 0
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -397,12 +457,6 @@ def _without_peak_chunk(handle: object) -> None:
         soundfile._snd.sf_command(handle._file, 0x1050, soundfile._ffi.NULL, 0)  # type: ignore[attr-defined]
     except (AttributeError, TypeError):  # another soundfile build: a PEAK chunk is harmless
         pass
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
 
 
 def _short(error: BaseException) -> str:

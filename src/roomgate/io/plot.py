@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .report import MicReport, Report
+
+if TYPE_CHECKING:
+    from .outputs import StagedOutputs
 
 # One colour per mic, in rig order: the close mic dark, the room mics warmer as they get farther.
 _COLOURS = ["#1f3b57", "#d08a1c", "#b8322a", "#5b8c3a", "#7a4f9a", "#2a8f8f", "#8c6d31", "#555555"]
@@ -18,8 +21,10 @@ _COLOURS = ["#1f3b57", "#d08a1c", "#b8322a", "#5b8c3a", "#7a4f9a", "#2a8f8f", "#
 PLOT_FORMATS = ("png", "svg", "pdf")
 
 
-def plot_report(report: Report, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
-    """Draw the report to ``path`` (PNG, SVG or PDF by its suffix; written atomically)."""
+def plot_report(report: Report, path: str | os.PathLike[str], *, title: str | None = None,
+                staged: StagedOutputs | None = None) -> Path:
+    """Draw the report to ``path`` (PNG, SVG or PDF by its suffix; written atomically; with
+    ``staged``, placed with a command's other outputs)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -39,9 +44,11 @@ def plot_report(report: Report, path: str | os.PathLike[str], *, title: str | No
     _draw_table(figure.add_subplot(grid[0, 1]), report, colours, title)
     _draw_levels(level, report, colours)
     _draw_lanes(figure.add_subplot(grid[2, :], sharex=level), report, colours)
-    with atomic_output(path) as temporary:
-        figure.savefig(temporary, format=file_format)
-    plt.close(figure)
+    try:
+        with atomic_output(path, staged) as temporary:
+            figure.savefig(temporary, format=file_format)
+    finally:
+        plt.close(figure)
     return path
 
 

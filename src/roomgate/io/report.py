@@ -19,11 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .timeline import TimelineRecorder
+
+if TYPE_CHECKING:
+    from .outputs import StagedOutputs
 
 __all__ = [
     "SCHEMA_VERSION", "InputReport", "MicReport", "OutputReport", "Report", "RoomReport", "SingerReport",
@@ -159,13 +162,15 @@ def build_report(recorder: TimelineRecorder, mics: Sequence[MicReport], *, prese
                   roomgate_version=_version())
 
 
-def write_report(path: str | os.PathLike[str], report: Report) -> Path:
-    """Write the report as JSON, atomically."""
+def write_report(path: str | os.PathLike[str], report: Report, *, staged: StagedOutputs | None = None) -> Path:
+    """Write the report as JSON, atomically (with ``staged``: placed with a command's other
+    outputs). Strict JSON: a NaN or infinity would be a bug, and is refused rather than written."""
     from .audio import atomic_output
 
     path = Path(path)
-    with atomic_output(path) as temporary:
-        temporary.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(report.to_json(), indent=1, allow_nan=False) + "\n"
+    with atomic_output(path, staged) as temporary:
+        temporary.write_text(text, encoding="utf-8")
     return path
 
 

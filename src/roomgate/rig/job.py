@@ -3,8 +3,8 @@
 Every face renders files through here: ``roomgate render`` and ``mix`` (one file or a batch on
 worker processes), the studio (any take the CLI renders, however long), a Dask cluster. The job
 streams the take from disk in blocks, in :meth:`~roomgate.rig.Rig.render_blocks`' two passes,
-into a scratch float file beside the output; then it writes the normalised copy in place
-atomically, and the report and plot. Memory does not grow with the take.
+into a nameless scratch file beside the output; then it writes the normalised copy, the report
+and the plot, and places them together. Memory does not grow with the take.
 
 Things worth saying that are not errors (a downmix, a padded track) come back as ``notes`` for
 the face to show once the job has succeeded, so that an error stays the only line a user sees.
@@ -12,8 +12,6 @@ the face to show once the job has succeeded, so that an error stays the only lin
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AudioInputError, OutputError
-from ..io.audio import TrackReader, audio_info, block_writer, downmix_to_mono, read_blocks
+from ..errors import AudioInputError
+from ..io.audio import BLOCK_FRAMES, TrackReader, audio_info, block_writer, downmix_to_mono, read_blocks
+from ..io.outputs import Scratch, StagedOutputs
 from ..units import check_sample_rate
-from .rig import Progress, Render, Rig
+from .rig import MAX_INPUT_PEAK, Progress, Render, Rig
 
 __all__ = ["JobResult", "Outputs", "mix_files", "render_file", "render_stream"]
 
@@ -63,6 +62,7 @@ def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progr
         for block in read_blocks(input_path):
             if frames_done is not None:
                 frames_done(block.shape[1])
+            _check_peaks(block, [input_path] * block.shape[0])
             yield downmix_to_mono(block)
 
     outputs = Outputs(outputs.audio_path, outputs.subtype or info.subtype, outputs.report_path, outputs.plot_path)
@@ -101,9 +101,11 @@ def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progre
         fields.update(before_render(reader, rate))
 
     def blocks() -> Iterator[np.ndarray]:
+        row_files = [info.path for info in infos for _ in range(info.channels)]
         for block in reader.blocks():
             if frames_done is not None:
                 frames_done(block.shape[1])
+            _check_peaks(block, row_files)
             yield block
 
     outputs = Outputs(outputs.audio_path, outputs.subtype or infos[0].subtype, outputs.report_path, outputs.plot_path)
@@ -115,44 +117,46 @@ def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progre
 def render_stream(rig: Rig, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: int, outputs: Outputs,
                   input_fields: dict[str, Any], *, progress: Progress | None = None) -> JobResult:
     """The two streaming passes of :meth:`Rig.render_blocks` into a scratch file beside the
-    output, then the normalised copy into place (atomically), the report and the plot.
+    output, then the normalised copy, the report and the plot, placed together at the end.
 
     ``blocks()`` yields the take's consecutive blocks each time it is called;
     ``input_fields`` go into the report's input part (the file rendered, say).
+    The scratch file has no name (see :class:`~roomgate.io.outputs.Scratch`), and the outputs
+    appear only once all are written (:class:`~roomgate.io.outputs.StagedOutputs`): when anything
+    fails or is interrupted, no output is placed and no temporary file stays behind.
     """
     started = time.perf_counter()
-    scratch = _scratch_file(outputs.audio_path)
-    try:
-        with block_writer(scratch, sample_rate, rig.output_channels, "FLOAT") as write_scratch:
-            render = rig.render_blocks(blocks, sample_rate, write_scratch, progress=progress)
-        gain = 10 ** (render.normalization_db / 20)
-        with block_writer(outputs.audio_path, sample_rate, rig.output_channels, outputs.subtype) as write_output:
-            for block in read_blocks(scratch):
-                write_output(block * gain if gain != 1 else block)
-    finally:
-        scratch.unlink(missing_ok=True)
-    render.report = render.report.with_input(**input_fields)
-    write_side_files(render, outputs)
+    folder = outputs.audio_path.parent if str(outputs.audio_path.parent) else Path(".")
+    with StagedOutputs() as staged:
+        with Scratch(folder, rig.output_channels, outputs.audio_path) as scratch:
+            render = rig.render_blocks(blocks, sample_rate, scratch.write, progress=progress)
+            gain = np.float32(10 ** (render.normalization_db / 20))
+            with block_writer(outputs.audio_path, sample_rate, rig.output_channels, outputs.subtype,
+                              staged=staged) as write_output:
+                for block in scratch.blocks(BLOCK_FRAMES):
+                    write_output(block * gain if gain != 1 else block)
+        render.report = render.report.with_input(**input_fields)
+        write_side_files(render, outputs, staged)
     return JobResult(render, time.perf_counter() - started)
 
 
-def write_side_files(render: Render, outputs: Outputs) -> None:
-    """The report (JSON) and the plot of a render, where ``outputs`` asks for them."""
+def write_side_files(render: Render, outputs: Outputs, staged: StagedOutputs | None = None) -> None:
+    """The report (JSON) and the plot of a render, where ``outputs`` asks for them (with ``staged``:
+    placed with the command's other outputs)."""
     from ..io.report import write_report
 
     if outputs.report_path is not None:
-        write_report(outputs.report_path, render.report)
+        write_report(outputs.report_path, render.report, staged=staged)
     if outputs.plot_path is not None:
         from ..io.plot import plot_report
 
-        plot_report(render.report, outputs.plot_path)
+        plot_report(render.report, outputs.plot_path, staged=staged)
 
 
-def _scratch_file(output_path: Path) -> Path:
-    """A hidden scratch file beside the output (the same filesystem, so its space is checked)."""
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{output_path.name}.", suffix=".scratch.w64", dir=output_path.parent)
-    except OSError as error:
-        raise OutputError(f"{output_path}: cannot write in {str(output_path.parent)!r} ({error.strerror})") from None
-    os.close(handle)
-    return Path(name)
+def _check_peaks(block: np.ndarray, row_files: Sequence[Path]) -> None:
+    """Refuse, naming the file, a block louder than any audio (row ``i`` comes from ``row_files[i]``)."""
+    peaks = np.max(np.abs(block), axis=1) if block.size else np.zeros(0)
+    for row, peak in enumerate(peaks):
+        if peak > MAX_INPUT_PEAK:
+            raise AudioInputError(f"{row_files[row]}: peak {float(peak):.3g}; expected samples within "
+                                  f"+-{MAX_INPUT_PEAK:g} (full scale is 1)")

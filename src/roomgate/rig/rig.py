@@ -31,6 +31,7 @@ from ..units import check_sample_rate
 from .calibration import Calibration, calibrate, load_calibration, save_calibration
 from .engine import StreamEngine
 from .gates import build_gate, close_threshold_db, with_room_times
+from .normalize import normalization_gain_db
 
 __all__ = ["MAX_INPUT_PEAK", "Progress", "Render", "Rig", "load_preset"]
 
@@ -388,7 +389,7 @@ class Rig:
         self._stream = None
         out = self.config.output
         peak_db_before = 20 * math.log10(peak.peak) if peak.peak > 0 else -math.inf
-        normalization_db = out.peak_db - peak_db_before if out.normalize == "peak" and peak.peak > 0 else 0.0
+        normalization_db = normalization_gain_db(peak_db_before, out.peak_db) if out.normalize == "peak" else 0.0
         report = self._report(recorder, InputReport(input_samples, channels, "dry" if channels == 1 else "multitrack"),
                               OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3)))
         empty = np.zeros((out.channels, 0), np.float32)

@@ -48,12 +48,15 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import tempfile
 import threading
 import time
+import unicodedata
+import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -69,12 +72,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..config.nesting import MAX_NESTING, check_nesting
 from ..config.overrides import ONE_OF
 from ..config import MicConfig, apply_overrides, builtin_presets, parse_config, parse_override, read_preset_table
-from ..errors import AudioInputError, OutputError, RoomgateError
+from ..errors import AudioInputError, ConfigError, OutputError, RoomgateError
+from ..interrupts import interrupts_on_termination
 from ..io.report import Report, TimelineReport
 from ..acoustics.room import Room
 from ..rig import Rig
+from ..rig.rig import MAX_INPUT_PEAK
 from ..rig.gates import build_gate, close_threshold_db
 from .capture import CaptureCache
 from .hall import HallCache
@@ -88,6 +94,8 @@ ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
 MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
 KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
+MAX_CHANGES = 100  # settings changes in one request (the page sends a few at a time)
+DEMO_VOICES_KEPT = 2  # demo voices kept in memory, by sample rate (one is ~10 MB at 48 kHz)
 MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
 PATCH_MAGIC = b"RGPATCH1"  # a render sent as the samples that changed since the one the page holds
 PATCH_MEDIA_TYPE = "application/x-roomgate-patch"
@@ -200,6 +208,33 @@ class OpenVersion:
     levels: dict[str, Any] = field(repr=False)
 
 
+class LRUCache:
+    """Arrays by key; the least recently used is dropped once there are more than ``max_items``."""
+
+    def __init__(self, max_items: int):
+        self.max_items = max_items
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+
 class Studio:
     """One user's session: the preset and its changes, the take, the renders, the files."""
 
@@ -217,7 +252,7 @@ class Studio:
         self._prefetch_lock = threading.Lock()
         self._prefetch_next: tuple[Any, Take] | None = None
         self._prefetch_running = False
-        self._demo_voices: dict[int, np.ndarray] = {}
+        self._demo_voices = LRUCache(DEMO_VOICES_KEPT)
         self.take: Take | None = None
         self.renders: OrderedDict[str, RenderResult] = OrderedDict()
         self.renderer = Renderer()
@@ -247,16 +282,20 @@ class Studio:
             self.rig = Rig(config)
 
     def _apply(self, overrides: list[str]) -> dict[str, Any]:
-        config = parse_config(apply_overrides(self.base_table, overrides), source=str(self.preset_path))
+        config = parse_config(self._table_with(overrides), source=str(self.preset_path))
         self.overrides = overrides
         self.rig = Rig(config)
         return self.describe_rig()
 
+    def _table_with(self, overrides: list[str]) -> dict[str, Any]:
+        """The preset's table with ``overrides`` applied; a change may not name a file to read."""
+        table = apply_overrides(self.base_table, overrides)
+        _check_no_new_files(self.base_table, table)
+        return table
+
     def change(self, changes: Sequence[str]) -> dict[str, Any]:
         """Apply ``KEY=VALUE`` changes (all or none); a later value for a key replaces the earlier."""
-        for text in changes:
-            if not isinstance(text, str) or any(ord(c) < 32 for c in text):
-                raise HTTPError(400, f"set: expected KEY=VALUE strings on one line, got {text!r}")
+        _check_changes(changes)
         with self.lock:
             return self._apply(_merge_overrides(self.overrides, changes))
 
@@ -296,8 +335,8 @@ class Studio:
             if isinstance(ir, str):  # keep a measured IR findable wherever the file is saved
                 ir_path = Path(ir).expanduser()
                 mic["ir"] = str(ir_path if ir_path.is_absolute() else (preset_path.parent / ir_path).resolve())
-        lines = [f"# Saved by roomgate studio from the preset {preset_name!r}"]
-        lines += [f"#   --set {text}" for text in overrides] or ["#   (no changes)"]
+        lines = [_comment(f"# Saved by roomgate studio from the preset {preset_name!r}")]
+        lines += [_comment(f"#   --set {text}") for text in overrides] or ["#   (no changes)"]
         lines.append("# Use it with: roomgate render INPUT -o OUT --preset THIS_FILE.toml")
         return "\n".join(lines) + "\n\n" + tomli_w.dumps(table)
 
@@ -315,9 +354,9 @@ class Studio:
             table = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise HTTPError(400, f"{name}: broken TOML ({error})") from None
-        files = [key for key, value in _measured_ir_keys(table) if value is not None]
+        files = sorted(_measured_ir_files(table))
         if files:
-            raise HTTPError(400, f"{name}: {files[0]} names a measured IR file, which the studio does not read; "
+            raise HTTPError(400, f"{name}: {files[0][0]} names a measured IR file, which the studio does not read; "
                                  "render this preset with: roomgate render INPUT -o OUT --preset FILE")
         try:
             config = parse_config(table, source=name)
@@ -350,32 +389,33 @@ class Studio:
             rate = check_sample_rate(sample_rate)
         except AudioInputError as error:
             raise HTTPError(400, str(error)) from None
-        voice = self._demo_voices.get(rate)
+        voice = self._demo_voices.get(str(rate))
         if voice is None:
-            voice = self._demo_voices[rate] = sung_crescendo(rate)
+            voice = sung_crescendo(rate)
+            self._demo_voices.put(str(rate), voice)
         return self._set_take("demo voice (sung crescendo)", voice, rate, [])
 
     def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
-        """Check an uploaded file is audio (400 naming the problem) and make it the take. A take
-        longer than :attr:`memory_take_s` stays on disk and renders through the streaming job."""
-        from ..io.audio import audio_info, downmix_to_mono, read_audio
+        """Check an uploaded file is audio (400 naming the problem) and make it the take. Its header
+        is read first: a take longer than :attr:`memory_take_s` stays on disk and renders through
+        the streaming job; a shorter one is decoded block by block (:func:`_read_take`)."""
+        from ..io.audio import audio_info
 
         try:
             if stored.stat().st_size == 0:
                 raise HTTPError(400, f"{name}: the file is empty; expected audio")
             try:
                 info = audio_info(stored)
-                if info.frames / info.sample_rate > self.memory_take_s:
+                if info.duration_s > self.memory_take_s:
                     return self._set_long_take(name, stored, info.channels)
-                audio, sample_rate = read_audio(stored)
+                audio, sample_rate, channels = _read_take(stored, name, self.memory_take_s)
             except AudioInputError as error:  # name the user's file, not our private path
                 raise HTTPError(400, str(error).replace(str(stored), name)) from None
         finally:
             stored.unlink(missing_ok=True)
         notes = []
-        if audio.shape[0] > 1:
-            notes.append(f"{audio.shape[0]} channels downmixed to mono (the rig takes one dry voice)")
-            audio = downmix_to_mono(audio)
+        if channels > 1:
+            notes.append(f"{channels} channels downmixed to mono (the rig takes one dry voice)")
         return self._set_take(name, audio, sample_rate, notes)
 
     def _set_long_take(self, name: str, stored: Path, channels: int) -> dict[str, Any]:
@@ -391,6 +431,7 @@ class Studio:
         samples = 0
         with block_writer(path, rate, 1, "FLOAT") as write:
             for block in read_blocks(stored):  # (NaN or infinity: AudioInputError, naming the file)
+                _check_peak(block, name)
                 write(downmix_to_mono(block))
                 samples += block.shape[1]
         notes = [f"{samples / rate / 60:.1f} min: longer than {self.memory_take_s / 60:g} min, so each change "
@@ -437,13 +478,11 @@ class Studio:
         asks while a mic is being dragged, so that only the gates and the mix are left when it is
         let go). Changes nothing; an invalid change is a 400 as for :meth:`change`. The latest
         request wins."""
-        for text in changes:
-            if not isinstance(text, str) or any(ord(c) < 32 for c in text):
-                raise HTTPError(400, f"set: expected KEY=VALUE strings on one line, got {text!r}")
+        _check_changes(changes)
         with self.lock:
             take = self.take
             overrides = _merge_overrides(self.overrides, changes)
-        config = parse_config(apply_overrides(self.base_table, overrides), source=str(self.preset_path))
+        config = parse_config(self._table_with(overrides), source=str(self.preset_path))
         if take is None:
             return {"queued": False}
         with self._prefetch_lock:
@@ -744,16 +783,89 @@ def _critical_distance_m(room: Room) -> float | None:
 
 
 def _merge_overrides(existing: Sequence[str], changes: Sequence[str]) -> list[str]:
-    """``existing`` then ``changes``, each setting kept once, at its latest place."""
-    merged = list(existing)
-    for text in changes:
+    """``existing`` then ``changes``, each setting kept once, at its latest place.
+
+    Linear: each text is parsed once, and the settings are kept by key in insertion order."""
+    merged: dict[str, str] = {}
+    for text in [*existing, *changes]:
         key, _ = parse_override(text)
         stem, _, leaf = key.rpartition(".")
-        # Two spellings of one setting: a change to one makes an earlier change to the other moot.
-        same = {key, f"{stem}.{ONE_OF[leaf]}" if leaf in ONE_OF else key}
-        merged = [old for old in merged if parse_override(old)[0] not in same]
-        merged.append(text.strip())
-    return merged
+        merged.pop(key, None)
+        if leaf in ONE_OF:  # two spellings of one setting: a change to one makes the other moot
+            merged.pop(f"{stem}.{ONE_OF[leaf]}", None)
+        merged[key] = text.strip()
+    return list(merged.values())
+
+
+def _check_changes(changes: Sequence[Any]) -> None:
+    """At most :data:`MAX_CHANGES` ``KEY=VALUE`` strings, each one line of text that a preset file
+    can hold (no control characters, no lone surrogates); else 400."""
+    if len(changes) > MAX_CHANGES:
+        raise HTTPError(400, f"set: expected at most {MAX_CHANGES} changes in one request, got {len(changes)}")
+    for text in changes:
+        if not isinstance(text, str) or any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+            shown = repr(text) if len(repr(text)) <= 200 else repr(text)[:200] + "..."
+            raise HTTPError(400, f"set: expected KEY=VALUE strings on one line without control characters, got {shown}")
+
+
+def _measured_ir_files(table: dict[str, Any]) -> set[tuple[str, str]]:
+    """The measured impulse response files a preset table names, as (key, path) pairs."""
+    found: set[tuple[str, str]] = set()
+    room = table.get("room")
+    if isinstance(room, dict) and "ir" in room:
+        found.add(("room.ir", repr(room["ir"])))
+    mics = table.get("mics")
+    for mic in mics if isinstance(mics, list) else []:
+        if isinstance(mic, dict) and "ir" in mic:
+            found.add((f"mics.{mic.get('name')}.ir", repr(mic["ir"])))
+    return found
+
+
+def _check_no_new_files(base_table: dict[str, Any], table: dict[str, Any]) -> None:
+    """A request may not name a file for the server to read (it would tell whether any file exists,
+    and read any audio file into a render): 400 for an IR file the starting preset did not name."""
+    new = sorted(_measured_ir_files(table) - _measured_ir_files(base_table))
+    if new:
+        raise HTTPError(400, f"{new[0][0]}: the studio reads no file a request names; a measured IR reaches it "
+                             "only in the preset it starts with (roomgate studio --preset FILE)")
+
+
+def _read_take(stored: Path, name: str, max_s: float) -> tuple[np.ndarray, int, int]:
+    """An uploaded file of at most ``max_s`` (by its header) as a mono take: ``((1, N) float32,
+    sample rate, channels in the file)``. Blocks are downmixed as they are read, so memory holds
+    only the mono take; a file longer than its header said is refused as soon as it passes
+    ``max_s`` (the caller sends longer takes down the streaming path before decoding a sample)."""
+    from ..io.audio import audio_info, downmix_to_mono, read_blocks
+    from ..units import check_sample_rate
+
+    info = audio_info(stored)
+    check_sample_rate(info.sample_rate, f"{stored}: sample rate")
+    limit = int(max_s * info.sample_rate)
+    pieces: list[np.ndarray] = []
+    frames = 0
+    for block in read_blocks(stored):
+        frames += block.shape[1]
+        if frames > limit:
+            pieces.clear()  # free what was decoded before answering
+            raise HTTPError(400, f"{name}: longer than its header says ({info.duration_s / 60:.1f} min)")
+        _check_peak(block, name, pieces)
+        pieces.append(downmix_to_mono(block))
+    audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
+    return audio, info.sample_rate, info.channels
+
+
+def _check_peak(block: np.ndarray, name: str, pieces: list[np.ndarray] | None = None) -> None:
+    """400 for samples beyond :data:`MAX_INPUT_PEAK` (not audio), freeing ``pieces`` first."""
+    peak = float(np.max(np.abs(block))) if block.size else 0.0
+    if peak > MAX_INPUT_PEAK:
+        if pieces is not None:
+            pieces.clear()
+        raise HTTPError(400, f"{name}: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
+
+
+def _comment(text: str) -> str:
+    """A TOML comment line: characters a comment may not hold (control characters) escaped."""
+    return "".join(c if c.isprintable() or c == "\t" else f"\\u{ord(c):04x}" for c in text)
 
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:
@@ -824,17 +936,6 @@ def _preset_name(name: str) -> str:
     if not 1 <= len(text) <= 80 or any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise HTTPError(400, f"name: expected a preset name of 1 to 80 characters on one line, got {name!r}")
     return text
-
-
-def _measured_ir_keys(table: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The keys of a preset table that name measured IR files, and their values."""
-    room = table.get("room")
-    keys = [("room.ir", room.get("ir") if isinstance(room, dict) else None)]
-    mics = table.get("mics")
-    for index, mic in enumerate(mics if isinstance(mics, list) else []):
-        if isinstance(mic, dict):
-            keys.append((f"mics.{mic.get('name', index)}.ir", mic.get("ir")))
-    return keys
 
 
 def _write_render(entry: RenderResult, audio: np.ndarray, sample_rate: int) -> None:
@@ -909,6 +1010,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HTTPError(400, f"request body: expected JSON ({error})") from None
+    except RecursionError:
+        raise HTTPError(400, f"request body: nested more than {MAX_NESTING} levels deep") from None
+    check_nesting(body, "request body")  # a ConfigError: 400
     if not isinstance(body, dict):
         raise HTTPError(400, f"request body: expected a JSON object, got {type(body).__name__}")
     return body
@@ -1207,6 +1311,7 @@ def serve(
     """See :func:`roomgate.studio.serve`."""
     import uvicorn
 
+    shown = _url_host(host, port)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
     # without it every JSON answer waits ~40 ms for a delayed ACK.
@@ -1226,7 +1331,6 @@ def serve(
         token = secrets.token_urlsafe(24)
         app = create_app(token, workdir, port=actual_port, preset=preset, overrides=overrides,
                          max_upload_bytes=max_upload_bytes)
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
         url = f"http://{shown}:{actual_port}/?token={token}"
         config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
                                 lifespan="off", ws="none", timeout_graceful_shutdown=2)
@@ -1243,8 +1347,43 @@ def serve(
             import webbrowser
 
             threading.Timer(0.3, webbrowser.open, [url]).start()
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run(sockets=[sock])  # handles Ctrl+C itself when on the main thread
+        # uvicorn stops gracefully on Ctrl+C and SIGTERM (when on the main thread), then raises the
+        # signal again: handled as an interrupt, so that the session's files are removed below.
+        with interrupts_on_termination(), _hangup_stops(server), contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
     finally:
         sock.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _url_host(host: str, port: int) -> str:
+    """The host for the printed URL. Refuses a port out of range, and an address whose requests the
+    Host check would all refuse; warns that a wildcard address listens on every interface."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigError(f"port: expected a port from 0 to 65535 (0: any free port), got {port!r}")
+    name = host.strip().lower()
+    if name in ("0.0.0.0", "", "::", "[::]"):
+        warnings.warn(f"--host {host or '0.0.0.0'!s}: listening on every network interface, but the studio answers "
+                      "only requests addressed to 127.0.0.1 or localhost: other machines get 403 (reach it "
+                      "through an SSH tunnel instead)", UserWarning, stacklevel=3)
+        return "[::1]" if ":" in name else "127.0.0.1"
+    if name in ("127.0.0.1", "localhost"):
+        return name
+    if name in ("::1", "[::1]"):
+        return "[::1]"
+    raise ConfigError(f"host {host!r}: the studio answers only requests addressed to 127.0.0.1 or localhost "
+                      "(its Host check, against DNS rebinding), so it would refuse every request made to this "
+                      "address; listen on 127.0.0.1 and reach it through an SSH tunnel")
+
+
+@contextlib.contextmanager
+def _hangup_stops(server: Any) -> Iterator[None]:
+    """SIGHUP (the terminal closed) stops the server as SIGTERM does: gracefully, then cleaned up."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        yield
+        return
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: server.handle_exit(signal.SIGTERM, frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
