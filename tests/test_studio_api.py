@@ -295,7 +295,7 @@ def test_render_gives_a_wav_and_a_report(client: TestClient) -> None:
     assert [m["name"] for m in report["mics"]] == ["close", "mid", "far"]
     assert report["mics"][2]["distance_m"] == pytest.approx(5.5)
     assert {"hop_s", "key_db", "gain"} <= set(report["timeline"])
-    assert result["simulated_mics"] == ["close", "mid", "far"]
+    assert result["convolved_mics"] == ["close", "mid", "far"]
     wav = client.get(result["audio_url"])
     assert wav.status_code == 200
     audio, rate = soundfile.read(io.BytesIO(wav.content), always_2d=True, dtype="float32")
@@ -325,33 +325,35 @@ def test_studio_render_equals_the_rig_the_cli_uses(client: TestClient) -> None:
 def test_gate_change_reuses_irs_and_a_moved_mic_simulates_only_itself(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import roomgate.acoustics.room
+    import roomgate.acoustics.simulate
 
-    simulated: list[int] = []  # how many mics each call into the room model asked for
-    real = roomgate.acoustics.room.impulse_responses
+    simulated: list[int] = []  # how many mics each simulation of the room was asked for
+    real = roomgate.acoustics.simulate.simulate
 
-    def counting(room, source_m, mics, sample_rate, **kwargs):
+    def counting(room, singer, mics, *args, **kwargs):
         simulated.append(len(mics))
-        return real(room, source_m, mics, sample_rate, **kwargs)
+        return real(room, singer, mics, *args, **kwargs)
 
-    monkeypatch.setattr(roomgate.acoustics.room, "impulse_responses", counting)
+    monkeypatch.setattr(roomgate.acoustics.simulate, "simulate", counting)
+    client.post("/api/settings", json={"set": ["room.rt60_s=0.45"]})  # a room no other test simulated
     _load_take(client)
     first = client.post("/api/render").json()
-    assert simulated == [1, 1, 1]  # one mic at a time
+    assert simulated == [3] and first["convolved_mics"] == ["close", "mid", "far"]
     simulated.clear()
     far = first["report"]["mics"][2]
     client.post("/api/settings", json={"set": ["mics.far.gate.threshold_db=-45"]})
     second = client.post("/api/render").json()
-    assert second["simulated_mics"] == [] and simulated == []  # the rig used the IRs it was given
+    assert second["convolved_mics"] == [] and simulated == []  # the gates and the mix only
     far2 = second["report"]["mics"][2]
     assert far2["threshold_db"] == -45.0
     assert far2["open_fraction"] > far["open_fraction"]  # a lower threshold opens the far mic more
     client.post("/api/settings", json={"set": ["mics.far.distance_m=3.75"]})
     third = client.post("/api/render").json()
-    assert third["simulated_mics"] == ["far"] and simulated == [1]
+    assert third["convolved_mics"] == ["far"] and simulated == [1]
     assert third["report"]["mics"][2]["distance_m"] == pytest.approx(3.75)
     client.post("/api/settings", json={"set": ["mics.far.distance_m=5.5"]})
-    assert client.post("/api/render").json()["simulated_mics"] == []  # seen before: cached
+    back = client.post("/api/render").json()
+    assert back["convolved_mics"] == [] and simulated == [1]  # seen before: IR and capture kept
 
 
 def test_prefetch_simulates_a_dragged_mic_before_it_is_let_go(client: TestClient, app) -> None:
@@ -365,7 +367,7 @@ def test_prefetch_simulates_a_dragged_mic_before_it_is_let_go(client: TestClient
         time.sleep(0.01)
     assert client.get("/api/rig").json()["mics"][2]["distance_m"] == pytest.approx(5.5)  # nothing changed
     client.post("/api/settings", json={"set": ["mics.far.distance_m=3.9"]})
-    assert client.post("/api/render").json()["simulated_mics"] == []  # ready when let go
+    assert client.post("/api/render").json()["convolved_mics"] == []  # ready when let go
     bad = client.post("/api/prefetch", json={"set": ["mics.far.distance_m=99"]})
     assert bad.status_code == 400 and "mics.far.distance_m" in bad.json()["error"]
 
@@ -382,8 +384,11 @@ def test_old_renders_are_deleted_and_their_ids_404(client: TestClient, app) -> N
     ids = [client.post("/api/render").json()["id"] for _ in range(6)]
     assert client.get(f"/api/audio/{ids[-1]}").status_code == 200
     assert client.get(f"/api/audio/{ids[0]}").status_code == 404
+    assert client.get(f"/api/levels/{ids[-1]}").status_code == 200  # (C is made after the render)
+    app.studio.flush_files()  # (render files are written, and old ones deleted, on a thread)
     wavs = sorted(p.name for p in app.studio.workdir.iterdir())
-    assert len(wavs) == 5  # the take's dry audio and the last four renders
+    # The take's dry audio, the last four renders, and one C (the same settings each time).
+    assert [name[0] for name in wavs] == ["o", "r", "r", "r", "r", "t"]
 
 
 # -- files are addressed by server ids only ------------------------------------------------------

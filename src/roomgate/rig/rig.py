@@ -427,6 +427,61 @@ class Rig:
             raise AudioInputError("audio: expected at least one sample, got none")
         return input_samples, channels
 
+    def render_captured(self, captured: np.ndarray, sample_rate: int, input_samples: int, *,
+                        calibration: Calibration | None = None, muted: Sequence[str] = (),
+                        normalize: bool = True, block_samples: int = 1 << 15) -> Render:
+        """:meth:`render` of a dry take whose capture is already known: the gates and the mix only.
+
+        For a face that renders one take again and again with other gate settings (the studio):
+        it keeps ``captured``, what the mics heard of the dry take followed by
+        :meth:`tail_samples` of silence (``convolve(dry, capture_irs(sample_rate))`` cut to that
+        length), and calls this instead of :meth:`render`, which would convolve again. The
+        samples and the report are :meth:`render`'s (to float32 rounding of the convolution).
+
+        Args:
+            captured: ``(M, input_samples + tail)`` float32, in the rig's mic order.
+            input_samples: the dry take's length ``N``. Relative thresholds and matched trims are
+                fitted on ``captured[:, :N]``, as :meth:`render` fits them on the take...
+            calibration: ...unless given here (the :attr:`calibration` an earlier call fitted on
+                the same capture, for gates with the same keys and detectors).
+            muted: mics left out of the mix; their gates still run (they key and duck others).
+            normalize: False leaves ``Render.audio`` as the mixer made it (``normalization_db``
+                still says the gain :meth:`render` applies), for a face that applies it itself.
+            block_samples: the gates and the mix run in pieces of this many samples.
+
+        Raises:
+            ConfigError: a gate keyed by the dry input (``key = "dry"``), which the capture does
+                not hold (use :meth:`render`), or an unknown mic in ``muted``.
+        """
+        sample_rate = check_sample_rate(sample_rate)
+        names, count = self.mic_names, len(self.config.mics)
+        if not (isinstance(captured, np.ndarray) and captured.dtype == np.float32 and captured.ndim == 2
+                and captured.shape[0] == count and 0 < input_samples <= captured.shape[1]):
+            raise AudioInputError(f"captured: expected float32 ({count}, >= {input_samples}) for the {count} mics, "
+                                  f"got {getattr(captured, 'dtype', type(captured).__name__)} {np.shape(captured)}")
+        dry_keyed = [m.name for i, m in enumerate(self.config.mics) if m.gate and self.config.key_index(i) is None]
+        if dry_keyed:
+            raise ConfigError(f"mics.{dry_keyed[0]}.gate.key: keyed by the dry input, which a capture does not hold; "
+                              "use Rig.render")
+        if unknown := [name for name in muted if name not in names]:
+            raise ConfigError(f"muted: no mic named {unknown[0]!r} (the mics: {', '.join(names)})")
+        self.calibration = calibration
+        if self.needs_calibration:
+            self.calibrate(captured[:, :input_samples], sample_rate)
+        engine = self._new_engine(sample_rate, block_samples)
+        engine.weights[:, [names.index(name) for name in muted]] = 0.0
+        recorder = TimelineRecorder(sample_rate, names, [m.gate is not None for m in self.config.mics])
+        mixed = engine.process(np.ascontiguousarray(captured), recorder)
+        out = self.config.output
+        peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
+        peak_db_before = 20 * math.log10(peak) if peak > 0 else -math.inf
+        normalization_db = out.peak_db - peak_db_before if out.normalize == "peak" and peak > 0 else 0.0
+        if normalization_db and normalize:
+            mixed *= np.float32(10 ** (normalization_db / 20))
+        report = self._report(recorder, InputReport(input_samples, 1, "dry"),
+                              OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3)))
+        return Render(mixed, sample_rate, input_samples, normalization_db, peak_db_before, report)
+
     def _report(self, recorder: TimelineRecorder, input: InputReport, output: OutputReport) -> Report:
         config = self.config
         rt60 = config.room.rt60_s

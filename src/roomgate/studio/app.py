@@ -2,7 +2,8 @@
 
 One user, one session, on this machine. The state (the take, the rig's settings, the renders)
 lives in a :class:`Studio`; files live in a private folder and are addressed only by ids the
-server makes (``t-<hex>`` for a take's dry audio, ``r-<hex>`` for a render).
+server makes (``t-<hex>`` for a take's dry audio, ``r-<hex>`` for a render, ``o-<hex>`` for a
+render with every gate open).
 
 API (JSON unless noted; every ``/api`` request needs the token, as the header
 ``X-Roomgate-Token`` or ``?token=``):
@@ -10,19 +11,30 @@ API (JSON unless noted; every ``/api`` request needs the token, as the header
 ======  ======================  ==========================================================
 GET     /                       the page (``?token=`` required)
 GET     /static/{name}          the page's script and style sheet
-GET     /api/state              rig, take, last render (with its report), built-in presets
+GET     /api/state              rig, take, last render (with its report), built-in presets, monitor
 GET     /api/rig                the rig: room, singer, mics (positions, distances, gains, gates)
 POST    /api/settings           ``{"set": ["mics.far.distance_m=12", ...]}`` -> the rig; 400 names the key
 POST    /api/settings/undo      drop the last change -> the rig
-POST    /api/prefetch           ``{"set": [...]}``: simulate those changes' new IRs in the background
+POST    /api/prefetch           ``{"set": [...]}``: prepare those changes' IRs and captures in the background
 POST    /api/settings/reset     back to the starting rig, or ``{"preset": NAME}`` a built-in -> the rig
+POST    /api/preset             ``{"name": FILE, "text": TOML}``: a preset read from disk by the page -> the rig
+POST    /api/monitor            ``{"solo": [mic, ...], "mute": [...]}``: what B and C let through -> the monitor
 POST    /api/take               multipart ``file``: an audio file (mono or downmixed) -> the take
 POST    /api/take/demo          ``{"sample_rate": 48000}``: the built-in sung crescendo -> the take
-POST    /api/render             render the take through the rig -> report, rig, audio id
+POST    /api/render             ``{"since": RENDER}`` optional: render the take -> report (rows unchanged
+                                since RENDER as null, listed in ``unchanged``), rig, audio and levels URLs
+GET     /api/levels/{render}    A (dry), B (the render), C (every gate open): meters, loudness, matching
+                                gains, audio URLs (measured when first asked for)
+GET     /api/hall               each mic's IR (envelope, decay) and room measures; ``?have=DIGEST,...``
+                                leaves out those the page holds
 GET     /api/report             the last render's report
-GET     /api/audio/{id}         WAV (32-bit float); ids: a take's or a render's, or ``dry`` /
-                                ``render`` for the current ones; ``?download=1`` as attachment
-GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``)
+GET     /api/audio/{id}         WAV (32-bit float); ids: a take's, a render's or a C's, or ``dry`` /
+                                ``render`` for the current ones; ``?download=1`` as attachment;
+                                ``?raw=1`` the latest render's mix before normalisation (the page
+                                plays it at the render's ``normalization_db``), ``&since=RENDER`` as
+                                the samples changed since RENDER (:func:`audio_patch`) when worth it
+GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``);
+                                ``?name=`` the name it carries
 ======  ======================  ==========================================================
 """
 
@@ -45,6 +57,7 @@ import unicodedata
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -64,20 +77,29 @@ from ..config.overrides import ONE_OF
 from ..config import MicConfig, apply_overrides, builtin_presets, parse_config, parse_override, read_preset_table
 from ..errors import AudioInputError, ConfigError, OutputError, RoomgateError
 from ..interrupts import interrupts_on_termination
-from ..io.report import Report
+from ..io.report import Report, TimelineReport
 from ..acoustics.room import Room
 from ..rig import Rig
 from ..rig.rig import MAX_INPUT_PEAK
 from ..rig.gates import build_gate, close_threshold_db
+from .capture import CaptureCache
+from .hall import HallCache
+from .levels import LevelsWorker
+from .renderer import Monitor, Outcome, Renderer
 
 TOKEN_HEADER = "X-Roomgate-Token"
 ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
-MAX_TAKE_S = 20 * 60.0  # longer takes are refused: the render holds the whole take in memory
+# Takes up to this long are kept in memory and re-rendered on the fast path (the captured mics
+# kept, the gates and the mix run again); longer ones stream from disk through the render job.
+MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
+KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
 MAX_CHANGES = 100  # settings changes in one request (the page sends a few at a time)
 DEMO_VOICES_KEPT = 2  # demo voices kept in memory, by sample rate (one is ~10 MB at 48 kHz)
-IR_CACHE_ROWS = 96  # simulated IR rows kept in memory (one per mic geometry and sample rate)
-_ID = re.compile(r"^[tr]-[0-9a-f]{16}$")
+MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
+PATCH_MAGIC = b"RGPATCH1"  # a render sent as the samples that changed since the one the page holds
+PATCH_MEDIA_TYPE = "application/x-roomgate-patch"
+_ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
     "studio.css": "text/css; charset=utf-8",
@@ -111,24 +133,33 @@ class HTTPError(Exception):
 
 @dataclass
 class Take:
-    """The audio the rig hears: ``(1, N)`` float32, a dry vocal."""
+    """The audio the rig hears: ``(1, N)`` float32, a dry vocal; ``None`` for a long take, which
+    stays on disk (``path``) and renders through the streaming render job."""
 
     id: str
     name: str
-    audio: np.ndarray = field(repr=False)
+    audio: np.ndarray | None = field(repr=False)
     sample_rate: int
     path: Path  # the dry audio as a float WAV, for listening
     notes: list[str] = field(default_factory=list)
+    samples: int = 0
+    capture: CaptureCache | None = field(default=None, repr=False)  # the mics' signals, kept
+    dry_levels: dict[str, Any] | None = field(default=None, repr=False)  # its meters, once measured
+
+    @property
+    def streaming(self) -> bool:
+        return self.audio is None
 
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "sample_rate": self.sample_rate,
-            "samples": int(self.audio.shape[1]),
-            "duration_s": round(self.audio.shape[1] / self.sample_rate, 6),
+            "samples": self.samples,
+            "duration_s": round(self.samples / self.sample_rate, 6),
             "audio_url": f"/api/audio/{self.id}",
             "notes": list(self.notes),
+            "streaming": self.streaming,
         }
 
 
@@ -140,22 +171,41 @@ class RenderResult:
     report: Report = field(repr=False)
     rig: dict[str, Any] = field(repr=False)
     elapsed_s: float
-    simulated_mics: list[str]
-    simulate_s: float
+    irs_s: float  # of which getting the IRs (the acoustics layer simulates only mics it has not cached)
+    convolved_mics: list[str] = field(default_factory=list)
+    monitor: Monitor = field(default_factory=Monitor)
+    # The mix before normalisation (C, n), kept for the last two renders: the page plays it at
+    # ``normalization_db`` and is sent the samples that change from one render to the next.
+    samples: np.ndarray | None = field(default=None, repr=False)
+    play_gain: float = 1.0  # the normalisation, linear, as float32 applies it (1: the WAV is what is played)
+    written: Future[Any] | None = field(default=None, repr=False)  # the file, written in the background
 
     def describe(self, include_report: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
             "take_id": self.take_id,
             "audio_url": f"/api/audio/{self.id}",
+            "levels_url": f"/api/levels/{self.id}",
             "elapsed_s": round(self.elapsed_s, 4),
-            "simulated_mics": list(self.simulated_mics),
-            "simulate_s": round(self.simulate_s, 4),
+            "irs_s": round(self.irs_s, 4),
+            "convolved_mics": list(self.convolved_mics),
+            "monitor": self.monitor.to_json(),
+            "raw_audio_url": f"/api/audio/{self.id}?raw=1" if self.samples is not None else None,
+            "play_gain": self.play_gain,
             "rig": self.rig,
         }
         if include_report:
-            out["report"] = self.report.to_json()
+            out["report"] = report_json(self.report)
         return out
+
+
+@dataclass
+class OpenVersion:
+    """C, the take through the rig with every gate open: its file and meters."""
+
+    id: str
+    path: Path
+    levels: dict[str, Any] = field(repr=False)
 
 
 class LRUCache:
@@ -199,14 +249,21 @@ class Studio:
         self.max_upload_bytes = int(max_upload_bytes)
         self.lock = threading.RLock()  # guards the fields below
         self.render_lock = threading.Lock()  # one render at a time
-        self.irs = LRUCache(IR_CACHE_ROWS)
-        self._ir_lock = threading.Lock()
-        self._ir_pending: dict[str, threading.Event] = {}
-        self._prefetch_next: tuple[Any, int] | None = None
+        self._prefetch_lock = threading.Lock()
+        self._prefetch_next: tuple[Any, Take] | None = None
         self._prefetch_running = False
         self._demo_voices = LRUCache(DEMO_VOICES_KEPT)
         self.take: Take | None = None
         self.renders: OrderedDict[str, RenderResult] = OrderedDict()
+        self.renderer = Renderer()
+        self.monitor = Monitor()
+        self.levels = LevelsWorker()
+        self.memory_take_s = MEMORY_TAKE_S
+        self.hall_cache = HallCache()
+        self._open_versions: OrderedDict[str, OpenVersion] = OrderedDict()  # C renders by what they depend on
+        # Render files are written (and old ones deleted) in order on this thread, behind the
+        # renders: the page plays each render's mix from memory (see RenderResult.samples).
+        self._files = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roomgate-studio-files")
         self._start = (preset, list(overrides))
         self._load_preset(preset, overrides)
 
@@ -263,13 +320,16 @@ class Studio:
         with self.lock:
             return describe_rig(self.rig, self.overrides, self.preset_name)
 
-    def preset_toml(self) -> str:
-        """The rig as a preset file: the preset's table with the changes applied."""
+    def preset_toml(self, name: str | None = None) -> str:
+        """The rig as a preset file: the preset's table with the changes applied, called ``name``
+        when given (the name the user typed)."""
         import tomli_w
 
         with self.lock:
             table = apply_overrides(self.base_table, self.overrides)
             overrides, preset_name, preset_path = list(self.overrides), self.preset_name, self.preset_path
+        if name is not None:
+            table["name"] = _preset_name(name)
         for mic in table.get("mics", []):
             ir = mic.get("ir") if isinstance(mic, dict) else None
             if isinstance(ir, str):  # keep a measured IR findable wherever the file is saved
@@ -279,6 +339,45 @@ class Studio:
         lines += [_comment(f"#   --set {text}") for text in overrides] or ["#   (no changes)"]
         lines.append("# Use it with: roomgate render INPUT -o OUT --preset THIS_FILE.toml")
         return "\n".join(lines) + "\n\n" + tomli_w.dumps(table)
+
+    def open_preset(self, file_name: str, text: str) -> dict[str, Any]:
+        """Start again from a preset file the page read from disk (its TOML text) -> the rig.
+
+        The studio reads no file a request names, so a preset naming measured IR files is
+        refused (render it with ``roomgate render --preset``)."""
+        import tomllib
+
+        name = (file_name.replace("\\", "/").rsplit("/", 1)[-1] or "preset.toml")[:120]
+        if len(text) > MAX_PRESET_CHARS:
+            raise HTTPError(413, f"{name}: {len(text)} characters; expected a preset of at most {MAX_PRESET_CHARS}")
+        try:
+            table = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise HTTPError(400, f"{name}: broken TOML ({error})") from None
+        files = sorted(_measured_ir_files(table))
+        if files:
+            raise HTTPError(400, f"{name}: {files[0][0]} names a measured IR file, which the studio does not read; "
+                                 "render this preset with: roomgate render INPUT -o OUT --preset FILE")
+        try:
+            config = parse_config(table, source=name)
+        except RoomgateError as error:
+            raise HTTPError(400, f"{name}: {error}") from None
+        with self.lock:
+            self.preset_name = str(table.get("name", Path(name).stem))
+            self.base_table, self.preset_path = table, Path(name)
+            self.overrides = []
+            self.rig = Rig(config)
+            return self.describe_rig()
+
+    def hall(self, have: set[str]) -> dict[str, Any]:
+        """The hall panel's data for the rig's mics at the take's sample rate (see :mod:`.hall`)."""
+        with self.lock:
+            take, rig = self.take, self.rig
+        if take is None:
+            raise HTTPError(409, "no take loaded: the hall is measured at the take's sample rate")
+        rate = take.sample_rate
+        irs = rig.impulse_responses(rate)
+        return self.hall_cache.describe(rig.mic_names, [m.distance_m for m in rig.config.mics], irs, rate, have)
 
     # -- takes ---------------------------------------------------------------------------------
 
@@ -297,12 +396,19 @@ class Studio:
         return self._set_take("demo voice (sung crescendo)", voice, rate, [])
 
     def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
-        """Check an uploaded file is audio (400 naming the problem) and make it the take."""
+        """Check an uploaded file is audio (400 naming the problem) and make it the take. Its header
+        is read first: a take longer than :attr:`memory_take_s` stays on disk and renders through
+        the streaming job; a shorter one is decoded block by block (:func:`_read_take`)."""
+        from ..io.audio import audio_info
+
         try:
             if stored.stat().st_size == 0:
                 raise HTTPError(400, f"{name}: the file is empty; expected audio")
             try:
-                audio, sample_rate, channels = _read_take(stored, name)
+                info = audio_info(stored)
+                if info.duration_s > self.memory_take_s:
+                    return self._set_long_take(name, stored, info.channels)
+                audio, sample_rate, channels = _read_take(stored, name, self.memory_take_s)
             except AudioInputError as error:  # name the user's file, not our private path
                 raise HTTPError(400, str(error).replace(str(stored), name)) from None
         finally:
@@ -312,79 +418,66 @@ class Studio:
             notes.append(f"{channels} channels downmixed to mono (the rig takes one dry voice)")
         return self._set_take(name, audio, sample_rate, notes)
 
+    def _set_long_take(self, name: str, stored: Path, channels: int) -> dict[str, Any]:
+        """A long take: its dry audio copied, block by block, to a mono float WAV for listening
+        and rendering (memory does not grow with its length)."""
+        from ..io.audio import audio_info, block_writer, downmix_to_mono, read_blocks
+        from ..units import check_sample_rate
+
+        info = audio_info(stored)
+        rate = check_sample_rate(info.sample_rate, f"{name}: sample rate")
+        take_id = _new_id("t")
+        path = self.workdir / f"{take_id}.wav"
+        samples = 0
+        with block_writer(path, rate, 1, "FLOAT") as write:
+            for block in read_blocks(stored):  # (NaN or infinity: AudioInputError, naming the file)
+                _check_peak(block, name)
+                write(downmix_to_mono(block))
+                samples += block.shape[1]
+        notes = [f"{samples / rate / 60:.1f} min: longer than {self.memory_take_s / 60:g} min, so each change "
+                 "renders the whole take from disk; solo, mute and C (every gate open) need a shorter take"]
+        if channels > 1:
+            notes.insert(0, f"{channels} channels downmixed to mono (the rig takes one dry voice)")
+        return self._install_take(Take(take_id, name, None, rate, path, notes, samples))
+
     def _set_take(self, name: str, audio: np.ndarray, sample_rate: int, notes: list[str]) -> dict[str, Any]:
         from ..io.audio import write_audio
 
         take_id = _new_id("t")
         path = self.workdir / f"{take_id}.wav"
         write_audio(path, audio, sample_rate, "FLOAT")
-        take = Take(take_id, name, audio, sample_rate, path, notes)
+        take = Take(take_id, name, audio, sample_rate, path, notes, audio.shape[1], CaptureCache(audio))
+        return self._install_take(take)
+
+    def _install_take(self, take: Take) -> dict[str, Any]:
+        """Make ``take`` the take; the old one's files go."""
         with self.lock:
             old = self.take
             self.take = take
             renders = list(self.renders.values())
             self.renders.clear()
-        for item in ([old] if old else []) + renders:
-            item.path.unlink(missing_ok=True)
+            opened = list(self._open_versions.values())
+            self._open_versions.clear()
+        self._delete_files([item.path for item in ([old] if old else []) + renders + opened])
         return take.describe()
+
+    def _delete_files(self, paths: Sequence[Path]) -> None:
+        """Delete files after any write of them still queued."""
+        for path in paths:
+            self._files.submit(path.unlink, missing_ok=True)
+
+    def flush_files(self) -> None:
+        """Wait for the queued file writes and deletions."""
+        self._files.submit(lambda: None).result()
 
     # -- rendering -----------------------------------------------------------------------------
 
-    def _ir_row(self, config: Any, mic: Any, position: np.ndarray, sample_rate: int) -> tuple[np.ndarray, bool]:
-        """One mic's physical IR row from the cache, or simulated now (True) and cached. A row
-        another thread is simulating is waited for, not simulated twice."""
-        key = json.dumps([
-            sample_rate, repr(config.room), [round(float(v), 9) for v in config.singer.position_m],
-            [round(float(v), 9) for v in position], mic.pattern, mic.aim_m, mic.ir,
-            config.source if mic.ir else None,
-        ])
-        while True:
-            row = self.irs.get(key)
-            if row is not None:
-                return row, False
-            with self._ir_lock:
-                pending = self._ir_pending.get(key)
-                if pending is None:
-                    pending = self._ir_pending[key] = threading.Event()
-                    break
-            pending.wait()  # simulated by another thread: take it from the cache
-        try:
-            # Each simulated row depends only on the room, the singer and that mic (room.py), so
-            # one mic at a time gives the rig's own rows; room.py caches each on disk too.
-            alone = Rig(dataclasses.replace(config, mics=(dataclasses.replace(mic, gate=None),)))
-            row = alone.impulse_responses(sample_rate)[0]
-            self.irs.put(key, row)
-            return row, True
-        finally:
-            with self._ir_lock:
-                self._ir_pending.pop(key)
-            pending.set()
-
-    def prepare_irs(self, rig: Rig, sample_rate: int) -> tuple[list[str], float]:
-        """Give ``rig`` its impulse responses at ``sample_rate`` from the per-mic cache, simulating
-        only the mics whose geometry is new. Returns (the mics simulated, seconds spent)."""
-        config = rig.config
-        rows: list[np.ndarray] = []
-        simulated: list[str] = []
-        started = time.perf_counter()
-        for mic, position in zip(config.mics, rig.mic_positions_m()):
-            row, new = self._ir_row(config, mic, position, sample_rate)
-            rows.append(row)
-            if new:
-                simulated.append(mic.name)
-        length = max(row.shape[0] for row in rows)
-        irs = np.zeros((len(rows), length), dtype=np.float32)
-        for index, row in enumerate(rows):
-            irs[index, : row.shape[0]] = row
-        # The rig keeps its physical IRs per sample rate; hand it the ones assembled here.
-        rig._irs[sample_rate] = irs
-        rig._capture_irs.pop(sample_rate, None)
-        return simulated, time.perf_counter() - started
-
     def prefetch(self, changes: Sequence[str]) -> dict[str, Any]:
-        """Simulate, in the background, the IRs the rig would need after ``changes`` (the page
-        asks while a mic is being dragged, so that the IR is ready when it is let go). Changes
-        nothing; an invalid change is a 400 as for :meth:`change`. The latest request wins."""
+        """Prepare, in the background, what a render after ``changes`` will need: the moved mic's
+        IR (simulated and cached by the acoustics layer) and its capture of the take (the page
+        asks while a mic is being dragged, so that only the gates and the mix are left when it is
+        let go). Changes nothing; an invalid change is a 400 as for :meth:`change`. The latest
+        request wins."""
         _check_changes(changes)
         with self.lock:
             take = self.take
@@ -392,8 +485,8 @@ class Studio:
         config = parse_config(self._table_with(overrides), source=str(self.preset_path))
         if take is None:
             return {"queued": False}
-        with self._ir_lock:
-            self._prefetch_next = (config, take.sample_rate)
+        with self._prefetch_lock:
+            self._prefetch_next = (config, take)
             if self._prefetch_running:
                 return {"queued": True}
             self._prefetch_running = True
@@ -402,58 +495,190 @@ class Studio:
 
     def _prefetch_worker(self) -> None:
         while True:
-            with self._ir_lock:
+            with self._prefetch_lock:
                 job, self._prefetch_next = self._prefetch_next, None
                 if job is None:
                     self._prefetch_running = False
                     return
-            config, sample_rate = job
-            rig = Rig(config)
-            try:
-                for mic, position in zip(config.mics, rig.mic_positions_m()):
-                    self._ir_row(config, mic, position, sample_rate)
+            config, take = job
+            try:  # the acoustics layer simulates (and caches) the moved mic's IR; then its capture
+                irs = Rig(config).capture_irs(take.sample_rate)
+                if take.capture is not None:
+                    take.capture.prefetch(irs)
             except RoomgateError:
                 pass  # the render will say what is wrong
 
-    def render(self) -> dict[str, Any]:
-        from ..io.audio import write_audio
+    def render(self, since: str | None = None) -> dict[str, Any]:
+        """Render the take through the rig as the monitor hears it -> the render's description.
 
+        An in-memory take runs the fast path (:class:`Renderer`: kept captures, the gates and the
+        mix); a long one the streaming render job. Its levels (the A/B/C meters and matching
+        gains) are measured when the page asks for them (:meth:`levels_of`). With ``since`` naming the
+        render the page holds, timeline rows that did not change are sent as null (listed in
+        ``unchanged``).
+        """
         with self.lock:
-            take, rig = self.take, self.rig
+            take, rig, monitor = self.take, self.rig, self.monitor.restricted_to(self.rig.mic_names)
         if take is None:
             raise HTTPError(409, "no take loaded: load the demo voice or upload an audio file first")
         with self.render_lock:
             started = time.perf_counter()
-            simulated: list[str] = []
-            simulate_s = 0.0
-            if take.sample_rate not in rig._irs:
-                simulated, simulate_s = self.prepare_irs(rig, take.sample_rate)
-            result = rig.render(take.audio, take.sample_rate)
+            rig.capture_irs(take.sample_rate)  # (simulated by the acoustics layer where not cached)
+            irs_s = time.perf_counter() - started
             render_id = _new_id("r")
             path = self.workdir / f"{render_id}.wav"
-            write_audio(path, result.audio, result.sample_rate, "FLOAT")
+            if take.audio is None:
+                outcome = self._render_long(take, rig, path)
+            else:
+                outcome = self.renderer.render(rig, take.audio, take.sample_rate, take.capture, monitor)
             elapsed_s = time.perf_counter() - started
-            report = result.report.with_input(name=take.name)
+            report = outcome.render.report.with_input(name=take.name)
             with self.lock:
                 overrides, preset_name = list(self.overrides), self.preset_name
             entry = RenderResult(render_id, take.id, path, report, describe_rig(rig, overrides, preset_name),
-                                 elapsed_s, simulated, simulate_s)
+                                 elapsed_s, irs_s, outcome.convolved, monitor)
+            if not take.streaming:  # the WAV and its file are made behind: the page plays ``samples``
+                entry.written = self._files.submit(_write_render, entry, outcome.render.audio, take.sample_rate)
+                entry.samples = outcome.raw
+                if outcome.raw is not None:
+                    entry.play_gain = float(np.float32(10 ** (outcome.render.normalization_db / 20)))
         with self.lock:
             if self.take is None or self.take.id != take.id:  # a new take arrived meanwhile
-                path.unlink(missing_ok=True)
+                self._delete_files([path])
                 raise HTTPError(409, "the take changed while rendering; render again")
+            previous = self.renders.get(since) if since else None
+            for index, older in enumerate(reversed(self.renders.values())):
+                if index:  # the render before this one keeps its samples: the page holds it
+                    older.samples = None
             self.renders[render_id] = entry
             dropped = []
             while len(self.renders) > KEPT_RENDERS:
                 dropped.append(self.renders.popitem(last=False)[1])
+        self._delete_files([old.path for old in dropped])
+        self.levels.submit(render_id, lambda: self._measure_levels(entry, outcome, take, rig, monitor))
+        described = entry.describe()
+        if previous is not None:
+            _drop_unchanged_rows(described, previous.report)
+        return described
+
+    def _render_long(self, take: Take, rig: Rig, path: Path) -> Outcome:
+        """A long take through the streaming render job (from its file on disk into ``path``)."""
+        from ..rig.job import Outputs, render_file
+
+        if self.monitor.restricted_to(rig.mic_names) != Monitor():
+            raise HTTPError(409, f"solo and mute need a take of at most {self.memory_take_s / 60:g} min; "
+                                 "clear them to render this one")
+        result = render_file(rig, take.path, Outputs(path, "FLOAT"))
+        return Outcome(result.render, list(rig.mic_names), None, rig.calibration)
+
+    def set_monitor(self, solo: Sequence[str], mute: Sequence[str]) -> dict[str, Any]:
+        """Solo or mute mics (names of the rig's mics) -> the monitor; the next render hears it."""
+        with self.lock:
+            names = self.rig.mic_names
+            for what, given in (("solo", solo), ("mute", mute)):
+                if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
+                    raise HTTPError(400, f"{what}: expected a list of mic names, got {given!r}")
+                unknown = [n for n in given if n not in names]
+                if unknown:
+                    raise HTTPError(400, f"{what}: no mic named {unknown[0]!r}; the mics are {', '.join(names)}")
+            self.monitor = Monitor(tuple(n for n in names if n in solo), tuple(n for n in names if n in mute))
+            return self.monitor.to_json()
+
+    def levels_of(self, render_id: str) -> dict[str, Any]:
+        """The A/B/C levels of a render (measured now, the first time they are asked for)."""
+        if not _ID.match(render_id) or not render_id.startswith("r-"):
+            raise HTTPError(404, "no such render")
+        result = self.levels.get(render_id)
+        if result is None:
+            raise HTTPError(404, "no levels for this render (a later render replaced it); ask for the latest")
+        if "error" in result:
+            raise HTTPError(500, result["error"])
+        return result
+
+    def _measure_levels(self, entry: RenderResult, outcome: Outcome, take: Take, rig: Rig,
+                        monitor: Monitor) -> dict[str, Any]:
+        """A (the dry take), B (this render) and C (every gate open): meters, integrated loudness
+        and the gains that bring A and C to B's loudness."""
+        from .levels import file_levels, signal_levels
+        from .meters import match_gains_db
+
+        if take.dry_levels is None:
+            dry = file_levels(take.path) if take.audio is None else signal_levels(take.audio, take.sample_rate)
+            take.dry_levels = dry.to_json()
+        rig_levels = (file_levels(entry.path) if take.audio is None
+                      else signal_levels(outcome.render.audio, take.sample_rate)).to_json()
+        opened = self._open_version(take, rig, outcome, monitor)
+        reference = rig_levels["integrated_lufs"]
+        loudness = {"dry": take.dry_levels["integrated_lufs"]}
+        if opened is not None:
+            loudness["open"] = opened.levels["integrated_lufs"]
+        gains = match_gains_db(_lufs(reference), {k: _lufs(v) for k, v in loudness.items()})
+        versions: dict[str, Any] = {
+            "dry": {"id": take.id, "audio_url": f"/api/audio/{take.id}", "gain_db": gains["dry"],
+                    "levels": take.dry_levels},
+            "rig": {"id": entry.id, "audio_url": f"/api/audio/{entry.id}", "gain_db": 0.0, "levels": rig_levels},
+            "open": None if opened is None else {"id": opened.id, "audio_url": f"/api/audio/{opened.id}",
+                                                 "gain_db": gains["open"], "levels": opened.levels},
+        }
+        return {"render_id": entry.id, "versions": versions}
+
+    def _open_version(self, take: Take, rig: Rig, outcome: Outcome, monitor: Monitor) -> OpenVersion | None:
+        """C for this render: made when what it depends on (the capture, the trims, pans and
+        output, the monitor) changed, else the one made before."""
+        from ..io.audio import write_audio
+        from .levels import signal_levels
+
+        if outcome.captured is None:
+            return None
+        key = json.dumps([take.id, outcome.digests, outcome.captured.shape[1],
+                          [[m.name, m.gain_db, m.match_offset_lu, m.pan, m.invert_polarity] for m in rig.config.mics],
+                          dataclasses.asdict(rig.config.output), monitor.to_json(),
+                          outcome.calibration.gains_db if outcome.calibration else None])
+        with self.lock:
+            found = self._open_versions.get(key)
+        if found is not None:
+            return found
+        render = self.renderer.render_open(rig, outcome, take.sample_rate, monitor)
+        assert render is not None
+        open_id = _new_id("o")
+        path = self.workdir / f"{open_id}.wav"
+        write_audio(path, render.audio, take.sample_rate, "FLOAT")
+        version = OpenVersion(open_id, path, signal_levels(render.audio, take.sample_rate).to_json())
+        with self.lock:
+            if self.take is not take:  # the take changed meanwhile
+                path.unlink(missing_ok=True)
+                return None
+            self._open_versions[key] = version
+            dropped = []
+            while len(self._open_versions) > KEPT_OPEN_VERSIONS:
+                dropped.append(self._open_versions.popitem(last=False)[1])
         for old in dropped:
             old.path.unlink(missing_ok=True)
-        return entry.describe()
+        return version
 
     @property
     def last_render(self) -> RenderResult | None:
         with self.lock:
             return next(reversed(self.renders.values())) if self.renders else None
+
+    def audio_patch(self, audio_id: str, since: str) -> bytes | None:
+        """The latest render's mix before normalisation as a patch to the render ``since`` the
+        page holds (see :func:`audio_patch`), or None when that is not worth it or not possible."""
+        with self.lock:
+            last = self.last_render
+            before = self.renders.get(since)
+        if last is None or audio_id != last.id or before is None or last.samples is None or before.samples is None:
+            return None
+        return audio_patch(before.samples, last.samples, self.take.sample_rate if self.take else 0)
+
+    def raw_audio(self, audio_id: str) -> bytes:
+        """The latest render's mix before normalisation, as a float WAV (404 for another)."""
+        with self.lock:
+            last = self.last_render
+            samples = last.samples if last is not None and audio_id == last.id else None
+        if samples is None:
+            raise HTTPError(404, "no unnormalised mix for this render (only the latest has one; ask for its WAV)")
+        return float_wav_bytes(samples, self.take.sample_rate if self.take else 0)
 
     def audio_file(self, audio_id: str) -> tuple[Path, str]:
         """The file behind an id the server gave out, and a name for downloading it."""
@@ -469,10 +694,16 @@ class Studio:
             stem = _safe_stem(take.name if take else "take")
             if take is not None and audio_id == take.id:
                 return take.path, f"{stem}-dry.wav"
+            opened = next((v for v in self._open_versions.values() if v.id == audio_id), None)
+            if opened is not None:
+                return opened.path, f"{stem}-{_safe_stem(self.preset_name)}-gates-open.wav"
             render = self.renders.get(audio_id)
             if render is None:
                 raise HTTPError(404, "no such audio (renders older than the last few are deleted)")
-            return render.path, f"{stem}-{_safe_stem(self.preset_name)}.wav"
+            name = f"{stem}-{_safe_stem(self.preset_name)}.wav"
+        if render.written is not None:  # (written behind the render, outside the lock)
+            render.written.result()
+        return render.path, name
 
     def state(self) -> dict[str, Any]:
         last = self.last_render
@@ -484,6 +715,7 @@ class Studio:
             "render": last.describe() if last else None,
             "presets": sorted(builtin_presets()),
             "max_upload_bytes": self.max_upload_bytes,
+            "monitor": self.monitor.to_json(),
         }
 
 
@@ -598,34 +830,37 @@ def _check_no_new_files(base_table: dict[str, Any], table: dict[str, Any]) -> No
                              "only in the preset it starts with (roomgate studio --preset FILE)")
 
 
-def _read_take(stored: Path, name: str) -> tuple[np.ndarray, int, int]:
-    """An uploaded file as a mono take: ``((1, N) float32, sample rate, channels in the file)``.
-
-    The header is read first, so a take longer than :data:`MAX_TAKE_S` is refused before a sample
-    is decoded; blocks are downmixed as they are read, so memory holds only the mono take, and a
-    file longer than its header said is refused as soon as it passes the limit."""
+def _read_take(stored: Path, name: str, max_s: float) -> tuple[np.ndarray, int, int]:
+    """An uploaded file of at most ``max_s`` (by its header) as a mono take: ``((1, N) float32,
+    sample rate, channels in the file)``. Blocks are downmixed as they are read, so memory holds
+    only the mono take; a file longer than its header said is refused as soon as it passes
+    ``max_s`` (the caller sends longer takes down the streaming path before decoding a sample)."""
     from ..io.audio import audio_info, downmix_to_mono, read_blocks
     from ..units import check_sample_rate
 
     info = audio_info(stored)
     check_sample_rate(info.sample_rate, f"{stored}: sample rate")
-    if info.duration_s > MAX_TAKE_S:
-        raise HTTPError(400, f"{name}: {info.duration_s / 60:.1f} min long; expected at most {MAX_TAKE_S / 60:.0f} min")
-    limit = int(MAX_TAKE_S * info.sample_rate)
+    limit = int(max_s * info.sample_rate)
     pieces: list[np.ndarray] = []
     frames = 0
     for block in read_blocks(stored):
         frames += block.shape[1]
         if frames > limit:
             pieces.clear()  # free what was decoded before answering
-            raise HTTPError(400, f"{name}: longer than its header says, and than {MAX_TAKE_S / 60:.0f} min")
-        peak = float(np.max(np.abs(block)))
-        if peak > MAX_INPUT_PEAK:
-            pieces.clear()
-            raise HTTPError(400, f"{name}: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
+            raise HTTPError(400, f"{name}: longer than its header says ({info.duration_s / 60:.1f} min)")
+        _check_peak(block, name, pieces)
         pieces.append(downmix_to_mono(block))
     audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
     return audio, info.sample_rate, info.channels
+
+
+def _check_peak(block: np.ndarray, name: str, pieces: list[np.ndarray] | None = None) -> None:
+    """400 for samples beyond :data:`MAX_INPUT_PEAK` (not audio), freeing ``pieces`` first."""
+    peak = float(np.max(np.abs(block))) if block.size else 0.0
+    if peak > MAX_INPUT_PEAK:
+        if pieces is not None:
+            pieces.clear()
+        raise HTTPError(400, f"{name}: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
 
 
 def _comment(text: str) -> str:
@@ -635,6 +870,99 @@ def _comment(text: str) -> str:
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """``report.to_json()`` without walking the timeline's long lists (they are plain lists of
+    finite floats already): the same dict, a few times faster for a long take."""
+    empty = dataclasses.replace(report, timeline=TimelineReport(report.timeline.hop_s, [], {}))
+    data = empty.to_json()
+    timeline = report.timeline
+    data["timeline"] = {"hop_s": timeline.hop_s, "key_db": list(timeline.key_db),
+                        "gain": {name: list(values) for name, values in timeline.gain.items()}}
+    return data
+
+
+def audio_patch(before: np.ndarray, after: np.ndarray, sample_rate: int, *, gap_samples: int = 512,
+                max_share: float = 0.6) -> bytes | None:
+    """``after`` as the runs of samples where it differs from ``before``, for a page that holds
+    ``before``: a re-gated render differs only where a changed gate's gain did. None when the shapes
+    differ or the runs would cover more than ``max_share`` of the samples (send the whole WAV).
+
+    The format (little-endian): ``b"RGPATCH1"``, a uint32 byte count, that many bytes of JSON
+    ``{"frames", "channels", "sample_rate", "runs": [[start, length], ...]}`` padded with spaces to
+    a multiple of 4, then for each run and each channel its float32 samples. Runs closer than
+    ``gap_samples`` are joined (the samples between are sent as they are).
+
+    Shape: before, after ``(C, n)`` float32.
+    """
+    import struct
+
+    if before.shape != after.shape or after.ndim != 2 or after.shape[1] == 0:
+        return None
+    changed = np.any(before != after, axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], changed, [False])).astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    if starts.size:
+        keep = np.concatenate(([True], starts[1:] - ends[:-1] >= gap_samples))  # the runs that start anew
+        starts, ends = starts[keep], np.concatenate((ends[:-1][keep[1:]], ends[-1:]))
+    if int(np.sum(ends - starts)) > max_share * after.shape[1]:
+        return None
+    runs = [[int(a), int(b - a)] for a, b in zip(starts, ends)]
+    header = json.dumps({"frames": after.shape[1], "channels": after.shape[0], "sample_rate": sample_rate,
+                         "runs": runs}).encode("utf-8")
+    header += b" " * (-len(header) % 4)
+    data = [np.ascontiguousarray(after[:, a:b], dtype="<f4").tobytes() for a, b in zip(starts, ends)]
+    return b"".join([PATCH_MAGIC, struct.pack("<I", len(header)), header, *data])
+
+
+def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """A ``(C, N)`` signal as the bytes of a 32-bit float WAV file (WAVE_FORMAT_IEEE_FLOAT, with the
+    fact chunk non-PCM formats carry), as soundfile writes it, without a temporary file."""
+    import struct
+
+    channels, frames = audio.shape
+    data = np.ascontiguousarray(audio.T, dtype="<f4").tobytes()
+    fmt = struct.pack("<HHIIHHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32, 0)
+    chunks = [b"fmt ", struct.pack("<I", len(fmt)), fmt, b"fact", struct.pack("<II", 4, frames),
+              b"data", struct.pack("<I", len(data))]
+    header = b"".join(chunks)
+    return b"".join([b"RIFF", struct.pack("<I", 4 + len(header) + len(data)), b"WAVE", header, data])
+
+
+def _preset_name(name: str) -> str:
+    """A preset name the user typed: one line of 1 to 80 characters (HTTPError 400 otherwise)."""
+    text = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(text) <= 80 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise HTTPError(400, f"name: expected a preset name of 1 to 80 characters on one line, got {name!r}")
+    return text
+
+
+def _write_render(entry: RenderResult, audio: np.ndarray, sample_rate: int) -> None:
+    """The render's WAV written to its (private) file, named by an id given out with it."""
+    entry.path.write_bytes(float_wav_bytes(audio, sample_rate))
+
+
+def _lufs(value: float | None) -> float:
+    return -math.inf if value is None else float(value)
+
+
+def _drop_unchanged_rows(described: dict[str, Any], previous: Report) -> None:
+    """Null the timeline rows of a render's description that equal ``previous``'s (the page
+    keeps them), and list them under ``unchanged``: ``key_db`` and ``gain.<mic>``."""
+    timeline = described["report"]["timeline"]
+    before = previous.timeline
+    if before.hop_s != timeline["hop_s"]:
+        return
+    unchanged = []
+    if timeline["key_db"] == before.key_db:
+        timeline["key_db"] = None
+        unchanged.append("key_db")
+    for name, gains in timeline["gain"].items():
+        if before.gain.get(name) == gains:
+            timeline["gain"][name] = None
+            unchanged.append(f"gain.{name}")
+    described["unchanged"] = unchanged
 
 
 def _new_id(kind: str) -> str:
@@ -814,18 +1142,51 @@ def create_app(
 
     @_endpoint
     async def post_render(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(studio.render))
+        since = (await _json_body(request)).get("since")
+        return JSONResponse(await run_in_threadpool(studio.render, since if isinstance(since, str) else None))
+
+    @_endpoint
+    async def post_preset(request: Request) -> Response:
+        body = await _json_body(request)
+        name, text = body.get("name", "preset.toml"), body.get("text")
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise HTTPError(400, "preset: expected {\"name\": FILE NAME, \"text\": the preset's TOML}")
+        return JSONResponse(await run_in_threadpool(studio.open_preset, name, text))
+
+    @_endpoint
+    async def get_hall(request: Request) -> Response:
+        have = {d for d in request.query_params.get("have", "").split(",") if d}
+        return JSONResponse(await run_in_threadpool(studio.hall, have))
+
+    @_endpoint
+    async def post_monitor(request: Request) -> Response:
+        body = await _json_body(request)
+        return JSONResponse(await run_in_threadpool(studio.set_monitor, body.get("solo", []), body.get("mute", [])))
+
+    @_endpoint
+    async def get_levels(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(studio.levels_of, request.path_params["render_id"]))
 
     @_endpoint
     async def get_report(request: Request) -> Response:
         last = studio.last_render
         if last is None:
             raise HTTPError(404, "nothing rendered yet")
-        return JSONResponse(last.report.to_json())
+        return JSONResponse(report_json(last.report))
 
     @_endpoint
     async def get_audio(request: Request) -> Response:
-        path, download_name = studio.audio_file(request.path_params["audio_id"])
+        download = request.query_params.get("download") in ("1", "true", "yes")
+        raw = request.query_params.get("raw") in ("1", "true", "yes") and not download
+        since = request.query_params.get("since")
+        if since and raw:
+            patch = await run_in_threadpool(studio.audio_patch, request.path_params["audio_id"], since)
+            if patch is not None:
+                return Response(patch, media_type=PATCH_MEDIA_TYPE)
+        if raw:
+            return Response(await run_in_threadpool(studio.raw_audio, request.path_params["audio_id"]),
+                            media_type="audio/wav")
+        path, download_name = await run_in_threadpool(studio.audio_file, request.path_params["audio_id"])
         if not path.is_file():
             raise HTTPError(404, "no such audio")
         if request.query_params.get("download") in ("1", "true", "yes"):
@@ -834,8 +1195,9 @@ def create_app(
 
     @_endpoint
     async def get_preset(request: Request) -> Response:
-        text = await run_in_threadpool(studio.preset_toml)
-        name = _safe_stem(studio.preset_name) + "-studio.toml"
+        typed = request.query_params.get("name")
+        text = await run_in_threadpool(studio.preset_toml, typed)
+        name = (_safe_stem(_preset_name(typed)) + ".toml") if typed is not None else _safe_stem(studio.preset_name) + "-studio.toml"
         return Response(text, media_type="application/toml; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{name}"'})
 
@@ -852,6 +1214,10 @@ def create_app(
         Route("/api/take", post_take, methods=["POST"]),
         Route("/api/take/demo", post_demo, methods=["POST"]),
         Route("/api/render", post_render, methods=["POST"]),
+        Route("/api/monitor", post_monitor, methods=["POST"]),
+        Route("/api/preset", post_preset, methods=["POST"]),
+        Route("/api/hall", get_hall, methods=["GET"]),
+        Route("/api/levels/{render_id}", get_levels, methods=["GET"]),
         Route("/api/report", get_report, methods=["GET"]),
         Route("/api/audio/{audio_id}", get_audio, methods=["GET"]),
         Route("/api/preset.toml", get_preset, methods=["GET"]),
