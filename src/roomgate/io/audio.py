@@ -23,9 +23,9 @@ from ..units import check_sample_rate
 # More channels than this in a (channels, samples) array almost always means a transposed
 # (samples, channels) array: refuse it rather than guess.
 MAX_CHANNELS = 64
-# Long takes are read and written in blocks of this many frames (about 5.5 s at 48 kHz): long
+# Long takes are read and written in blocks of this many frames (about 22 s at 48 kHz): long
 # enough for the room's FFT convolution to be efficient, short enough to keep memory small.
-BLOCK_FRAMES = 1 << 18
+BLOCK_FRAMES = 1 << 20
 
 
 @dataclass(frozen=True)
