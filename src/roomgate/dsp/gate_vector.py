@@ -199,22 +199,29 @@ def _to_db(env: np.ndarray, db_scale: float) -> np.ndarray:
 
 def _part_sums(k: np.ndarray, counts: np.ndarray, frames: int, H: int, carried: np.ndarray) -> np.ndarray:
     """Sum of squares (float64) of each part of each key channel, ``(K, parts)``, added in the
-    kernel's order (one sample after another from the frame's start, the first part from the sums
-    ``carried`` over from the previous block): cumulative sums, whose last column is that order.
+    kernel's order: one sample after another from the frame's start (the first part from the sums
+    ``carried`` over from the previous block), all frames at once, a column at a time.
     Parts: the first (``counts[0]`` samples), ``frames - 1`` whole frames, maybe a partial last."""
     K, n = k.shape
     parts = counts.size
     out = np.empty((K, parts))
     # float32 squares added in float64: what the compiled kernel does (numba's float() keeps float32)
-    squares = np.square(k).astype(np.float64)
+    squares = np.square(k)
     first = int(counts[0])
-    out[:, 0] = np.cumsum(np.concatenate([carried[:, None], squares[:, :first]], axis=1), axis=1)[:, -1]
+    out[:, 0] = carried
+    for j in range(first):
+        out[:, 0] += squares[:, j]
     whole = max(frames - 1, 0)
-    if whole:
+    if whole:  # the frames side by side, their samples added one column after another
         frame_squares = squares[:, first : first + whole * H].reshape(K, whole, H)
-        out[:, 1 : 1 + whole] = np.cumsum(frame_squares, axis=2)[:, :, -1]
+        sums = out[:, 1 : 1 + whole]
+        sums[...] = frame_squares[:, :, 0]
+        for j in range(1, H):
+            sums += frame_squares[:, :, j]
     if 1 + whole < parts:  # a partial last part
-        out[:, -1] = np.cumsum(squares[:, first + whole * H :], axis=1)[:, -1]
+        out[:, -1] = 0.0
+        for j in range(first + whole * H, n):
+            out[:, -1] += squares[:, j]
     return out
 
 
