@@ -42,7 +42,7 @@ MAX_BLOCK_SIZE = 8192
 #: shorter ones, where numpy's per-call cost would dominate, the compiled kernels.
 VECTOR_MIN_SAMPLES = 1 << 15
 #: The numpy path gates and mixes in pieces of this many samples (its buffers stay small).
-VECTOR_PIECE = 1 << 16
+VECTOR_PIECE = 1 << 17
 
 
 class StreamEngine:
