@@ -182,13 +182,21 @@ def _fast_sizes(lo: int, hi: int) -> list[int]:
     return sorted(out)
 
 
+#: Relative cost per point of numpy's real FFT by the odd factor of its length (2^a times 1, 3, 5
+#: or 15), measured with one forward and three inverse transforms per frame from 2^17 to 2^20
+#: points on this project's 2-core machine: 5 * 2^a ran 1.49 ns/point/log2 (fastest), 15 * 2^a
+#: 1.51-1.64, 2^a 1.59-1.73, 3 * 2^a 1.66-1.88 (power-of-two strides share cache sets).
+_RADIX_COST = {1: 1.08, 3: 1.2, 5: 1.0, 15: 1.05}
+
+
 def _choose_fft_size(n: int, taps: int, n_in: int, n_out: int) -> int:
     """Overlap-save frame size in samples for a signal of ``n`` samples and IRs of ``taps``.
 
-    Cost model: frames * (forward + inverse FFTs) * F log2 F, times a penalty for frames past
-    2^18.5 points, which fall out of cache and measured slower per point (bench/convolve.py
-    --sweep: for 60 s against 1.8 s IRs, F = 393216 took 0.16 s, 2^19 0.18 s, one 3M-point
-    frame 0.29 s). A short signal may get one frame of the whole output length.
+    Cost model: frames * (forward + inverse FFTs) * F log2 F, times the per-point cost of F's
+    odd factor (:data:`_RADIX_COST`) and a penalty for frames past 2^20 points, which fall out of
+    cache (2^21 ran twice as slow per point). For 60 s against 2.1 s IRs and three mics this picks
+    5 * 2^17 (0.14 s of FFTs; 3 * 2^17, the old choice, 0.16 s); a signal shorter than about 20 s
+    gets one frame of the whole output length.
     """
     total = n + taps - 1
     lo = max(2 * taps, 1024)  # tiny frames: per-frame overhead dominates
@@ -198,7 +206,8 @@ def _choose_fft_size(n: int, taps: int, n_in: int, n_out: int) -> int:
         step = f - taps + 1
         frames = -(-total // step)
         log_f = math.log2(f)
-        cost = frames * (n_in + n_out) * f * log_f * (1.0 + 0.5 * max(0.0, log_f - 18.5))
+        odd = f >> ((f & -f).bit_length() - 1)  # f without its factors of two
+        cost = frames * (n_in + n_out) * f * log_f * _RADIX_COST.get(odd, 1.2) * (1.0 + 0.5 * max(0.0, log_f - 20))
         if cost < best[0]:
             best = (cost, f)
     return best[1]
@@ -255,9 +264,9 @@ def convolve_offline(
 
     out = np.empty((n_ir, total), np.float32)
     # numpy's FFT (pocketfft; float32 in, float32 out since numpy 2.0): scipy.fft computes the same
-    # about as fast but costs ~0.3 s and ~27 MB to import. One frame at a time per thread: numpy's
-    # real FFT needs about 5x its output in scratch, so batches cost memory for no speed; frames
-    # go to ``workers`` threads (numpy releases the GIL in its FFTs).
+    # about as fast but costs ~0.3 s and ~27 MB to import. One frame at a time per thread (numpy's
+    # real FFT needs about 5x its output in scratch: batches of frames cost memory for little
+    # speed); frames go to ``workers`` threads (numpy releases the GIL in its FFTs).
     # Frame j reads the input at [j * step - (taps - 1), j * step - (taps - 1) + F), zeros outside.
     local = threading.local()
 
@@ -274,10 +283,10 @@ def convolve_offline(
         # norm runs about 4x slower (its integer scale factor selects a float64 loop).
         spec_x = np.fft.rfft(frame, axis=-1, norm="forward")  # (Cin, bins) complex64
         s0, s1 = j * step, min(total, (j + 1) * step)
-        for m in range(n_ir):
-            # one input: its spectrum for every IR; M inputs: row m with IR m
-            y = np.fft.irfft(np.multiply(spec_x[0 if n_in == 1 else m], spec[m]), n=f)  # (F,) float32
-            out[m, s0:s1] = y[taps - 1 : taps - 1 + s1 - s0]
+        # one input: its spectrum times every IR's; M inputs: row m times IR m. The M inverse
+        # transforms in one call (pocketfft works on several rows at once).
+        y = np.fft.irfft(np.multiply(spec_x, spec), n=f, axis=-1)  # (M, F) float32
+        out[:, s0:s1] = y[:, taps - 1 : taps - 1 + s1 - s0]
 
     threads = min(int(workers), n_frames)
     if threads > 1:
