@@ -449,20 +449,36 @@ def _stretch(plan: _Plan, y: np.ndarray, source: np.ndarray, gains: np.ndarray |
         _hold(y, source, gains, a, b, target, from_delay)
         return g
     fp = plan.float_params
-    starts = np.concatenate(([a], bounds[(bounds > a) & (bounds < b)]))
-    counts = np.diff(np.append(starts, b))
     rising = target > g
     exponential = not rising and bool(plan.int_params[_I_EXPONENTIAL])
     end_gain = max(target, float(fp[_F_RELEASE_END]))
     table = fp[_F_RELEASE_POW:]
     rate = float(fp[_F_UP]) if rising else -float(fp[_F_DOWN])
-    # The part start gains as long as none reached the target: the kernel's chain, in its order.
-    if exponential:
-        chain = np.cumprod(np.concatenate(([g], table[counts])))
-        moving = chain[1:] > end_gain
+    # The ramp arrives within about ``need`` samples: only the parts that far are looked at (a
+    # stretch may last minutes), up to a part boundary; all of them if it has not arrived there.
+    r = float(table[1])
+    if not exponential:
+        need = abs(target - g) / abs(rate)
+    elif 0.0 < r < 1.0 and end_gain > 0.0:
+        need = math.log(end_gain / g) / math.log(r)
     else:
-        chain = np.cumsum(np.concatenate(([g], counts * rate)))
-        moving = chain[1:] < target if rising else chain[1:] > target
+        need = math.inf
+    reach = a + need + 2 * int(plan.int_params[_I_FRAME])
+    stop = b if reach >= b else min(b, int(bounds[min(int(np.searchsorted(bounds, reach)), bounds.size - 1)]))
+    stop = b if stop <= a else stop
+    while True:
+        starts = np.concatenate(([a], bounds[np.searchsorted(bounds, a, "right") : np.searchsorted(bounds, stop)]))
+        counts = np.diff(np.append(starts, stop))
+        # The part start gains as long as none reached the target: the kernel's chain, in its order.
+        if exponential:
+            chain = np.cumprod(np.concatenate(([g], table[counts])))
+            moving = chain[1:] > end_gain
+        else:
+            chain = np.cumsum(np.concatenate(([g], counts * rate)))
+            moving = chain[1:] < target if rising else chain[1:] > target
+        if stop == b or not moving.all():
+            break
+        stop = b
     last = int(np.argmin(moving)) if not moving.all() else counts.size - 1  # the part that arrives
     ramp = slice(a, int(starts[last] + counts[last]))
     length = ramp.stop - a
