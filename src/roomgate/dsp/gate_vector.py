@@ -212,12 +212,12 @@ def _part_sums(k: np.ndarray, counts: np.ndarray, frames: int, H: int, carried: 
     for j in range(first):
         out[:, 0] += squares[:, j]
     whole = max(frames - 1, 0)
-    if whole:  # the frames side by side, their samples added one column after another
-        frame_squares = squares[:, first : first + whole * H].reshape(K, whole, H)
+    if whole:  # the frames side by side, their samples added one row after another
+        columns = np.ascontiguousarray(squares[:, first : first + whole * H].reshape(K, whole, H).transpose(0, 2, 1))
         sums = out[:, 1 : 1 + whole]
-        sums[...] = frame_squares[:, :, 0]
+        sums[...] = columns[:, 0]
         for j in range(1, H):
-            sums += frame_squares[:, :, j]
+            sums += columns[:, j]
     if 1 + whole < parts:  # a partial last part
         out[:, -1] = 0.0
         for j in range(first + whole * H, n):
