@@ -195,3 +195,21 @@ print(sorted(m for m in ("numba", "scipy", "pyroomacoustics") if m in sys.module
     loaded, open_fraction = done.stdout.split("]")
     assert loaded == "[", done.stdout
     assert 0.0 < float(open_fraction) < 1.0
+
+
+def test_a_short_last_block_joins_the_one_before(tmp_path: Path) -> None:
+    """Blocks of a long take: a remainder of at most a quarter block is read with the block
+    before it (a short block would take the rig's small-block path: numba's kernels)."""
+    from roomgate.io.audio import TrackReader, read_blocks
+
+    rng = np.random.default_rng(4)
+    for frames, sizes in ((2 * 1000 + 7, [1000, 1007]), (2 * 1000 + 250, [1000, 1250]), (2 * 1000 + 251, [1000, 1000, 251]),
+                          (600, [600]), (3000, [1000, 1000, 1000])):
+        audio = rng.uniform(-0.5, 0.5, frames).astype(np.float32)
+        path = tmp_path / f"take{frames}.wav"
+        soundfile.write(path, audio, FS, subtype="FLOAT")
+        blocks = list(read_blocks(path, block_frames=1000))
+        assert [b.shape[1] for b in blocks] == sizes, frames
+        np.testing.assert_array_equal(np.concatenate(blocks, axis=1)[0], audio)
+        tracks = list(TrackReader([path, path], FS, block_frames=1000).blocks())
+        assert [b.shape for b in tracks] == [(2, n) for n in sizes], frames
