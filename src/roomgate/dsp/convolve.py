@@ -968,6 +968,8 @@ class BlockConvolver:
 
     A block at least half as long as the IRs is convolved whole by :func:`convolve_offline`
     (then the cheaper per sample); its part that falls after the block is kept and added to the following output.
+    The FFT size chosen for the first such block serves the later ones up to twice its length, so a
+    stream's last block and its tail add no IR spectra of another size to the cache.
     Shorter blocks go through a zero-latency :class:`Convolver`, made on first need. By linearity
     the output is the same however the input was cut (to float32 rounding), so a long take can be
     rendered from disk block by block as fast as in one piece.
@@ -981,6 +983,8 @@ class BlockConvolver:
         self.workers = workers
         self._convolver: Convolver | None = None
         self._convolver_dirty = False  # the Convolver holds input whose output is still to come
+        self._fft_size: int | None = None  # for blocks up to 2 * self._fft_block samples
+        self._fft_block = 0
         # Output still to come from earlier blocks, starting at the next sample: (M, <= L - 1).
         self._pending = np.zeros((self.irs.shape[0], 0), np.float32)
 
@@ -1003,7 +1007,10 @@ class BlockConvolver:
                 self._add_pending(self._convolver.tail())
                 self._convolver.reset()
                 self._convolver_dirty = False
-            total = convolve_offline(block, self.irs, workers=self.workers)  # (M, n + L - 1)
+            if self._fft_size is None or n > 2 * self._fft_block:
+                self._fft_size = _choose_fft_size(n, self.ir_length, block.shape[0], self.irs.shape[0])
+                self._fft_block = n
+            total = convolve_offline(block, self.irs, workers=self.workers, fft_size=self._fft_size)  # (M, n + L - 1)
             total[:, : self._pending.shape[1]] += self._pending
             self._pending = total[:, n:]
             return total[:, :n]
