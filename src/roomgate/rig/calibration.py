@@ -10,9 +10,9 @@ Two kinds of setting are fitted to the take rather than written in the preset:
 :func:`calibrate` streams the take (a callable giving its blocks, once per pass) and keeps only
 frame levels and a bounded amount of open material, so memory stays small. Gates that hear the
 same key through the same detector share one probe; a probe runs on numpy
-(:mod:`~roomgate.dsp.gate_vector`) when it covers the gate, so calibrating loads no numba. A live stream cannot
-see the whole take first: :func:`save_calibration` keeps a calibration in a JSON file and
-:func:`load_calibration` reads it back for the same preset.
+(:mod:`~roomgate.dsp.gate_vector`) when it covers the gate, so calibrating loads no numba. A
+live stream cannot see the whole take first: :func:`save_calibration` keeps a calibration in a
+JSON file and :func:`load_calibration` reads it back for the same preset.
 """
 
 from __future__ import annotations
@@ -109,16 +109,16 @@ def _fit_thresholds(config: RigConfig, blocks: Blocks, sample_rate: int, capture
                 capture = BlockConvolver(capture_irs()[needed])
             keys = capture.process(block)
         for detector, probe in probes.items():
-            index = detector[0]
-            if index is None:  # keyed by the dry voice
+            key_mic = detector[0]
+            if key_mic is None:  # keyed by the dry voice
                 key = block[:1]
             elif keys is not None:
-                key = keys[needed.index(index)][np.newaxis]
+                key = keys[needed.index(key_mic)][np.newaxis]
             elif block.shape[0] != 1:  # a multitrack: the recorded mic
-                key = block[index : index + 1]
+                key = block[key_mic : key_mic + 1]
             else:
                 assert captured is not None
-                key = captured[index : index + 1, done : done + n]
+                key = captured[key_mic : key_mic + 1, done : done + n]
             _probe_levels(probe, key, sample_rate, done == 0, levels[detector])
         done += n
     statistics = {mic.name: key_statistics(levels[detectors[mic.name]].frames_db()) for _, mic in relative}
