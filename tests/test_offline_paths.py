@@ -118,8 +118,10 @@ def _streamed(rig: roomgate.Rig, take: np.ndarray, block: int) -> tuple[np.ndarr
 
 
 @pytest.mark.parametrize("overrides", [[], ["mics.mid.gate.lookahead_ms=3", "mics.far.gate.duck_db=-9",
-                                            "output.channels=2", "mics.far.pan=0.5", "output.tail_s=0.5"]],
-                         ids=["heroes", "lookahead-duck-stereo-short-tail"])
+                                            "output.channels=2", "mics.far.pan=0.5", "output.tail_s=0.5"],
+                                       ["mics.mid.gate.key=dry", "mics.far.gate.key=self", "mics.far.gate.detector=peak",
+                                        "output.tail_s=3"]],
+                         ids=["heroes", "lookahead-duck-stereo-short-tail", "dry-and-self-keys-long-tail"])
 def test_the_whole_take_render_equals_the_streaming_passes(overrides: list[str]) -> None:
     take = sung(14.0)
     rig = load_preset("heroes-1977", overrides)
