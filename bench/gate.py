@@ -8,7 +8,9 @@ roomgate gates the room mic keyed by the close mic, with hysteresis, hold and lo
 default exponential release; one line shows the linear one); pedalboard
 (GPL, a benchmark peer only: never imported by roomgate itself) gates the room mic by itself.
 Each contender runs in turn, round after round, after a warm-up (numba's compile or cache load);
-the report is the median time per contender. Target: roomgate / pedalboard <= 0.5.
+the report is the median time per contender. Target: roomgate / pedalboard <= 0.5. One line shows
+the same gate in numpy (``dsp/gate_vector.py``, what an offline render uses so as not to load
+numba), from a fresh gate each time.
 """
 
 from __future__ import annotations
@@ -78,6 +80,14 @@ def main() -> None:
                     release_ms=250.0, lookahead_ms=2.0, key_highpass_hz=100.0)
     contenders["roomgate Gate keyed + key high-pass 100 Hz"] = lambda: filtered.process(
         room, FS, key=close)
+    from roomgate.dsp import gate_vector
+
+    def numpy_gate() -> np.ndarray:
+        fresh, out = Gate(**vars(roomgate_gate.settings)), np.empty_like(room)
+        gate_vector.process_block(fresh, room, close, out, None, float(FS))
+        return out
+
+    contenders["roomgate numpy gate keyed (offline renders)"] = numpy_gate
 
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(2):  # warm-up: numba compile or cache load, page faults, caches

@@ -10,13 +10,16 @@ The signal: roomgate's synthetic sung crescendo (a baritone, hushed to shouted, 
 ``--seconds`` of mono at 48 kHz. The rig: the ``heroes-1977`` preset, calibrated on that take (its
 p65 / p90 thresholds resolved to dBFS), its impulse responses simulated once beforehand.
 
-Contenders, each run in turn, round after round, after a warm-up (numba's cache load, the IR
-spectra cache, page faults); the report is each one's median time:
+Contenders, each run in turn, round after round, after a warm-up (the IR spectra cache, page
+faults); the report is each one's median wall time and median CPU time (user + system, all
+threads: steadier than wall time on a shared machine), and their ratios:
 
 * ``roomgate Rig.process``: the DSP only: capture (three 2.1 s IRs, one shared forward FFT),
-  the mid and far gates keyed by the close mic (RMS detector, hysteresis, hold), trims and the sum.
+  the mid and far gates keyed by the close mic (RMS detector, hysteresis, hold), trims and the sum
+  (a block this long goes through the numpy gates and mixer: no numba).
 * ``roomgate Rig.render``: the offline job: the above plus the room's tail (the take is 2.1 s
-  longer), the report timeline and peak normalisation.
+  longer), the calibration, the report timeline and peak normalisation, in one pass over the take
+  held whole.
 * ``pedalboard``: the same work as pedalboard can do it: three ``pedalboard.Convolution`` (one per
   mic, the rig's capture IRs given as arrays), two ``pedalboard.NoiseGate`` with the rig's
   thresholds, attack and release (ratio 100, i.e. a gate), each keyed by its own mic, as pedalboard
@@ -27,10 +30,10 @@ spectra cache, page faults); the report is each one's median time:
   self-keyed, hold and hysteresis), not in level.
 
 The cold room runs in a fresh interpreter per run (``--cold-runs``), with an empty IR cache: it
-reports the imports (numpy + roomgate, numba, scipy.fft, then pyroomacoustics with the rest of
-scipy it pulls in: about 2 s on its own on this machine) apart from the work: the room simulation (``Rig.capture_irs`` at 48 kHz) and
-``Rig.calibrate`` on the minute (which includes loading numba's cached gate and convolution
-kernels). The same is then repeated in this process, where every import and kernel is warm.
+reports the imports (numpy + roomgate, then pyroomacoustics with the scipy it pulls in: 1 s of
+CPU on its own on this machine) apart from the work: the room simulation (``Rig.capture_irs`` at
+48 kHz) and ``Rig.calibrate`` on the minute; and whether numba was imported at all (an offline
+render needs none). The same is then repeated in this process, where every import is warm.
 
 ``--profile`` adds a cProfile of one ``Rig.process`` call (the 25 most expensive functions by
 cumulative and by own time).
@@ -81,14 +84,6 @@ def cold_child(take_path: str) -> None:
 
     times["import numpy + roomgate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    import numba  # noqa: F401
-
-    times["import numba"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    import scipy.fft  # noqa: F401 - the offline convolution's FFT
-
-    times["import scipy.fft"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
     import pyroomacoustics  # noqa: F401 - pulls in most of scipy (signal, spatial, ...)
 
     times["import pyroomacoustics"] = time.perf_counter() - t0
@@ -107,6 +102,7 @@ def cold_child(take_path: str) -> None:
         t0 = time.perf_counter()
         rig.calibrate(take, FS)
         times["calibrate"] = time.perf_counter() - t0
+    times["numba imported (1 = yes)"] = float("numba" in sys.modules)
     print(json.dumps(times))
 
 
@@ -124,6 +120,9 @@ def cold_in_process(take) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as cache:
         previous = os.environ.get("ROOMGATE_CACHE_DIR")
         os.environ["ROOMGATE_CACHE_DIR"] = cache
+        from roomgate.acoustics.cache import clear_memory_cache
+
+        clear_memory_cache()  # the rows this process simulated before: the room is simulated again
         try:
             t0 = time.perf_counter()
             rig = roomgate.load_preset(PRESET)
@@ -177,17 +176,21 @@ def juce_scale(plugin, ir, sample_rate: int) -> float:
 # ------------------------------------------------------------------------------------------------
 
 
-def timed_rounds(contenders: dict[str, Callable[[], Any]], runs: int, warmup: int = 1) -> dict[str, list[float]]:
+def timed_rounds(contenders: dict[str, Callable[[], Any]], runs: int,
+                 warmup: int = 1) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU times (process-wide: every thread) of each contender, round after round."""
     for _ in range(warmup):
         for fn in contenders.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    cpu: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(runs):
         for name, fn in contenders.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return times
+            cpu[name].append(time.process_time() - c0)
+    return times, cpu
 
 
 def profile(fn: Callable[[], Any], rows: int = 25) -> None:
@@ -261,14 +264,15 @@ def main() -> None:
         "pedalboard 3 Convolution + 2 NoiseGate + sum": peer,
         "roomgate Rig.render (+ 2.1 s tail, report, normalise)": lambda: rig.render(take, FS),
     }
-    times = timed_rounds(contenders, args.runs)
+    times, cpu = timed_rounds(contenders, args.runs)
     median = {name: statistics.median(ts) for name, ts in times.items()}
+    cpu_median = {name: statistics.median(ts) for name, ts in cpu.items()}
     names = list(contenders)
-    print(f"\nmedian of {args.runs} rounds after a warm-up (min .. max):")
+    print(f"\nmedian of {args.runs} rounds after a warm-up (min .. max); load average {os.getloadavg()[0]:.2f}:")
     for name in names:
         t = median[name]
         print(f"  {name:55s} {t:7.3f} s  ({min(times[name]):.3f} .. {max(times[name]):.3f})  "
-              f"{seconds / t:6.1f}x real time")
+              f"{seconds / t:6.1f}x real time   cpu {cpu_median[name]:6.3f} s")
     process_ratio = median[names[0]] / median[names[1]]
     render_ratio = median[names[2]] / median[names[1]]
     fastest = {name: min(ts) for name, ts in times.items()}
@@ -277,6 +281,8 @@ def main() -> None:
           f"of the fastest rounds {fastest[names[0]] / fastest[names[1]]:.2f}")
     print(f"ratio roomgate render  / pedalboard = {render_ratio:.2f}; "
           f"of the fastest rounds {fastest[names[2]] / fastest[names[1]]:.2f}")
+    print(f"cpu-time ratios: process / pedalboard = {cpu_median[names[0]] / cpu_median[names[1]]:.2f}, "
+          f"render / pedalboard = {cpu_median[names[2]] / cpu_median[names[1]]:.2f}")
 
     ours, theirs = rig.process(take, FS, reset=True)[0], peer()[0]
     level = 20 * np.log10(np.sqrt(np.mean(ours.astype(np.float64) ** 2)) / np.sqrt(np.mean(theirs.astype(np.float64) ** 2)))
@@ -291,9 +297,11 @@ def main() -> None:
             colds = [cold_in_fresh_process(take_path) for _ in range(args.cold_runs)]
         print(f"\ncold heroes room at {FS} Hz, calibrated on the {seconds:g} s take, fresh interpreter, "
               f"empty IR cache (median of {args.cold_runs}):")
+        numba = [c.pop("numba imported (1 = yes)") for c in colds]
         keys = list(colds[0])
         for key in keys:
             print(f"  {key:32s} {statistics.median(c[key] for c in colds):6.2f} s")
+        print(f"  {'numba imported':32s} {'yes' if any(numba) else 'no'}")
         imports = statistics.median(sum(v for k, v in c.items() if k.startswith("import")) for c in colds)
         work = statistics.median(sum(v for k, v in c.items() if not k.startswith("import")) for c in colds)
         print(f"  {'imports, total':32s} {imports:6.2f} s")

@@ -14,7 +14,6 @@ from .common import (
     InputFile,
     add_quiet_option,
     add_rig_options,
-    announce_compilation,
     check_output_file,
     check_side_file,
     is_quiet,
@@ -79,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     tasks = [_task(row.input, row.output, row.settings, args.subtype, row.report) for row in rows]
     with Journal(journal_path) as journal:
-        announce_compilation()
         outcome = run_batch(tasks, executor, journal=journal, force=args.force,
                             on_result=_reporter(len(tasks)))
     summary = locations.join(folder, SUMMARY_NAME)

@@ -53,11 +53,11 @@ def add_quiet_option(parser: argparse.ArgumentParser) -> None:
                         help="no progress bar or progress lines (notes and errors still show)")
 
 
-def announce_compilation(modules: Sequence[str] | None = None) -> None:
+def announce_compilation(modules: Sequence[str]) -> None:
     """Say, before numba compiles the kernels a first run needs, that it will (once, and how long)."""
-    from ..dsp.compile import RENDER_KERNELS, compile_notice
+    from ..dsp.compile import compile_notice
 
-    notice = compile_notice(tuple(modules) if modules is not None else RENDER_KERNELS)
+    notice = compile_notice(tuple(modules))
     if notice:
         progress(notice)
 

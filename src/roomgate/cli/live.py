@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RoomgateError
+from ..dsp.compile import LIVE_KERNELS
 from .common import add_rig_options, announce_compilation, check_not_an_input, files_read, load_rig
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     rig = load_rig(args)
     if args.calibrate is not None and args.calibration is not None:  # the calibration is then written
         check_not_an_input(Path(args.calibration), files_read(rig=rig), "--calibration")
-    announce_compilation(["roomgate.dsp.gate", "roomgate.dsp.mixer", "roomgate.dsp.convolve"])
+    announce_compilation(LIVE_KERNELS)
     stats = live.run(
         rig,
         input_device=_device(args.input_device),

@@ -11,7 +11,6 @@ from .common import (
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
-    announce_compilation,
     check_output_file,
     check_side_file,
     check_stems_folder,
@@ -68,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     frames = max(round(i.frames * infos[0].sample_rate / i.sample_rate) for i in infos)
     estimating = args.estimate_delays or args.align
     passes = (["finding the loudest passages", "reading them"] if estimating else []) + render_passes(rig)
-    announce_compilation()
     alignment: dict[str, Any] = {}
     shifts: list[int] | None = None
     with pass_progress(frames, infos[0].sample_rate, passes) as frames_done:

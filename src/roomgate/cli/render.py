@@ -12,7 +12,6 @@ from .common import (
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
-    announce_compilation,
     check_output_file,
     check_side_file,
     check_stems_folder,
@@ -73,7 +72,6 @@ def _render_many(args: argparse.Namespace, rig: Any) -> int:
     inputs = [Path(p) for p in args.inputs]
     if len(inputs) > 1 and "://" not in args.output:
         make_output_folder(args.output, len(inputs))
-    announce_compilation()
     return render_many(args, files_read(inputs, rig))
 
 
@@ -88,7 +86,6 @@ def _render_one(args: argparse.Namespace, rig: Any, input_path: Path, output: Pa
                       check_side_file(args.plot, PLOT_SUFFIXES, "--plot", read),
                       check_stems_folder(args.stems, rig, output, read))
     info = audio_info(input_path)
-    announce_compilation()
     with pass_progress(info.frames, info.sample_rate, render_passes(rig)) as frames_done:
         result = render_file(rig, input_path, outputs, progress=progress, frames_done=frames_done,
                              input_label=input_label)

@@ -20,7 +20,7 @@ import sys
 from importlib.util import find_spec
 from pathlib import Path
 
-__all__ = ["DEMO_KERNELS", "KERNEL_MODULES", "RENDER_KERNELS", "compile_notice", "uncompiled_modules"]
+__all__ = ["DEMO_KERNELS", "KERNEL_MODULES", "LIVE_KERNELS", "compile_notice", "uncompiled_modules"]
 
 #: The modules with numba kernels, and roughly how long numba takes to compile each one's kernels
 #: the first time, in CPU seconds on a 2-core machine (measured cold: a file render, gate, mixer and
@@ -32,12 +32,12 @@ KERNEL_MODULES: dict[str, float] = {
     "roomgate.dsp.convolve": 5.0,
     "roomgate.synth.voice": 3.0,
 }
-#: The kernels every file render (``render``, ``mix``) compiles. The partitioned convolver is not
-#: among them: a render uses it only when a block is short beside the room's IRs (the take's last
-#: block, say), so whether it will is not known up front; it adds about 5 s when it does.
-RENDER_KERNELS = ("roomgate.dsp.gate", "roomgate.dsp.mixer")
-#: The kernels the demo (one in-memory block, the synthetic voice) uses.
-DEMO_KERNELS = ("roomgate.dsp.gate", "roomgate.dsp.mixer", "roomgate.synth.voice")
+#: The kernels the live path compiles (``roomgate live``: the partitioned convolver, the gate and
+#: the mixer). A file render compiles none: its long blocks run the numpy gate and mixer
+#: (:mod:`roomgate.dsp.gate_vector`, :func:`roomgate.dsp.mixer.mix_block_numpy`).
+LIVE_KERNELS = ("roomgate.dsp.gate", "roomgate.dsp.mixer", "roomgate.dsp.convolve")
+#: The kernels the demo compiles: the synthetic voice's.
+DEMO_KERNELS = ("roomgate.synth.voice",)
 
 
 def uncompiled_modules(modules: tuple[str, ...] | list[str] = tuple(KERNEL_MODULES)) -> list[str]:
@@ -52,7 +52,7 @@ def uncompiled_modules(modules: tuple[str, ...] | list[str] = tuple(KERNEL_MODUL
     return missing
 
 
-def compile_notice(modules: tuple[str, ...] | list[str] = RENDER_KERNELS) -> str | None:
+def compile_notice(modules: tuple[str, ...] | list[str] = LIVE_KERNELS) -> str | None:
     """``"compiling the DSP kernels (once, about N s)"`` when some of ``modules`` are not compiled
     yet; None when numba's cache has them all (or numba's JIT is disabled)."""
     if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):

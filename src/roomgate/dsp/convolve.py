@@ -4,7 +4,8 @@ Two engines that give the same numbers (to float32 rounding):
 
 - :func:`convolve_offline` renders a whole signal at once: overlap-save with large FFT frames, ONE
   forward FFT of the signal per frame shared by all M impulse responses, the IR spectra cached
-  between calls (so re-rendering with the same room skips them), float32 FFTs on ``workers`` threads.
+  between calls (so re-rendering with the same room skips them), float32 FFTs (numpy's pocketfft)
+  on ``workers`` threads.
 - :class:`Convolver` streams it with zero latency: the output for input sample ``n`` already
   contains ``h[0] * x[n]``. The head of each IR is a direct FIR (numba); the rest is a non-uniform
   partitioned convolution whose large tail partitions spread their FFT work over the blocks before
@@ -124,11 +125,9 @@ class _SpectrumCache:
                 self.hits += 1
                 return spec
             self.misses += 1
-        import scipy.fft
-
         # float64 transform, stored complex64: the IR side costs nothing per render once cached.
-        spec = scipy.fft.rfft(irs.astype(np.float64), n=fft_size, axis=-1, workers=workers)
-        spec = spec.astype(np.complex64)
+        # Scaled by the FFT size: the signal's transform is taken with norm="forward" (see below).
+        spec = (np.fft.rfft(irs.astype(np.float64), n=fft_size, axis=-1) * fft_size).astype(np.complex64)
         spec.flags.writeable = False
         with self._lock:
             self._d[key] = spec
@@ -183,13 +182,21 @@ def _fast_sizes(lo: int, hi: int) -> list[int]:
     return sorted(out)
 
 
+#: Relative cost per point of numpy's real FFT by the odd factor of its length (2^a times 1, 3, 5
+#: or 15), measured with one forward and three inverse transforms per frame from 2^17 to 2^20
+#: points on this project's 2-core machine: 5 * 2^a ran 1.49 ns/point/log2 (fastest), 15 * 2^a
+#: 1.51-1.64, 2^a 1.59-1.73, 3 * 2^a 1.66-1.88 (power-of-two strides share cache sets).
+_RADIX_COST = {1: 1.08, 3: 1.2, 5: 1.0, 15: 1.05}
+
+
 def _choose_fft_size(n: int, taps: int, n_in: int, n_out: int) -> int:
     """Overlap-save frame size in samples for a signal of ``n`` samples and IRs of ``taps``.
 
-    Cost model: frames * (forward + inverse FFTs) * F log2 F, times a penalty for frames past
-    2^18.5 points, which fall out of cache and measured slower per point (bench/convolve.py
-    --sweep: for 60 s against 1.8 s IRs, F = 393216 took 0.16 s, 2^19 0.18 s, one 3M-point
-    frame 0.29 s). A short signal may get one frame of the whole output length.
+    Cost model: frames * (forward + inverse FFTs) * F log2 F, times the per-point cost of F's
+    odd factor (:data:`_RADIX_COST`) and a penalty for frames past 2^20 points, which fall out of
+    cache (2^21 ran twice as slow per point). For 60 s against 2.1 s IRs and three mics this picks
+    5 * 2^17 (0.14 s of FFTs; 3 * 2^17, the old choice, 0.16 s); a signal shorter than about 20 s
+    gets one frame of the whole output length.
     """
     total = n + taps - 1
     lo = max(2 * taps, 1024)  # tiny frames: per-frame overhead dominates
@@ -199,7 +206,8 @@ def _choose_fft_size(n: int, taps: int, n_in: int, n_out: int) -> int:
         step = f - taps + 1
         frames = -(-total // step)
         log_f = math.log2(f)
-        cost = frames * (n_in + n_out) * f * log_f * (1.0 + 0.5 * max(0.0, log_f - 18.5))
+        odd = f >> ((f & -f).bit_length() - 1)  # f without its factors of two
+        cost = frames * (n_in + n_out) * f * log_f * _RADIX_COST.get(odd, 1.2) * (1.0 + 0.5 * max(0.0, log_f - 20))
         if cost < best[0]:
             best = (cost, f)
     return best[1]
@@ -223,7 +231,7 @@ def convolve_offline(
     Args:
         signal: the dry input, float (converted to float32).
         irs: impulse responses, one row per microphone.
-        workers: FFT threads (scipy.fft ``workers``); None = all CPU cores.
+        workers: threads sharing the frames; None = all CPU cores.
         fft_size: overlap-save frame length in samples (must exceed ``L - 1``); None = chosen
             from the signal and IR lengths.
 
@@ -235,8 +243,6 @@ def convolve_offline(
     Raises:
         AudioInputError: (also a ValueError) for a wrong shape or dtype, shown in the message.
     """
-    import scipy.fft
-
     h = _as_irs(irs)
     x = _check_signal(signal, h.shape[0])
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -256,27 +262,42 @@ def convolve_offline(
     n_frames = -(-total // step)
     spec = _SPECTRA.get(h, f, workers)  # (M, F/2 + 1) complex64
 
-    # Frame f reads padded input [f*step, f*step + F): taps-1 zeros of history in front.
-    xp = np.zeros((n_in, (n_frames - 1) * step + f), np.float32)
-    xp[:, taps - 1 : taps - 1 + n] = x
-    frames = np.lib.stride_tricks.sliding_window_view(xp, f, axis=-1)[:, ::step]
-
     out = np.empty((n_ir, total), np.float32)
-    # Frames per chunk bound the memory (about (M + 2) * 2^22 * 4 bytes per chunk) while leaving
-    # enough rows for the FFT threads to share.
-    chunk = max(2, (2**22) // f)
-    bins = f // 2 + 1
-    for g0 in range(0, n_frames, chunk):
-        g1 = min(n_frames, g0 + chunk)
-        spec_x = scipy.fft.rfft(frames[:, g0:g1], axis=-1, workers=workers)  # (Cin, G, bins)
-        prod = np.empty((n_ir, g1 - g0, bins), np.complex64)
-        # one input: broadcast its spectrum over the M IRs; M inputs: row m times IR m
-        np.multiply(spec_x, spec[:, None, :], out=prod)
-        y = scipy.fft.irfft(prod, n=f, axis=-1, workers=workers, overwrite_x=True)
-        del prod, spec_x
-        s0 = g0 * step
-        s1 = min(total, g1 * step)
-        out[:, s0:s1] = y[:, :, taps - 1 :].reshape(n_ir, -1)[:, : s1 - s0]
+    # numpy's FFT (pocketfft; float32 in, float32 out since numpy 2.0): scipy.fft computes the same
+    # about as fast but costs ~0.3 s and ~27 MB to import. One frame at a time per thread (numpy's
+    # real FFT needs about 5x its output in scratch: batches of frames cost memory for little
+    # speed); frames go to ``workers`` threads (numpy releases the GIL in its FFTs).
+    # Frame j reads the input at [j * step - (taps - 1), j * step - (taps - 1) + F), zeros outside.
+    local = threading.local()
+
+    def one_frame(j: int) -> None:
+        frame = getattr(local, "frame", None)
+        if frame is None:
+            frame = local.frame = np.zeros((n_in, f), np.float32)
+        a = j * step - (taps - 1)
+        lo, hi = max(a, 0), min(a + f, n)
+        frame[:, : lo - a] = 0.0
+        frame[:, lo - a : hi - a] = x[:, lo:hi]
+        frame[:, max(hi - a, lo - a) :] = 0.0
+        # norm="forward" (1/F, undone by the IR spectra): numpy 2.x's float32 rfft with the default
+        # norm runs about 4x slower (its integer scale factor selects a float64 loop).
+        spec_x = np.fft.rfft(frame, axis=-1, norm="forward")  # (Cin, bins) complex64
+        s0, s1 = j * step, min(total, (j + 1) * step)
+        # one input: its spectrum times every IR's; M inputs: row m times IR m. The M inverse
+        # transforms in one call (pocketfft works on several rows at once).
+        y = np.fft.irfft(np.multiply(spec_x, spec), n=f, axis=-1)  # (M, F) float32
+        out[:, s0:s1] = y[:, taps - 1 : taps - 1 + s1 - s0]
+
+    threads = min(int(workers), n_frames)
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="roomgate-fft") as pool:
+            for _ in pool.map(one_frame, range(n_frames)):
+                pass
+    else:
+        for j in range(n_frames):
+            one_frame(j)
     return out
 
 
@@ -947,6 +968,8 @@ class BlockConvolver:
 
     A block at least half as long as the IRs is convolved whole by :func:`convolve_offline`
     (then the cheaper per sample); its part that falls after the block is kept and added to the following output.
+    The FFT size chosen for the first such block serves the later ones up to twice its length, so a
+    stream's last block and its tail add no IR spectra of another size to the cache.
     Shorter blocks go through a zero-latency :class:`Convolver`, made on first need. By linearity
     the output is the same however the input was cut (to float32 rounding), so a long take can be
     rendered from disk block by block as fast as in one piece.
@@ -960,6 +983,8 @@ class BlockConvolver:
         self.workers = workers
         self._convolver: Convolver | None = None
         self._convolver_dirty = False  # the Convolver holds input whose output is still to come
+        self._fft_size: int | None = None  # for blocks up to 2 * self._fft_block samples
+        self._fft_block = 0
         # Output still to come from earlier blocks, starting at the next sample: (M, <= L - 1).
         self._pending = np.zeros((self.irs.shape[0], 0), np.float32)
 
@@ -982,7 +1007,10 @@ class BlockConvolver:
                 self._add_pending(self._convolver.tail())
                 self._convolver.reset()
                 self._convolver_dirty = False
-            total = convolve_offline(block, self.irs, workers=self.workers)  # (M, n + L - 1)
+            if self._fft_size is None or n > 2 * self._fft_block:
+                self._fft_size = _choose_fft_size(n, self.ir_length, block.shape[0], self.irs.shape[0])
+                self._fft_block = n
+            total = convolve_offline(block, self.irs, workers=self.workers, fft_size=self._fft_size)  # (M, n + L - 1)
             total[:, : self._pending.shape[1]] += self._pending
             self._pending = total[:, n:]
             return total[:, :n]

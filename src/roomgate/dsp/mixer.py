@@ -14,8 +14,9 @@ After the gates, each mic's signal (gated, or the open close mic as captured) go
    trim (with its polarity) times its pan law gain.
 
 :func:`mix_kernel` runs all three for one block in place, allocating nothing: it is the last step
-of the rig's real-time path (``Rig.process_into``) and of its offline path alike. numba compiles it
-on first use (cached on disk), not on import.
+of the rig's real-time path (``Rig.process_into``). numba compiles it on first use (cached on
+disk), not on import. :func:`mix_block_numpy` is the same block in numpy, to the bit, for long
+offline blocks (a render then loads no numba).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DUCK_FAR", "DUCK_FLOOR", "DUCK_GAIN", "DUCK_NEAR", "mix_kernel"]
+__all__ = ["DUCK_FAR", "DUCK_FLOOR", "DUCK_GAIN", "DUCK_NEAR", "mix_block_numpy", "mix_kernel"]
 
 # Columns of the ``ducks`` table, one row per (near, far) pair.
 DUCK_NEAR, DUCK_FAR, DUCK_GAIN, DUCK_FLOOR = range(4)
@@ -143,3 +144,36 @@ def mix_kernel() -> Any:
         _delay_row = numba.njit(cache=True, nogil=True)(_delay_row_py)
         _compiled = numba.njit(cache=True, nogil=True)(_mix_block_py)
     return _compiled
+
+
+def mix_block_numpy(mics: np.ndarray, gated: np.ndarray, is_gated: np.ndarray, gains: np.ndarray,
+                    ducks: np.ndarray, ducked: np.ndarray, scratch: np.ndarray, delays: np.ndarray,
+                    memory: np.ndarray, gain_memory: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
+    """:func:`_mix_block_py` with numpy, for long offline blocks: the same arguments, state and
+    samples (the same float32 operations in the same order), and no numba to load."""
+    M, n = mics.shape
+    for m in range(M):  # 1. the gated mics' gains to the output's time
+        delay = int(delays[m])
+        if delay and is_gated[m]:
+            joined = np.concatenate([gain_memory[m, :delay], gains[m]])
+            gains[m] = joined[:n]
+            gain_memory[m, :delay] = joined[n:]
+    rows = np.flatnonzero(ducked)  # 2. duck factors from the far gates' aligned gains
+    scratch[rows] = 1.0
+    for near, far, duck_gain, floor in ducks:  # np.float64 values: the kernel's float64 arithmetic
+        openness = np.clip((gains[int(far)] - floor) / max(1e-12, 1.0 - floor), 0.0, 1.0)
+        scratch[int(near)] *= (1.0 - (1.0 - duck_gain) * openness).astype(np.float32)
+    gains[rows] *= scratch[rows]
+    out[...] = 0.0  # 3. aligned, ducked and summed, mic after mic
+    for m in range(M):
+        source = gated[m] if is_gated[m] else mics[m]
+        delay = int(delays[m])
+        if delay:
+            joined = np.concatenate([memory[m, :delay], source])
+            source = joined[:n]
+            memory[m, :delay] = joined[n:]
+        if ducked[m]:
+            source = source * scratch[m]
+        for c in range(out.shape[0]):
+            if weights[c, m] != 0.0:
+                out[c] += weights[c, m] * source

@@ -25,9 +25,9 @@ from .outputs import StagedOutputs, write_error
 # More channels than this in a (channels, samples) array almost always means a transposed
 # (samples, channels) array: refuse it rather than guess.
 MAX_CHANNELS = 64
-# Long takes are read and written in blocks of this many frames (about 5.5 s at 48 kHz): long
+# Long takes are read and written in blocks of this many frames (about 22 s at 48 kHz): long
 # enough for the room's FFT convolution to be efficient, short enough to keep memory small.
-BLOCK_FRAMES = 1 << 18
+BLOCK_FRAMES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,18 @@ def read_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     return audio, int(sample_rate)
 
 
+def _next_block(left: int, block_frames: int) -> int:
+    """Frames to read next with ``left`` still to come: a block, or all that is left when it is at
+    most a quarter block more (a short last block would take the rig's slow small-block path)."""
+    return left if 0 < left <= block_frames + block_frames // 4 else block_frames
+
+
 def read_blocks(path: str | os.PathLike[str], block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
     """Read a file block by block (for takes too long for memory).
 
     Shape:
-        yields ``(channels, n)`` float32 blocks, ``n <= block_frames``, in order.
+        yields ``(channels, n)`` float32 blocks, in order: ``block_frames`` each, the last one
+        from a quarter to one and a quarter of that (or the whole file, if shorter).
 
     Raises:
         AudioInputError naming the file, as :func:`read_audio` (NaN/Inf found in any block).
@@ -155,8 +162,10 @@ def read_blocks(path: str | os.PathLike[str], block_frames: int = BLOCK_FRAMES) 
         raise AudioInputError(f"{info.path}: {error}") from None
     try:
         with soundfile.SoundFile(str(info.path)) as handle:
+            read = 0
             while True:
-                data = handle.read(block_frames, dtype="float32", always_2d=True)
+                data = handle.read(_next_block(info.frames - read, block_frames), dtype="float32", always_2d=True)
+                read += data.shape[0]
                 if data.shape[0] == 0:
                     return
                 try:
@@ -194,7 +203,7 @@ class TrackReader:
         try:
             emitted = 0
             while emitted < self.length:
-                n = min(self.block_frames, self.length - emitted)
+                n = _next_block(self.length - emitted, self.block_frames)
                 yield np.concatenate([source.read(n) for source in sources], axis=0)
                 emitted += n
         finally:

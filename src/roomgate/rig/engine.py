@@ -11,6 +11,11 @@ pending tail over).
 Per block (``n`` samples), after the capture: one compiled call per gated mic (the core of
 ``Gate.process_into``) writing its output and its gain trace into the buffers, then one compiled
 :mod:`~roomgate.dsp.mixer` call for the alignment delays, the ducking, the trims and the pans.
+
+An offline block of at least :data:`VECTOR_MIN_SAMPLES` takes the same steps in numpy instead
+(:mod:`~roomgate.dsp.gate_vector`, :func:`~roomgate.dsp.mixer.mix_block_numpy`), on the same
+state, when numpy covers every gate (no key filter, no expander): the same samples to the bit
+given the same gate decisions, and a render that never imports numba nor loads its kernels.
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ if TYPE_CHECKING:
 
 #: Blocks longer than this go through the stream's buffers in pieces of this many samples.
 MAX_BLOCK_SIZE = 8192
+#: Offline blocks at least this long take the numpy gates and mixer (when they cover every gate);
+#: shorter ones, where numpy's per-call cost would dominate, the compiled kernels.
+VECTOR_MIN_SAMPLES = 1 << 15
+#: The numpy path gates and mixes in pieces of this many samples (its buffers stay small).
+VECTOR_PIECE = 1 << 17
 
 
 class StreamEngine:
@@ -48,7 +58,7 @@ class StreamEngine:
             trims_db: per mic, its trim (matched trims resolved).
             capture_irs: gives the ``(M, L)`` capture IRs, asked for when the first dry block arrives.
         """
-        from ..dsp.mixer import mix_kernel
+        from ..dsp import gate_vector
 
         if not 1 <= max_block_size <= 1 << 20:
             raise ConfigError(f"max_block_size: expected 1 to {1 << 20} samples, got {max_block_size!r}")
@@ -70,8 +80,19 @@ class StreamEngine:
         self._capture_mode: str | None = None  # "block" or "live", once a dry block came in
         self._pending = np.zeros((len(config.mics), 0), np.float32)
         self._pending_at = 0
-        self._mix = mix_kernel()
+        self._mix_compiled: Any = None  # numba's mixer, loaded by the first block that needs it
         self._rate_hz = float(sample_rate)
+        # Long offline blocks take the numpy gates and mixer when they cover every gate.
+        self.vector = all(gate_vector.supports(g) for g in self.gates if g is not None)
+
+    @property
+    def _mix(self) -> Any:
+        """The compiled mixer (:func:`~roomgate.dsp.mixer.mix_kernel`), loaded on first use."""
+        if self._mix_compiled is None:
+            from ..dsp.mixer import mix_kernel
+
+            self._mix_compiled = mix_kernel()
+        return self._mix_compiled
 
     def _align_lookahead(self, count: int) -> None:
         """Gates with lookahead delay their mic; the others wait for the longest so all stay aligned."""
@@ -131,6 +152,8 @@ class StreamEngine:
         """
         mics = self.capture(audio)
         total = mics.shape[1]
+        if self.vector and total >= VECTOR_MIN_SAMPLES:
+            return self._process_vector(audio, mics, record, stems)
         out = np.empty((self.weights.shape[0], total), dtype=np.float32)
         for start in range(0, total, self.max_block_size):
             n = min(self.max_block_size, total - start)
@@ -140,6 +163,45 @@ class StreamEngine:
             out[:, start : start + n] = self._gate_and_mix(dry, views, stems)
             if record is not None:
                 self._record(record, views)
+        return out
+
+    def _process_vector(self, audio: np.ndarray, mics: np.ndarray, record: TimelineRecorder | None,
+                        stems: list[np.ndarray] | None = None) -> np.ndarray:
+        """:meth:`process` after the capture with the numpy gates and mixer, in pieces of
+        :data:`VECTOR_PIECE` samples, on the same state (and the stems, as :meth:`process`).
+
+        Shape: audio ``(1, N)`` or ``(M, N)`` (the dry key, for gates keyed by it); mics
+        ``(M, N)`` float32, finite; returns ``(C, N)`` float32.
+        """
+        from ..dsp import gate_vector
+        from ..dsp.mixer import mix_block_numpy
+
+        count, total = mics.shape
+        out = np.empty((self.weights.shape[0], total), dtype=np.float32)
+        piece = min(VECTOR_PIECE, max(total, 1))
+        gated, gains, levels, duck_rows = (np.empty((count, piece), np.float32) for _ in range(4))
+        opened = np.zeros((count, piece), np.bool_)
+        for start in range(0, total, piece):
+            n = min(piece, total - start)
+            block = mics[:, start : start + n]
+            dry = audio[:1, start : start + n] if self.needs_dry else None
+            views = [b[:, :n] for b in (gated, gains, opened, levels, duck_rows)]
+            memo: dict[Any, Any] = {}  # gates keyed alike (mid and far by the close mic) share a detector
+            for i, gate, key in self.gated:
+                key_signal = dry if key is None else block[key : key + 1]
+                assert key_signal is not None  # needs_dry: the dry key is at hand
+                # the open flags and key levels only for the timeline
+                trace = (views[1][i], views[2][i], views[3][i]) if record is not None else (views[1][i], None, None)
+                # checked: the input was at the door (Rig._check_input), and a capture of finite audio is finite
+                if gate_vector.process_block(gate, block[i : i + 1], key_signal, views[0][i : i + 1], trace,
+                                             self._rate_hz, checked=True, memo=memo) >= 0:
+                    raise AudioInputError("audio: expected finite samples, got a NaN or an infinity in this block")
+            if stems is not None:
+                stems.append(self._stems(mix_block_numpy, block, views[0], views[1], views[4]))
+            mix_block_numpy(block, views[0], self.is_gated, views[1], self.ducks, self.ducked, views[4], self.delays,
+                            self.delay_memory, self.gain_memory, self.weights, out[:, start : start + n])
+            if record is not None:
+                self._record(record, (block, views[0], views[1], views[2], views[3]))
         return out
 
     def process_into(self, audio: np.ndarray, out: np.ndarray) -> None:
@@ -215,21 +277,21 @@ class StreamEngine:
             if gate._process_block(x, dry if key is None else key, y, trace, rate_hz) >= 0:
                 raise AudioInputError("audio: expected finite samples, got a NaN or an infinity in this block")
         if stems is not None:
-            stems.append(self._stems(views))
+            stems.append(self._stems(self._mix, mics, gated, gains, duck_rows))
         self._mix(mics, gated, self.is_gated, gains, self.ducks, self.ducked, duck_rows, self.delays,
                   self.delay_memory, self.gain_memory, self.weights, out)
         return out
 
-    def _stems(self, views: tuple[Any, ...]) -> np.ndarray:
-        """Each mic's part of the block's mix, ``weights[c, m] * aligned[m] * duck[m]``: the mix
-        kernel run once per mic with only that mic's weights, from the same state (the delay lines
+    def _stems(self, mix: Any, mics: np.ndarray, gated: np.ndarray, gains: np.ndarray,
+               duck_rows: np.ndarray) -> np.ndarray:
+        """Each mic's part of the block's mix, ``weights[c, m] * aligned[m] * duck[m]``: ``mix`` (the
+        compiled mixer or its numpy twin) run once per mic with only that mic's weights, from the same state (the delay lines
         and gains it updates are put back after each run, so the real mix that follows starts
         from them too). Offline only: it allocates.
 
         Shape: returns ``(M, C, n)`` float32; its sum over ``M`` is the mix kernel's ``(C, n)``
         (the same products, added in the same order).
         """
-        mics, gated, gains, _, _, duck_rows = views[:6]
         saved = (self.delay_memory.copy(), self.gain_memory.copy(), gains.copy())
         count, channels = self.weights.shape[1], self.weights.shape[0]
         stems = np.empty((count, channels, mics.shape[1]), np.float32)
@@ -237,8 +299,8 @@ class StreamEngine:
         for m in range(count):
             weights[:] = 0.0
             weights[:, m] = self.weights[:, m]
-            self._mix(mics, gated, self.is_gated, gains, self.ducks, self.ducked, duck_rows, self.delays,
-                      self.delay_memory, self.gain_memory, weights, stems[m])
+            mix(mics, gated, self.is_gated, gains, self.ducks, self.ducked, duck_rows, self.delays,
+                self.delay_memory, self.gain_memory, weights, stems[m])
             for kept, state in zip(saved, (self.delay_memory, self.gain_memory, gains)):
                 np.copyto(state, kept)
         return stems

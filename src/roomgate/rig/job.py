@@ -4,7 +4,9 @@ Every face renders files through here: ``roomgate render`` and ``mix`` (one file
 worker processes), the studio (any take the CLI renders, however long), a Dask cluster. The job
 streams the take from disk in blocks, in :meth:`~roomgate.rig.Rig.render_blocks`' two passes,
 into a nameless scratch file beside the output; then it writes the normalised copy, the report
-and the plot, and places them together. Memory does not grow with the take.
+and the plot, and places them together. Memory does not grow with the take. A dry take short
+enough to hold (:data:`IN_MEMORY_BYTES`, about two minutes) is read once, rendered whole
+(:meth:`~roomgate.rig.Rig.render`) and written once instead: no scratch file, no second read.
 
 Things worth saying that are not errors (a downmix, a padded track) come back as ``notes`` for
 the face to show once the job has succeeded, so that an error stays the only line a user sees.
@@ -36,10 +38,14 @@ from ..io.outputs import Scratch, StagedOutputs
 from ..units import check_sample_rate
 from .rig import MAX_INPUT_PEAK, Progress, Render, Rig
 
-__all__ = ["JobResult", "Outputs", "mix_files", "render_file", "render_stream"]
+__all__ = ["IN_MEMORY_BYTES", "JobResult", "Outputs", "mix_files", "render_file", "render_in_memory", "render_stream"]
 
 #: Called with the number of input frames each block holds, as a pass reads them.
 FramesDone = Callable[[int], None]
+#: A dry take whose samples (the input, the mics' signals and the mix, float32) fit in this many
+#: bytes is rendered in memory (about 2.3 min of mono 48 kHz through three mics to mono); a
+#: longer one streams in two passes, so its memory stays flat.
+IN_MEMORY_BYTES = 128 * 2**20
 
 
 @dataclass(frozen=True)
@@ -80,10 +86,39 @@ def render_file(rig: Rig, input_path: Path, outputs: Outputs, *, progress: Progr
             yield downmix_to_mono(block)
 
     outputs = _with_subtype(outputs, info.subtype, rig.output_channels)
-    result = render_stream(rig, blocks, info.sample_rate, outputs, {"path": input_label or str(input_path)},
-                           progress=progress)
+    fields = {"path": input_label or str(input_path)}
+    fits = info.frames * (info.channels + len(rig.mic_names) + rig.output_channels) * 4 <= IN_MEMORY_BYTES
+    if fits and outputs.stems_dir is None:
+        result = render_in_memory(rig, input_path, outputs, fields, progress=progress, frames_done=frames_done)
+    else:
+        result = render_stream(rig, blocks, info.sample_rate, outputs, fields, progress=progress)
     result.notes[:0] = notes
     return result
+
+
+def render_in_memory(rig: Rig, input_path: Path, outputs: Outputs, input_fields: dict[str, Any], *,
+                     progress: Progress | None = None, frames_done: FramesDone | None = None) -> JobResult:
+    """A dry take that fits in memory (a multichannel one downmixed): read once, rendered whole
+    (:meth:`Rig.render`: each mic captured once, the calibration read from those signals),
+    written once in place atomically, then the report and the plot. The streamed job's file, to
+    float32 rounding, in about half the time."""
+    from ..io.audio import read_audio
+
+    started = time.perf_counter()
+    audio, sample_rate = read_audio(input_path)
+    if frames_done is not None:
+        frames_done(audio.shape[1])
+    _check_peaks(audio, [input_path] * audio.shape[0])
+    render = rig.render(downmix_to_mono(audio), sample_rate, progress=progress)
+    del audio
+    with StagedOutputs() as staged:  # the audio, report and plot appear together, or none does
+        with block_writer(outputs.audio_path, sample_rate, rig.output_channels, outputs.subtype,
+                          staged=staged) as write_output:
+            write_output(render.audio)
+        render.audio = np.zeros((render.audio.shape[0], 0), np.float32)  # as render_stream's: it is in the file
+        render.report = render.report.with_input(**input_fields)
+        write_side_files(render, outputs, staged)
+    return JobResult(render, time.perf_counter() - started)
 
 
 def mix_files(rig: Rig, input_paths: Sequence[Path], outputs: Outputs, *, progress: Progress | None = None,

@@ -191,12 +191,15 @@ class Rig:
         audio = self._check_input(audio)
         return self.calibrate_blocks(lambda: [audio], sample_rate, progress)
 
-    def calibrate_blocks(self, blocks: Blocks, sample_rate: int, progress: Progress | None = None) -> Calibration:
+    def calibrate_blocks(self, blocks: Blocks, sample_rate: int, progress: Progress | None = None, *,
+                         captured: np.ndarray | None = None) -> Calibration:
         """:meth:`calibrate` over a take given block by block: ``blocks()`` yields the take's
-        consecutive blocks each time it is called (one pass, two with matched trims)."""
+        consecutive blocks each time it is called (one pass, two with matched trims).
+        ``captured``: a dry take's mic signals ``(M, >= N)``, already captured with
+        :meth:`capture_irs` (then the calibration convolves nothing)."""
         sample_rate = check_sample_rate(sample_rate)
         self.calibration = calibrate(self._timed(), self._checked(blocks), sample_rate,
-                                     lambda: self.capture_irs(sample_rate, progress))
+                                     lambda: self.capture_irs(sample_rate, progress), captured=captured)
         self._stream = None  # the gates are rebuilt with the new thresholds
         return self.calibration
 
@@ -361,6 +364,9 @@ class Rig:
             audio: ``(1, N)`` dry or ``(M, N)`` recorded; ``Render.audio`` is ``(C, N + tail)``.
         """
         audio = self._check_input(audio)
+        whole = self._render_whole(audio, check_sample_rate(sample_rate), progress)
+        if whole is not None:
+            return whole
         pieces: list[np.ndarray] = []
         summary = self.render_blocks(lambda: [audio], sample_rate, pieces.append, progress=progress)
         mixed = np.concatenate(pieces, axis=1) if len(pieces) > 1 else pieces[0]
@@ -368,6 +374,54 @@ class Rig:
             mixed = (mixed * np.float32(10 ** (summary.normalization_db / 20))).astype(np.float32)
         summary.audio = mixed
         return summary
+
+    def _render_whole(self, audio: np.ndarray, sample_rate: int, progress: Progress | None) -> Render | None:
+        """:meth:`render` of a take held whole, in one pass: each mic captured once (one FFT pass
+        for every mic, the room's tail included), the calibration read from those very signals,
+        the numpy gates and mixer over the lot, normalised in place. The streaming passes'
+        render (to float32 rounding); None when a gate needs the compiled kernel.
+
+        Shape: audio ``(1, N)`` or ``(M, N)``, checked; ``Render.audio`` ``(C, N + tail)``.
+        """
+        from ..dsp import gate_vector
+        from ..dsp.convolve import convolve_offline
+
+        config = self._timed()
+        if not all(gate_vector.supports(build_gate(m.gate, 0.0)) for m in config.mics if m.gate is not None):
+            return None
+        n, channels = audio.shape[1], audio.shape[0]
+        if n == 0:
+            raise AudioInputError("audio: expected at least one sample, got none")
+        self.calibration = None
+        dry = channels == 1
+        captured, total = audio, n
+        if dry:
+            total = n + self.tail_samples(sample_rate)
+            # One FFT thread: a second saves ~0.05 s a minute on an idle machine but costs ~20 MB
+            # (numpy's FFT scratch and a malloc arena per thread), and nothing on a busy one.
+            captured = convolve_offline(audio, self.capture_irs(sample_rate, progress), workers=1)  # (M, N + L - 1)
+            if captured.shape[1] != total:  # output.tail_s longer or shorter than the room's ring
+                fitted = np.zeros((captured.shape[0], total), np.float32)
+                fitted[:, : min(total, captured.shape[1])] = captured[:, :total]
+                captured = fitted
+        if self.needs_calibration:
+            self.calibrate_blocks(lambda: [audio], sample_rate, progress, captured=captured if dry else None)
+        engine = self._new_engine(sample_rate)
+        if not engine.vector:
+            return None
+        source = audio
+        if dry and engine.needs_dry and total > n:  # a gate keyed by the dry voice hears silence in the tail
+            source = np.zeros((1, total), np.float32)
+            source[:, :n] = audio
+        recorder = TimelineRecorder(sample_rate, self.mic_names, [m.gate is not None for m in self.config.mics])
+        mixed = engine._process_vector(source, captured, recorder)
+        del captured
+        peak = max(float(mixed.max()), -float(mixed.min())) if mixed.size else 0.0  # no |mix| copy
+        render = self._summary(recorder, peak, sample_rate, n, channels, self._loudness_of(mixed, sample_rate))
+        if render.normalization_db:
+            mixed *= np.float32(10 ** (render.normalization_db / 20))
+        render.audio = mixed
+        return render
 
     def render_blocks(self, blocks: Blocks, sample_rate: int, sink: Callable[[np.ndarray], None], *,
                       progress: Progress | None = None, tail_block_samples: int = 1 << 20,
@@ -398,11 +452,19 @@ class Rig:
             peak(self._process(silence, sample_rate, reset=False, record=recorder, stems=_stem_list(stems)))
             tail -= n
         self._stream = None
-        peak_db_before = 20 * math.log10(peak.peak) if peak.peak > 0 else -math.inf
+        return self._summary(recorder, peak.peak, sample_rate, input_samples, channels, peak.loudness)
+
+    def _summary(self, recorder: TimelineRecorder, peak: float, sample_rate: int, input_samples: int,
+                 channels: int, loudness_meter: LoudnessMeter | None = None) -> Render:
+        """The :class:`Render` of a finished render, its audio left empty: the normalisation
+        that brings ``peak`` (the mix's highest absolute sample) to the output's peak, or its
+        loudness (``loudness_meter``) to the output's loudness, and the report."""
+        out = self.config.output
+        peak_db_before = 20 * math.log10(peak) if peak > 0 else -math.inf
         normalization_db = normalization_gain_db(peak_db_before, out.peak_db) if out.normalize == "peak" else 0.0
         loudness: dict[str, float | None] = {}
-        if peak.loudness is not None:
-            normalization_db, loudness = _loudness_normalization(out, peak.loudness)
+        if loudness_meter is not None:
+            normalization_db, loudness = _loudness_normalization(out, loudness_meter)
         report = self._report(recorder, InputReport(input_samples, channels, "dry" if channels == 1 else "multitrack"),
                               OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3),
                                            normalize=out.normalize, **loudness))
@@ -472,15 +534,20 @@ class Rig:
         engine.weights[:, [names.index(name) for name in muted]] = 0.0
         recorder = TimelineRecorder(sample_rate, names, [m.gate is not None for m in self.config.mics])
         mixed = engine.process(np.ascontiguousarray(captured), recorder)
-        out = self.config.output
         peak = float(np.max(np.abs(mixed))) if mixed.size else 0.0
-        peak_db_before = 20 * math.log10(peak) if peak > 0 else -math.inf
-        normalization_db = out.peak_db - peak_db_before if out.normalize == "peak" and peak > 0 else 0.0
-        if normalization_db and normalize:
-            mixed *= np.float32(10 ** (normalization_db / 20))
-        report = self._report(recorder, InputReport(input_samples, 1, "dry"),
-                              OutputReport(out.channels, round(normalization_db, 3), round(peak_db_before, 3)))
-        return Render(mixed, sample_rate, input_samples, normalization_db, peak_db_before, report)
+        render = self._summary(recorder, peak, sample_rate, input_samples, 1, self._loudness_of(mixed, sample_rate))
+        if render.normalization_db and normalize:
+            mixed *= np.float32(10 ** (render.normalization_db / 20))
+        render.audio = mixed
+        return render
+
+    def _loudness_of(self, mixed: np.ndarray, sample_rate: int) -> LoudnessMeter | None:
+        """The mix's loudness, metered when the output is normalised by loudness (else None)."""
+        if self.config.output.normalize != "lufs":
+            return None
+        meter = LoudnessMeter(sample_rate, self.config.output.channels)
+        meter.add(mixed)
+        return meter
 
     def _report(self, recorder: TimelineRecorder, input: InputReport, output: OutputReport) -> Report:
         config = self.config
