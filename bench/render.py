@@ -232,7 +232,6 @@ def main() -> None:
     rig = roomgate.load_preset(PRESET)
     irs = rig.capture_irs(FS)  # simulated (or read from the cache) once, before any timing
     calibration = rig.calibrate(take, FS)
-    mics = {m.name: m for m in rig.config.mics}
     print(f"render benchmark: {seconds:g} s of the sung crescendo, mono {FS} Hz, preset {PRESET}; "
           f"IRs {irs.shape[0]} x {irs.shape[1]} ({irs.shape[1] / FS:.2f} s); "
           f"{os.cpu_count()} CPU(s); pedalboard {pedalboard.__version__}, numpy {np.__version__}")
@@ -309,7 +308,7 @@ def main() -> None:
               f"(target < 2 s: {'met' if work < 2 else 'MISSED'})")
         warm = [cold_in_process(take) for _ in range(args.cold_runs)]
         work_warm = statistics.median(sum(w.values()) for w in warm)
-        print(f"same in this process (imports and kernels warm, IR cache empty): "
+        print("same in this process (imports and kernels warm, IR cache empty): "
               + ", ".join(f"{k} {statistics.median(w[k] for w in warm):.2f} s" for k in warm[0])
               + f"; total {work_warm:.2f} s")
 

@@ -209,7 +209,8 @@ def test_shift_tracks_in_any_blocks(block: int) -> None:
 
 
 def test_o_folders_are_made_for_a_batch_and_for_one_input(tmp_path: Path) -> None:
-    a, b = _voice(tmp_path / "a.wav"), _voice(tmp_path / "b.flac", format="FLAC")
+    _voice(tmp_path / "a.wav")
+    _voice(tmp_path / "b.flac", format="FLAC")
     _ok(run("render", "a.wav", "b.flac", "-o", "renders/", *SMALL, cwd=tmp_path))
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["a.wav", "b.flac"]
     _ok(run("render", "a.wav", "-o", "one/", *SMALL, cwd=tmp_path))

@@ -24,7 +24,6 @@ prints or exits: the command line does that with what these return or raise.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time

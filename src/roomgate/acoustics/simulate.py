@@ -209,7 +209,7 @@ def simulate(
     (:func:`.room.validate`).
     """
     import pyroomacoustics as pra  # lazy: heavy import
-    from scipy.signal import butter, sosfilt  # lazy: scipy.signal is a slow import
+    from scipy.signal import butter  # lazy: scipy.signal is a slow import
 
     fs = sample_rate
     c = room.speed_of_sound_m_s
