@@ -216,3 +216,13 @@ def test_room_gate_times_follow_the_room_and_a_measured_decay(tmp_path) -> None:
     t30_s = np.mean([schroeder_t30_s(irs[1], 48_000, band) for band in (500.0, 1000.0)])
     assert measured.gate_config("mid").settings["hold_ms"] == pytest.approx(400 * t30_s, rel=1e-3)  # type: ignore[union-attr]
     assert load_preset("heroes-1977", ["mics.far.gate.hold_ms=123"]).gate_config("far").settings["hold_ms"] == 123  # type: ignore[union-attr]
+
+
+def test_the_report_gives_the_gate_times_it_ran_with() -> None:
+    """A "room" hold and release are resolved before the render, and the report says what they became."""
+    dry = _crescendo()
+    report = load_preset("heroes-1977", ["room.rt60_s=2.0", "mics.far.gate.hold_ms=123"]).render(dry, RATE).report
+    times = {m.name: (m.hold_ms, m.release_ms) for m in report.mics}
+    assert times["close"] == (None, None)
+    assert times["mid"][0] == pytest.approx(800, rel=0.02) and times["mid"][1] == pytest.approx(80 / 60 * 2000, rel=0.02)
+    assert times["far"][0] == 123

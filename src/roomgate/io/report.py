@@ -50,6 +50,8 @@ class MicReport:
     pattern: str | None = None
     threshold: float | str | None = None  # as the preset set it: -30, "p65", "-6 dB re peak"
     key: str | None = None  # the mic (or "dry", "self") whose level opens the gate
+    hold_ms: float | None = None  # the gate's hold and release as run ("room" resolved); None ungated
+    release_ms: float | None = None
     open_fraction: float = 1.0  # share of the take the gate was open (holding included)
     intervals: list[list[float]] = field(default_factory=list)  # [[start_s, end_s], ...] open
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import MicConfig, OutputConfig
+from ..config import GateConfig, MicConfig, OutputConfig
 from ..dsp.loudness import LoudnessMeter
 from ..errors import AudioInputError, ConfigError
 from ..io.report import InputReport, MicReport, OutputReport, Report, RoomReport, SingerReport, build_report
@@ -257,6 +257,7 @@ def _report(rig: Rig, recorder: TimelineRecorder, input: InputReport, output: Ou
 def _mic_report(rig: Rig, mic: MicConfig) -> MicReport:
     threshold_db = rig.threshold_db(mic.name)
     gated = mic.gate is not None
+    times = _gate_times_ms(mic.gate) if mic.gate is not None else (None, None)
     return MicReport(
         name=mic.name,
         distance_m=round(mic.distance_m, 4),
@@ -268,7 +269,15 @@ def _mic_report(rig: Rig, mic: MicConfig) -> MicReport:
                             if gated and threshold_db is not None else None),
         threshold=mic.gate.threshold.text if mic.gate else None,
         key=mic.gate.key if mic.gate else None,
+        hold_ms=times[0],
+        release_ms=times[1],
     )
+
+
+def _gate_times_ms(gate: GateConfig) -> tuple[float, float]:
+    """The hold and release a gate runs with (its own, else the Gate's defaults), ms."""
+    settings = build_gate(gate, 0.0, lookahead=False).settings
+    return round(float(settings.hold_ms), 1), round(float(settings.release_ms), 1)
 
 
 
