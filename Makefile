@@ -42,7 +42,7 @@ demo: $(VENV)/.installed-run
 
 # The type check first (seconds), then the suite.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m mypy
