@@ -122,17 +122,8 @@ def _render_whole(rig: Rig, audio: np.ndarray, sample_rate: int, progress: Progr
 def render_blocks(rig: Rig, blocks: Blocks, sample_rate: int, sink: Callable[[np.ndarray], None], *,
                   progress: Progress | None = None, tail_block_samples: int = 1 << 20,
                   stems: Callable[[np.ndarray], None] | None = None) -> Render:
-    """:meth:`render` for a take too long for memory, in two streaming passes.
-
-    ``blocks()`` is called once per pass and yields the take's consecutive ``(1, n)`` or
-    ``(M, n)`` blocks; ``sink`` receives the mix's ``(C, n)`` blocks in order, *before*
-    normalisation: the returned :class:`Render` (whose ``audio`` is empty) gives
-    ``normalization_db`` for the caller to apply. Memory does not grow with the take.
-
-    ``stems``, when given, receives alongside each mix block each mic's part of it: ``(M, C, n)``
-    blocks, mic ``m``'s signal after its gate, duck, trim and pan, whose sum over ``m`` is the
-    mix block (to float32 rounding). A mix engineer rebuilds the rig from them in a DAW.
-    """
+    """:meth:`Rig.render_blocks <roomgate.rig.Rig.render_blocks>`: the two streaming passes (the
+    calibration, then the render with the room's tail); ``sink`` gets the mix before normalisation."""
     sample_rate = check_sample_rate(sample_rate)
     rig.calibration = None
     if rig.needs_calibration:
