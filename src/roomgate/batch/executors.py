@@ -210,8 +210,10 @@ class DaskExecutor:
 #: and 500 ms (the dashboard's system monitor) by default: renders need none of it that often.
 QUIETER_CLOCKS = {"distributed.admin.tick.interval": "1s", "distributed.worker.memory.monitor-interval": "1s",
                   "distributed.admin.system-monitor.interval": "5s"}
-#: What a LocalCluster's fork server imports once, so that each worker it forks starts with them.
-WORKER_PRELOAD = ("distributed", "numpy", "scipy.fft", "soundfile", "numba", "roomgate.batch.task", "roomgate.rig.job")
+#: What a LocalCluster's fork server imports once, so that each worker it forks starts with them:
+#: what a file render imports, no more (a render loads neither numba nor scipy: importing numba
+#: alone took 1.7 s, on the path of every cluster's start).
+WORKER_PRELOAD = ("distributed", "numpy", "soundfile", "roomgate.batch.task", "roomgate.rig.job")
 
 
 def start_local_cluster(workers: int) -> Any:
@@ -220,8 +222,8 @@ def start_local_cluster(workers: int) -> Any:
 
     Three departures from Dask's defaults, each measured on this job:
 
-    * the workers are forked from a fork server that has imported Dask, numpy, numba and the
-      render job once (:data:`WORKER_PRELOAD`), where Dask spawns fresh interpreters that each
+    * the workers are forked from a fork server that has imported Dask, numpy and the render
+      job once (:data:`WORKER_PRELOAD`), where Dask spawns fresh interpreters that each
       import them; on 2 workers, starting, warming and stopping the cluster took 7 s instead of
       10 to 13 s (where ``forkserver`` exists: not on Windows);
     * Dask starts workers with ``MALLOC_TRIM_THRESHOLD_`` set, so that they hand memory back to
