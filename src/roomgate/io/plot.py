@@ -88,11 +88,13 @@ def _draw_table(table: Any, report: Report, colours: dict[str, str], title: str 
              f"{mic.distance_m:.2f} m" if mic.distance_m is not None else "-",
              f"{mic.gain_db:+.1f} dB" if mic.gain_db is not None else "-",
              "always" if mic.threshold_db is None else f"{mic.threshold_db:.1f} dBFS",
+             "-" if mic.close_threshold_db is None else f"{mic.close_threshold_db:.1f} dBFS",
              f"{100 * mic.open_fraction:.0f}%"] for mic in report.mics]
-    cells = table.table(cellText=rows, colLabels=["mic", "distance", "trim", "opens above", "open"],
+    cells = table.table(cellText=rows, colLabels=["mic", "distance", "trim", "opens above", "closes below", "open"],
                         loc="center", cellLoc="center")
     cells.auto_set_font_size(False)
     cells.set_fontsize(9)
+    cells.auto_set_column_width(list(range(len(rows[0]))))  # each column as wide as its text
     cells.scale(1.0, 1.5)
     for (row, _), cell in cells.get_celld().items():
         cell.set_edgecolor("#dddddd")
@@ -109,9 +111,9 @@ def _draw_levels(level: Any, report: Report, colours: dict[str, str]) -> None:
     finite = key_db[np.isfinite(key_db)]
     top = float(finite.max()) + 3 if finite.size else 0.0
     bottom = max(float(np.percentile(finite, 5)) - 10, top - 70) if finite.size else -80.0
-    for number, mic in enumerate(report.gated_mics):
-        _draw_thresholds(level, mic, number, colours[mic.name])
+    labels = [label for mic in report.gated_mics for label in _draw_thresholds(level, mic, colours[mic.name])]
     level.set_ylim(bottom, top)
+    _label_thresholds(level, labels, bottom, top)
     level.set_ylabel("dBFS", fontsize=8)
     level.set_title("Key level: each gate opens above its dashed line and, after its hold, closes below its "
                     "dotted one (shaded: open)", fontsize=10)
@@ -119,19 +121,31 @@ def _draw_levels(level: Any, report: Report, colours: dict[str, str]) -> None:
     level.grid(alpha=0.3)
 
 
-def _draw_thresholds(level: Any, mic: MicReport, number: int, colour: str) -> None:
+def _draw_thresholds(level: Any, mic: MicReport, colour: str) -> list[tuple[float, str, str]]:
+    """A gate's opening (dashed) and closing (dotted) lines and its open spans; returns the lines'
+    labels ``(dBFS, text, colour)`` for :func:`_label_thresholds`."""
     assert mic.threshold_db is not None
     level.axhline(mic.threshold_db, color=colour, linewidth=1.2, linestyle="--")
-    # Labels side by side along the line's left end, so close thresholds don't overprint.
-    level.annotate(f"{mic.name} opens", (0.005 + 0.11 * number, mic.threshold_db), xycoords=("axes fraction", "data"),
-                   textcoords="offset points", xytext=(0, 3), fontsize=8, color=colour)
+    labels = [(mic.threshold_db, f"{mic.name} opens {mic.threshold_db:.0f}", colour)]
     if mic.close_threshold_db is not None and mic.close_threshold_db != mic.threshold_db:
         level.axhline(mic.close_threshold_db, color=colour, linewidth=0.9, linestyle=":")
-        level.annotate(f"{mic.name} closes", (0.005 + 0.11 * number, mic.close_threshold_db),
-                       xycoords=("axes fraction", "data"), textcoords="offset points", xytext=(0, -10),
-                       fontsize=7, color=colour)
+        labels.append((mic.close_threshold_db, f"{mic.name} closes {mic.close_threshold_db:.0f}", colour))
     for start, end in mic.intervals:
         level.axvspan(start, end, color=colour, alpha=0.10, linewidth=0)
+    return labels
+
+
+def _label_thresholds(level: Any, labels: list[tuple[float, str, str]], bottom: float, top: float) -> None:
+    """Each threshold named in the right margin at its level, nudged apart so that none overprints
+    another (thresholds a few dB apart are common: a gate's hysteresis, two staged gates)."""
+    gap_db = (top - bottom) / 9  # about one line of 7-point text at this panel's height
+    placed: list[float] = []
+    for value, text, colour in sorted(labels, key=lambda label: -label[0]):
+        y = min(value, placed[-1] - gap_db) if placed else value
+        placed.append(y)
+        level.annotate(text, xy=(1.0, value), xytext=(1.01, y), xycoords=("axes fraction", "data"),
+                       textcoords=("axes fraction", "data"), fontsize=7, color=colour, va="center",
+                       arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.6}, annotation_clip=False)
 
 
 def _draw_lanes(lanes: Any, report: Report, colours: dict[str, str]) -> None:
