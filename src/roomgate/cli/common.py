@@ -266,7 +266,8 @@ def check_plotting() -> None:
 
 
 def summary_rows(report: Report) -> list[tuple[str, ...]]:
-    """Rows for the table after a render: mic, distance, trim, threshold, open %, first opening."""
+    """Rows for the table after a render: mic, distance, trim, where its gate opens and closes,
+    open %, first opening."""
     rows: list[tuple[str, ...]] = []
     for mic in report.mics:
         first = "always" if not mic.is_gated else (f"{mic.intervals[0][0]:.2f} s" if mic.intervals else "never")
@@ -274,7 +275,8 @@ def summary_rows(report: Report) -> list[tuple[str, ...]]:
             mic.name,
             f"{mic.distance_m:.2f} m" if mic.distance_m is not None else "-",
             f"{mic.gain_db:+.1f} dB" if mic.gain_db is not None else "-",
-            "open" if mic.threshold_db is None else f"{mic.threshold_db:.1f} dBFS",
+            "always" if mic.threshold_db is None else f"{mic.threshold_db:.1f} dBFS",
+            "-" if mic.close_threshold_db is None else f"{mic.close_threshold_db:.1f} dBFS",
             f"{100 * mic.open_fraction:.0f}%",
             first,
         ))
@@ -290,7 +292,7 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
 
 def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> None:
     """The table of what each mic did, and one line about the file written."""
-    print(format_table(summary_rows(report), ("mic", "distance", "trim", "threshold", "open", "first open")))
+    print(format_table(summary_rows(report), ("mic", "distance", "trim", "opens above", "closes below", "open", "first open")))
     assert report.output is not None
     normalization = report.output.normalization_db
     peak_before = report.output.peak_db_before_normalization

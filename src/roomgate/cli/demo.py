@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         write_side_files(render, Outputs(paths[1], "PCM_24", paths[2], paths[3] if len(paths) > 3 else None), staged)
     report = render.report
     print(f"roomgate demo: {report.duration_s:.1f} s of a synthetic sung crescendo through {rig.config.name}\n")
-    print(format_table(_rows(report), ("mic", "distance", "opens above", "open", "open during (s)")))
+    print(format_table(_rows(report), ("mic", "distance", "opens above", "closes below", "open", "open during (s)")))
     assert report.output is not None
     print(f"\nrendered in {elapsed_s:.1f} s; normalised {report.output.normalization_db:+.1f} dB to "
           f"{rig.config.output.peak_db:g} dBFS peak")
@@ -72,5 +72,6 @@ def _rows(report: Any) -> list[tuple[str, ...]]:
             spans += f", ... ({len(mic.intervals)} in all)"
         rows.append((mic.name, f"{mic.distance_m:.2f} m",
                      "always" if not mic.is_gated else f"{mic.threshold_db:.1f} dBFS ({mic.threshold})",
+                     "-" if mic.close_threshold_db is None else f"{mic.close_threshold_db:.1f} dBFS",
                      f"{100 * mic.open_fraction:.0f}%", "whole take" if not mic.is_gated else (spans or "never")))
     return rows
