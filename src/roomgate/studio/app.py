@@ -77,7 +77,7 @@ from ..config.overrides import ONE_OF
 from ..config import MicConfig, apply_overrides, builtin_presets, parse_config, parse_override, read_preset_table
 from ..errors import AudioInputError, ConfigError, OutputError, RoomgateError
 from ..interrupts import interrupts_on_termination
-from ..io.report import Report, TimelineReport
+from ..io.report import Report
 from ..acoustics.room import Room
 from ..rig import Rig
 from ..rig.rig import MAX_INPUT_PEAK
@@ -86,6 +86,7 @@ from .capture import CaptureCache
 from .hall import HallCache
 from .levels import LevelsWorker
 from .renderer import Monitor, Outcome, Renderer
+from .wire import PATCH_MEDIA_TYPE, audio_patch, float_wav_bytes, report_json
 
 TOKEN_HEADER = "X-Roomgate-Token"
 ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -97,8 +98,6 @@ KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings the
 MAX_CHANGES = 100  # settings changes in one request (the page sends a few at a time)
 DEMO_VOICES_KEPT = 2  # demo voices kept in memory, by sample rate (one is ~10 MB at 48 kHz)
 MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
-PATCH_MAGIC = b"RGPATCH1"  # a render sent as the samples that changed since the one the page holds
-PATCH_MEDIA_TYPE = "application/x-roomgate-patch"
 _ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
@@ -870,64 +869,6 @@ def _comment(text: str) -> str:
 
 def _rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(float(value), digits)
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    """``report.to_json()`` without walking the timeline's long lists (they are plain lists of
-    finite floats already): the same dict, a few times faster for a long take."""
-    empty = dataclasses.replace(report, timeline=TimelineReport(report.timeline.hop_s, [], {}))
-    data = empty.to_json()
-    timeline = report.timeline
-    data["timeline"] = {"hop_s": timeline.hop_s, "key_db": list(timeline.key_db),
-                        "gain": {name: list(values) for name, values in timeline.gain.items()}}
-    return data
-
-
-def audio_patch(before: np.ndarray, after: np.ndarray, sample_rate: int, *, gap_samples: int = 512,
-                max_share: float = 0.6) -> bytes | None:
-    """``after`` as the runs of samples where it differs from ``before``, for a page that holds
-    ``before``: a re-gated render differs only where a changed gate's gain did. None when the shapes
-    differ or the runs would cover more than ``max_share`` of the samples (send the whole WAV).
-
-    The format (little-endian): ``b"RGPATCH1"``, a uint32 byte count, that many bytes of JSON
-    ``{"frames", "channels", "sample_rate", "runs": [[start, length], ...]}`` padded with spaces to
-    a multiple of 4, then for each run and each channel its float32 samples. Runs closer than
-    ``gap_samples`` are joined (the samples between are sent as they are).
-
-    Shape: before, after ``(C, n)`` float32.
-    """
-    import struct
-
-    if before.shape != after.shape or after.ndim != 2 or after.shape[1] == 0:
-        return None
-    changed = np.any(before != after, axis=0)
-    edges = np.flatnonzero(np.diff(np.concatenate(([False], changed, [False])).astype(np.int8)))
-    starts, ends = edges[0::2], edges[1::2]
-    if starts.size:
-        keep = np.concatenate(([True], starts[1:] - ends[:-1] >= gap_samples))  # the runs that start anew
-        starts, ends = starts[keep], np.concatenate((ends[:-1][keep[1:]], ends[-1:]))
-    if int(np.sum(ends - starts)) > max_share * after.shape[1]:
-        return None
-    runs = [[int(a), int(b - a)] for a, b in zip(starts, ends)]
-    header = json.dumps({"frames": after.shape[1], "channels": after.shape[0], "sample_rate": sample_rate,
-                         "runs": runs}).encode("utf-8")
-    header += b" " * (-len(header) % 4)
-    data = [np.ascontiguousarray(after[:, a:b], dtype="<f4").tobytes() for a, b in zip(starts, ends)]
-    return b"".join([PATCH_MAGIC, struct.pack("<I", len(header)), header, *data])
-
-
-def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """A ``(C, N)`` signal as the bytes of a 32-bit float WAV file (WAVE_FORMAT_IEEE_FLOAT, with the
-    fact chunk non-PCM formats carry), as soundfile writes it, without a temporary file."""
-    import struct
-
-    channels, frames = audio.shape
-    data = np.ascontiguousarray(audio.T, dtype="<f4").tobytes()
-    fmt = struct.pack("<HHIIHHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32, 0)
-    chunks = [b"fmt ", struct.pack("<I", len(fmt)), fmt, b"fact", struct.pack("<II", 4, frames),
-              b"data", struct.pack("<I", len(data))]
-    header = b"".join(chunks)
-    return b"".join([b"RIFF", struct.pack("<I", 4 + len(header) + len(data)), b"WAVE", header, data])
 
 
 def _preset_name(name: str) -> str:
