@@ -53,7 +53,6 @@ import socket
 import tempfile
 import threading
 import time
-import unicodedata
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
@@ -73,8 +72,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from ..config.nesting import MAX_NESTING, check_nesting
-from ..config.overrides import ONE_OF
-from ..config import apply_overrides, builtin_presets, parse_config, parse_override, read_preset_table
+from ..config import RigConfig, apply_overrides, builtin_presets, parse_config, read_preset_table
 from ..errors import AudioInputError, ConfigError, OutputError, RoomgateError
 from ..interrupts import interrupts_on_termination
 from ..io.report import Report
@@ -84,7 +82,9 @@ from .capture import CaptureCache
 from .hall import HallCache
 from .levels import LevelsWorker
 from .renderer import Monitor, Outcome, Renderer
+from .errors import HTTPError
 from .rig_view import describe_rig
+from .settings import check_changes, check_no_new_files, merge_overrides, preset_file_text, preset_name, read_preset_text
 from .wire import PATCH_MEDIA_TYPE, audio_patch, float_wav_bytes, report_json
 
 TOKEN_HEADER = "X-Roomgate-Token"
@@ -94,9 +94,7 @@ ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
 MEMORY_TAKE_S = 6 * 60.0
 KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
 KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
-MAX_CHANGES = 100  # settings changes in one request (the page sends a few at a time)
 DEMO_VOICES_KEPT = 2  # demo voices kept in memory, by sample rate (one is ~10 MB at 48 kHz)
-MAX_PRESET_CHARS = 256 * 1024  # a preset opened from disk
 _ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
 _STATIC = {
     "studio.js": "text/javascript; charset=utf-8",
@@ -115,15 +113,6 @@ _SECURITY_HEADERS = [
     ),
     (b"cache-control", b"no-store"),
 ]
-
-
-class HTTPError(Exception):
-    """An error with an HTTP status and a message for the user."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 # -- the session -------------------------------------------------------------------------------
@@ -271,8 +260,11 @@ class Studio:
         """Start from a preset: its table with ``overrides`` baked in (they are not listed as
         changes, and Undo stops there)."""
         table, path = read_preset_table(preset)
-        table = apply_overrides(table, _merge_overrides([], overrides))
-        config = parse_config(table, source=str(path))
+        table = apply_overrides(table, merge_overrides([], overrides))
+        self._start_from(table, path, parse_config(table, source=str(path)))
+
+    def _start_from(self, table: dict[str, Any], path: Path, config: RigConfig) -> None:
+        """Make ``table`` (read from ``path``, parsed as ``config``) the preset, with no changes."""
         with self.lock:
             self.preset_name = str(table.get("name", path.stem))
             self.base_table, self.preset_path = table, path
@@ -288,14 +280,14 @@ class Studio:
     def _table_with(self, overrides: list[str]) -> dict[str, Any]:
         """The preset's table with ``overrides`` applied; a change may not name a file to read."""
         table = apply_overrides(self.base_table, overrides)
-        _check_no_new_files(self.base_table, table)
+        check_no_new_files(self.base_table, table)
         return table
 
     def change(self, changes: Sequence[str]) -> dict[str, Any]:
         """Apply ``KEY=VALUE`` changes (all or none); a later value for a key replaces the earlier."""
-        _check_changes(changes)
+        check_changes(changes)
         with self.lock:
-            return self._apply(_merge_overrides(self.overrides, changes))
+            return self._apply(merge_overrides(self.overrides, changes))
 
     def undo(self) -> dict[str, Any]:
         with self.lock:
@@ -321,50 +313,19 @@ class Studio:
     def preset_toml(self, name: str | None = None) -> str:
         """The rig as a preset file: the preset's table with the changes applied, called ``name``
         when given (the name the user typed)."""
-        import tomli_w
-
         with self.lock:
             table = apply_overrides(self.base_table, self.overrides)
-            overrides, preset_name, preset_path = list(self.overrides), self.preset_name, self.preset_path
-        if name is not None:
-            table["name"] = _preset_name(name)
-        for mic in table.get("mics", []):
-            ir = mic.get("ir") if isinstance(mic, dict) else None
-            if isinstance(ir, str):  # keep a measured IR findable wherever the file is saved
-                ir_path = Path(ir).expanduser()
-                mic["ir"] = str(ir_path if ir_path.is_absolute() else (preset_path.parent / ir_path).resolve())
-        lines = [_comment(f"# Saved by roomgate studio from the preset {preset_name!r}")]
-        lines += [_comment(f"#   --set {text}") for text in overrides] or ["#   (no changes)"]
-        lines.append("# Use it with: roomgate render INPUT -o OUT --preset THIS_FILE.toml")
-        return "\n".join(lines) + "\n\n" + tomli_w.dumps(table)
+            overrides, from_preset, preset_path = list(self.overrides), self.preset_name, self.preset_path
+        return preset_file_text(table, overrides, from_preset, preset_path.parent, name)
 
     def open_preset(self, file_name: str, text: str) -> dict[str, Any]:
         """Start again from a preset file the page read from disk (its TOML text) -> the rig.
 
         The studio reads no file a request names, so a preset naming measured IR files is
         refused (render it with ``roomgate render --preset``)."""
-        import tomllib
-
-        name = (file_name.replace("\\", "/").rsplit("/", 1)[-1] or "preset.toml")[:120]
-        if len(text) > MAX_PRESET_CHARS:
-            raise HTTPError(413, f"{name}: {len(text)} characters; expected a preset of at most {MAX_PRESET_CHARS}")
-        try:
-            table = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise HTTPError(400, f"{name}: broken TOML ({error})") from None
-        files = sorted(_measured_ir_files(table))
-        if files:
-            raise HTTPError(400, f"{name}: {files[0][0]} names a measured IR file, which the studio does not read; "
-                                 "render this preset with: roomgate render INPUT -o OUT --preset FILE")
-        try:
-            config = parse_config(table, source=name)
-        except RoomgateError as error:
-            raise HTTPError(400, f"{name}: {error}") from None
+        name, table, config = read_preset_text(file_name, text)
         with self.lock:
-            self.preset_name = str(table.get("name", Path(name).stem))
-            self.base_table, self.preset_path = table, Path(name)
-            self.overrides = []
-            self.rig = Rig(config)
+            self._start_from(table, Path(name), config)
             return self.describe_rig()
 
     def hall(self, have: set[str]) -> dict[str, Any]:
@@ -476,10 +437,10 @@ class Studio:
         asks while a mic is being dragged, so that only the gates and the mix are left when it is
         let go). Changes nothing; an invalid change is a 400 as for :meth:`change`. The latest
         request wins."""
-        _check_changes(changes)
+        check_changes(changes)
         with self.lock:
             take = self.take
-            overrides = _merge_overrides(self.overrides, changes)
+            overrides = merge_overrides(self.overrides, changes)
         config = parse_config(self._table_with(overrides), source=str(self.preset_path))
         if take is None:
             return {"queued": False}
@@ -717,54 +678,6 @@ class Studio:
         }
 
 
-def _merge_overrides(existing: Sequence[str], changes: Sequence[str]) -> list[str]:
-    """``existing`` then ``changes``, each setting kept once, at its latest place.
-
-    Linear: each text is parsed once, and the settings are kept by key in insertion order."""
-    merged: dict[str, str] = {}
-    for text in [*existing, *changes]:
-        key, _ = parse_override(text)
-        stem, _, leaf = key.rpartition(".")
-        merged.pop(key, None)
-        if leaf in ONE_OF:  # two spellings of one setting: a change to one makes the other moot
-            merged.pop(f"{stem}.{ONE_OF[leaf]}", None)
-        merged[key] = text.strip()
-    return list(merged.values())
-
-
-def _check_changes(changes: Sequence[Any]) -> None:
-    """At most :data:`MAX_CHANGES` ``KEY=VALUE`` strings, each one line of text that a preset file
-    can hold (no control characters, no lone surrogates); else 400."""
-    if len(changes) > MAX_CHANGES:
-        raise HTTPError(400, f"set: expected at most {MAX_CHANGES} changes in one request, got {len(changes)}")
-    for text in changes:
-        if not isinstance(text, str) or any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-            shown = repr(text) if len(repr(text)) <= 200 else repr(text)[:200] + "..."
-            raise HTTPError(400, f"set: expected KEY=VALUE strings on one line without control characters, got {shown}")
-
-
-def _measured_ir_files(table: dict[str, Any]) -> set[tuple[str, str]]:
-    """The measured impulse response files a preset table names, as (key, path) pairs."""
-    found: set[tuple[str, str]] = set()
-    room = table.get("room")
-    if isinstance(room, dict) and "ir" in room:
-        found.add(("room.ir", repr(room["ir"])))
-    mics = table.get("mics")
-    for mic in mics if isinstance(mics, list) else []:
-        if isinstance(mic, dict) and "ir" in mic:
-            found.add((f"mics.{mic.get('name')}.ir", repr(mic["ir"])))
-    return found
-
-
-def _check_no_new_files(base_table: dict[str, Any], table: dict[str, Any]) -> None:
-    """A request may not name a file for the server to read (it would tell whether any file exists,
-    and read any audio file into a render): 400 for an IR file the starting preset did not name."""
-    new = sorted(_measured_ir_files(table) - _measured_ir_files(base_table))
-    if new:
-        raise HTTPError(400, f"{new[0][0]}: the studio reads no file a request names; a measured IR reaches it "
-                             "only in the preset it starts with (roomgate studio --preset FILE)")
-
-
 def _read_take(stored: Path, name: str, max_s: float) -> tuple[np.ndarray, int, int]:
     """An uploaded file of at most ``max_s`` (by its header) as a mono take: ``((1, N) float32,
     sample rate, channels in the file)``. Blocks are downmixed as they are read, so memory holds
@@ -796,19 +709,6 @@ def _check_peak(block: np.ndarray, name: str, pieces: list[np.ndarray] | None = 
         if pieces is not None:
             pieces.clear()
         raise HTTPError(400, f"{name}: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
-
-
-def _comment(text: str) -> str:
-    """A TOML comment line: characters a comment may not hold (control characters) escaped."""
-    return "".join(c if c.isprintable() or c == "\t" else f"\\u{ord(c):04x}" for c in text)
-
-
-def _preset_name(name: str) -> str:
-    """A preset name the user typed: one line of 1 to 80 characters (HTTPError 400 otherwise)."""
-    text = name.strip() if isinstance(name, str) else ""
-    if not 1 <= len(text) <= 80 or any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise HTTPError(400, f"name: expected a preset name of 1 to 80 characters on one line, got {name!r}")
-    return text
 
 
 def _write_render(entry: RenderResult, audio: np.ndarray, sample_rate: int) -> None:
@@ -1070,7 +970,7 @@ def create_app(
     async def get_preset(request: Request) -> Response:
         typed = request.query_params.get("name")
         text = await run_in_threadpool(studio.preset_toml, typed)
-        name = (_safe_stem(_preset_name(typed)) + ".toml") if typed is not None else _safe_stem(studio.preset_name) + "-studio.toml"
+        name = (_safe_stem(preset_name(typed)) + ".toml") if typed is not None else _safe_stem(studio.preset_name) + "-studio.toml"
         return Response(text, media_type="application/toml; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{name}"'})
 
