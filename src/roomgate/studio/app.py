@@ -77,7 +77,6 @@ from ..errors import AudioInputError, ConfigError, OutputError, RoomgateError
 from ..interrupts import interrupts_on_termination
 from ..io.report import Report
 from ..rig import Rig
-from ..rig.rig import MAX_INPUT_PEAK
 from .capture import CaptureCache
 from .hall import HallCache
 from .levels import LevelsWorker
@@ -85,6 +84,7 @@ from .renderer import Monitor, Outcome, Renderer
 from .errors import HTTPError
 from .rig_view import describe_rig
 from .settings import check_changes, check_no_new_files, merge_overrides, preset_file_text, preset_name, read_preset_text
+from .takes import Take, copy_as_mono_wav, read_take
 from .wire import PATCH_MEDIA_TYPE, audio_patch, float_wav_bytes, report_json
 
 TOKEN_HEADER = "X-Roomgate-Token"
@@ -113,41 +113,6 @@ _SECURITY_HEADERS = [
     ),
     (b"cache-control", b"no-store"),
 ]
-
-
-# -- the session -------------------------------------------------------------------------------
-
-
-@dataclass
-class Take:
-    """The audio the rig hears: ``(1, N)`` float32, a dry vocal; ``None`` for a long take, which
-    stays on disk (``path``) and renders through the streaming render job."""
-
-    id: str
-    name: str
-    audio: np.ndarray | None = field(repr=False)
-    sample_rate: int
-    path: Path  # the dry audio as a float WAV, for listening
-    notes: list[str] = field(default_factory=list)
-    samples: int = 0
-    capture: CaptureCache | None = field(default=None, repr=False)  # the mics' signals, kept
-    dry_levels: dict[str, Any] | None = field(default=None, repr=False)  # its meters, once measured
-
-    @property
-    def streaming(self) -> bool:
-        return self.audio is None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "sample_rate": self.sample_rate,
-            "samples": self.samples,
-            "duration_s": round(self.samples / self.sample_rate, 6),
-            "audio_url": f"/api/audio/{self.id}",
-            "notes": list(self.notes),
-            "streaming": self.streaming,
-        }
 
 
 @dataclass
@@ -357,7 +322,7 @@ class Studio:
     def load_upload(self, name: str, stored: Path) -> dict[str, Any]:
         """Check an uploaded file is audio (400 naming the problem) and make it the take. Its header
         is read first: a take longer than :attr:`memory_take_s` stays on disk and renders through
-        the streaming job; a shorter one is decoded block by block (:func:`_read_take`)."""
+        the streaming job; a shorter one is decoded block by block (:func:`read_take`)."""
         from ..io.audio import audio_info
 
         try:
@@ -367,7 +332,7 @@ class Studio:
                 info = audio_info(stored)
                 if info.duration_s > self.memory_take_s:
                     return self._set_long_take(name, stored, info.channels)
-                audio, sample_rate, channels = _read_take(stored, name, self.memory_take_s)
+                audio, sample_rate, channels = read_take(stored, name, self.memory_take_s)
             except AudioInputError as error:  # name the user's file, not our private path
                 raise HTTPError(400, str(error).replace(str(stored), name)) from None
         finally:
@@ -378,21 +343,10 @@ class Studio:
         return self._set_take(name, audio, sample_rate, notes)
 
     def _set_long_take(self, name: str, stored: Path, channels: int) -> dict[str, Any]:
-        """A long take: its dry audio copied, block by block, to a mono float WAV for listening
-        and rendering (memory does not grow with its length)."""
-        from ..io.audio import audio_info, block_writer, downmix_to_mono, read_blocks
-        from ..units import check_sample_rate
-
-        info = audio_info(stored)
-        rate = check_sample_rate(info.sample_rate, f"{name}: sample rate")
+        """A long take: its dry audio copied to a mono float WAV for listening and rendering."""
         take_id = _new_id("t")
         path = self.workdir / f"{take_id}.wav"
-        samples = 0
-        with block_writer(path, rate, 1, "FLOAT") as write:
-            for block in read_blocks(stored):  # (NaN or infinity: AudioInputError, naming the file)
-                _check_peak(block, name)
-                write(downmix_to_mono(block))
-                samples += block.shape[1]
+        rate, samples = copy_as_mono_wav(stored, path, name)
         notes = [f"{samples / rate / 60:.1f} min: longer than {self.memory_take_s / 60:g} min, so each change "
                  "renders the whole take from disk; solo, mute and C (every gate open) need a shorter take"]
         if channels > 1:
@@ -676,39 +630,6 @@ class Studio:
             "max_upload_bytes": self.max_upload_bytes,
             "monitor": self.monitor.to_json(),
         }
-
-
-def _read_take(stored: Path, name: str, max_s: float) -> tuple[np.ndarray, int, int]:
-    """An uploaded file of at most ``max_s`` (by its header) as a mono take: ``((1, N) float32,
-    sample rate, channels in the file)``. Blocks are downmixed as they are read, so memory holds
-    only the mono take; a file longer than its header said is refused as soon as it passes
-    ``max_s`` (the caller sends longer takes down the streaming path before decoding a sample)."""
-    from ..io.audio import audio_info, downmix_to_mono, read_blocks
-    from ..units import check_sample_rate
-
-    info = audio_info(stored)
-    check_sample_rate(info.sample_rate, f"{stored}: sample rate")
-    limit = int(max_s * info.sample_rate)
-    pieces: list[np.ndarray] = []
-    frames = 0
-    for block in read_blocks(stored):
-        frames += block.shape[1]
-        if frames > limit:
-            pieces.clear()  # free what was decoded before answering
-            raise HTTPError(400, f"{name}: longer than its header says ({info.duration_s / 60:.1f} min)")
-        _check_peak(block, name, pieces)
-        pieces.append(downmix_to_mono(block))
-    audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
-    return audio, info.sample_rate, info.channels
-
-
-def _check_peak(block: np.ndarray, name: str, pieces: list[np.ndarray] | None = None) -> None:
-    """400 for samples beyond :data:`MAX_INPUT_PEAK` (not audio), freeing ``pieces`` first."""
-    peak = float(np.max(np.abs(block))) if block.size else 0.0
-    if peak > MAX_INPUT_PEAK:
-        if pieces is not None:
-            pieces.clear()
-        raise HTTPError(400, f"{name}: peak {peak:.3g}; expected samples within +-{MAX_INPUT_PEAK:g} (full scale is 1)")
 
 
 def _write_render(entry: RenderResult, audio: np.ndarray, sample_rate: int) -> None:
