@@ -238,9 +238,9 @@ def test_merging_settings_parses_each_once(monkeypatch: pytest.MonkeyPatch, exis
 
 def test_demo_voices_kept_are_bounded(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
     """One demo voice per sample rate was kept for ever (12 rates: +220 MB)."""
-    from roomgate.studio import app as studio_app
+    from roomgate.studio import session as studio_session
 
-    DEMO_VOICES_KEPT = getattr(studio_app, "DEMO_VOICES_KEPT", 2)
+    DEMO_VOICES_KEPT = getattr(studio_session, "DEMO_VOICES_KEPT", 2)
     rates = [8_000, 11_025, 12_000, 16_000][: DEMO_VOICES_KEPT + 2]
     for rate in rates:
         assert client.post("/api/take/demo", json={"sample_rate": rate}).status_code == 200

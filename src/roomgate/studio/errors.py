@@ -1,11 +1,17 @@
-"""The studio's one error type: what went wrong, for the user, with the HTTP status it answers as.
+"""The studio's errors: :class:`HTTPError`, what went wrong for the user with the HTTP status it
+answers as, and :func:`error_response`, the JSON answer the page reads.
 
-The session raises it (a change it refuses is a 400, a render without a take a 409) and the
-HTTP layer turns it into a JSON answer."""
+The session raises HTTPError (a change it refuses is a 400, a render without a take a 409); the
+HTTP layer turns it into the answer."""
 
 from __future__ import annotations
 
-__all__ = ["HTTPError"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.responses import JSONResponse
+
+__all__ = ["HTTPError", "error_response"]
 
 
 class HTTPError(Exception):
@@ -16,3 +22,9 @@ class HTTPError(Exception):
         self.status = status
         self.message = message
 
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """An error as the page reads it: ``{"error": message, "status": status}``."""
+    from starlette.responses import JSONResponse  # (the session, which raises HTTPError, needs no web server)
+
+    return JSONResponse({"error": message, "status": status}, status_code=status)

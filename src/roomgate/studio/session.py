@@ -1,94 +1,46 @@
-"""The studio's server: a Starlette app over one :class:`~roomgate.rig.rig.Rig`, and :func:`serve`.
+"""The studio's session: one user's rig, take and renders, and the private folder their files live in.
 
-One user, one session, on this machine. The state (the take, the rig's settings, the renders)
-lives in a :class:`Studio`; files live in a private folder and are addressed only by ids the
-server makes (``t-<hex>`` for a take's dry audio, ``r-<hex>`` for a render, ``o-<hex>`` for a
-render with every gate open).
-
-API (JSON unless noted; every ``/api`` request needs the token, as the header
-``X-Roomgate-Token`` or ``?token=``):
-
-======  ======================  ==========================================================
-GET     /                       the page (``?token=`` required)
-GET     /static/{name}          the page's script and style sheet
-GET     /api/state              rig, take, last render (with its report), built-in presets, monitor
-GET     /api/rig                the rig: room, singer, mics (positions, distances, gains, gates)
-POST    /api/settings           ``{"set": ["mics.far.distance_m=12", ...]}`` -> the rig; 400 names the key
-POST    /api/settings/undo      drop the last change -> the rig
-POST    /api/prefetch           ``{"set": [...]}``: prepare those changes' IRs and captures in the background
-POST    /api/settings/reset     back to the starting rig, or ``{"preset": NAME}`` a built-in -> the rig
-POST    /api/preset             ``{"name": FILE, "text": TOML}``: a preset read from disk by the page -> the rig
-POST    /api/monitor            ``{"solo": [mic, ...], "mute": [...]}``: what B and C let through -> the monitor
-POST    /api/take               multipart ``file``: an audio file (mono or downmixed) -> the take
-POST    /api/take/demo          ``{"sample_rate": 48000}``: the built-in sung crescendo -> the take
-POST    /api/render             ``{"since": RENDER}`` optional: render the take -> report (rows unchanged
-                                since RENDER as null, listed in ``unchanged``), rig, audio and levels URLs
-GET     /api/levels/{render}    A (dry), B (the render), C (every gate open): meters, loudness, matching
-                                gains, audio URLs (measured when first asked for)
-GET     /api/hall               each mic's IR (envelope, decay) and room measures; ``?have=DIGEST,...``
-                                leaves out those the page holds
-GET     /api/report             the last render's report
-GET     /api/audio/{id}         WAV (32-bit float); ids: a take's, a render's or a C's, or ``dry`` /
-                                ``render`` for the current ones; ``?download=1`` as attachment;
-                                ``?raw=1`` the latest render's mix before normalisation (the page
-                                plays it at the render's ``normalization_db``), ``&since=RENDER`` as
-                                the samples changed since RENDER (:func:`audio_patch`) when worth it
-GET     /api/preset.toml        the rig as a preset file (loadable by ``roomgate render --preset``);
-                                ``?name=`` the name it carries
-======  ======================  ==========================================================
+A :class:`Studio` holds the preset and the changes made to it (with Undo), the take, the last few
+renders (B) and the versions with every gate open (C), the monitor (solo, mute), the demo voices
+and the hall panel's measures. Its files are named only by ids it makes (``t-<hex>`` for a take's
+dry audio, ``r-<hex>`` for a render, ``o-<hex>`` for a render with every gate open). It speaks in
+JSON-ready dicts and :class:`~.errors.HTTPError`; the HTTP layer (:mod:`.api`) only translates.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
-import os
 import re
 import secrets
-import shutil
-import signal
-import socket
-import tempfile
 import threading
 import time
-import warnings
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import numpy as np
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers, UploadFile
-from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
-from ..config.nesting import MAX_NESTING, check_nesting
 from ..config import RigConfig, apply_overrides, builtin_presets, parse_config, read_preset_table
-from ..errors import AudioInputError, ConfigError, OutputError, RoomgateError
-from ..interrupts import interrupts_on_termination
+from ..errors import AudioInputError, RoomgateError
 from ..io.report import Report
 from ..rig import Rig
 from .capture import CaptureCache
+from .errors import HTTPError
 from .hall import HallCache
 from .levels import LevelsWorker
 from .renderer import Monitor, Outcome, Renderer
-from .errors import HTTPError
 from .rig_view import describe_rig
-from .settings import check_changes, check_no_new_files, merge_overrides, preset_file_text, preset_name, read_preset_text
+from .settings import check_changes, check_no_new_files, merge_overrides, preset_file_text, read_preset_text
 from .takes import Take, copy_as_mono_wav, read_take
-from .wire import PATCH_MEDIA_TYPE, audio_patch, float_wav_bytes, report_json
+from .wire import audio_patch, float_wav_bytes, report_json
 
-TOKEN_HEADER = "X-Roomgate-Token"
-ALLOWED_HOSTNAMES = ("127.0.0.1", "localhost", "[::1]")
+__all__ = ["Studio", "new_id", "safe_stem"]
+
 # Takes up to this long are kept in memory and re-rendered on the fast path (the captured mics
 # kept, the gates and the mix run again); longer ones stream from disk through the render job.
 MEMORY_TAKE_S = 6 * 60.0
@@ -96,23 +48,6 @@ KEPT_RENDERS = 4  # older renders are deleted (their ids then answer 404)
 KEPT_OPEN_VERSIONS = 2  # C renders (every gate open) kept, for the settings they depend on
 DEMO_VOICES_KEPT = 2  # demo voices kept in memory, by sample rate (one is ~10 MB at 48 kHz)
 _ID = re.compile(r"^[tro]-[0-9a-f]{16}$")  # a take, a render, a render with every gate open
-_STATIC = {
-    "studio.js": "text/javascript; charset=utf-8",
-    "studio.css": "text/css; charset=utf-8",
-}
-_AUDIO_EXTENSIONS = {"wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "caf", "w64", "mp3", "rf64"}
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),  # the token is in the page's URL: never send it on
-    (b"x-frame-options", b"DENY"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        b"connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-        b"frame-ancestors 'none'; form-action 'none'",
-    ),
-    (b"cache-control", b"no-store"),
-]
 
 
 @dataclass
@@ -344,7 +279,7 @@ class Studio:
 
     def _set_long_take(self, name: str, stored: Path, channels: int) -> dict[str, Any]:
         """A long take: its dry audio copied to a mono float WAV for listening and rendering."""
-        take_id = _new_id("t")
+        take_id = new_id("t")
         path = self.workdir / f"{take_id}.wav"
         rate, samples = copy_as_mono_wav(stored, path, name)
         notes = [f"{samples / rate / 60:.1f} min: longer than {self.memory_take_s / 60:g} min, so each change "
@@ -356,7 +291,7 @@ class Studio:
     def _set_take(self, name: str, audio: np.ndarray, sample_rate: int, notes: list[str]) -> dict[str, Any]:
         from ..io.audio import write_audio
 
-        take_id = _new_id("t")
+        take_id = new_id("t")
         path = self.workdir / f"{take_id}.wav"
         write_audio(path, audio, sample_rate, "FLOAT")
         take = Take(take_id, name, audio, sample_rate, path, notes, audio.shape[1], CaptureCache(audio))
@@ -438,7 +373,7 @@ class Studio:
             started = time.perf_counter()
             rig.capture_irs(take.sample_rate)  # (simulated by the acoustics layer where not cached)
             irs_s = time.perf_counter() - started
-            render_id = _new_id("r")
+            render_id = new_id("r")
             path = self.workdir / f"{render_id}.wav"
             if take.audio is None:
                 outcome = self._render_long(take, rig, path)
@@ -553,7 +488,7 @@ class Studio:
             return found
         render = self.renderer.render_open(rig, outcome, take.sample_rate, monitor)
         assert render is not None
-        open_id = _new_id("o")
+        open_id = new_id("o")
         path = self.workdir / f"{open_id}.wav"
         write_audio(path, render.audio, take.sample_rate, "FLOAT")
         version = OpenVersion(open_id, path, signal_levels(render.audio, take.sample_rate).to_json())
@@ -604,16 +539,16 @@ class Studio:
                 audio_id = last.id if last else ""
             if not _ID.match(audio_id):
                 raise HTTPError(404, "no such audio")
-            stem = _safe_stem(take.name if take else "take")
+            stem = safe_stem(take.name if take else "take")
             if take is not None and audio_id == take.id:
                 return take.path, f"{stem}-dry.wav"
             opened = next((v for v in self._open_versions.values() if v.id == audio_id), None)
             if opened is not None:
-                return opened.path, f"{stem}-{_safe_stem(self.preset_name)}-gates-open.wav"
+                return opened.path, f"{stem}-{safe_stem(self.preset_name)}-gates-open.wav"
             render = self.renders.get(audio_id)
             if render is None:
                 raise HTTPError(404, "no such audio (renders older than the last few are deleted)")
-            name = f"{stem}-{_safe_stem(self.preset_name)}.wav"
+            name = f"{stem}-{safe_stem(self.preset_name)}.wav"
         if render.written is not None:  # (written behind the render, outside the lock)
             render.written.result()
         return render.path, name
@@ -659,425 +594,11 @@ def _drop_unchanged_rows(described: dict[str, Any], previous: Report) -> None:
     described["unchanged"] = unchanged
 
 
-def _new_id(kind: str) -> str:
+def new_id(kind: str) -> str:
     return f"{kind}-{secrets.token_hex(8)}"
 
 
-def _safe_stem(name: str) -> str:
+def safe_stem(name: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).stem).strip("-.") or "take"
     return stem[:60]
 
-
-# -- HTTP ----------------------------------------------------------------------------------------
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
-
-
-def _endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """Turn the errors a user can cause into JSON answers: HTTPError as is, RoomgateError as 400."""
-
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except HTTPError as error:
-            return _error(error.status, error.message)
-        except RoomgateError as error:
-            return _error(400, str(error))
-
-    wrapped.__name__ = handler.__name__
-    return wrapped
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > 1024 * 1024:
-        raise HTTPError(413, "request body: expected at most 1 MB of JSON")
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise HTTPError(400, f"request body: expected JSON ({error})") from None
-    except RecursionError:
-        raise HTTPError(400, f"request body: nested more than {MAX_NESTING} levels deep") from None
-    check_nesting(body, "request body")  # a ConfigError: 400
-    if not isinstance(body, dict):
-        raise HTTPError(400, f"request body: expected a JSON object, got {type(body).__name__}")
-    return body
-
-
-def create_app(
-    token: str,
-    workdir: Path,
-    *,
-    port: int | None = None,
-    preset: str | Path = "heroes-1977",
-    overrides: Sequence[str] = (),
-    max_upload_bytes: int = 200 * 1024 * 1024,
-) -> Any:
-    """See :func:`roomgate.studio.create_app`."""
-    if not token:
-        raise ValueError("token: expected a non-empty secret")
-    # The session's files go in a folder of their own, readable by this user only.
-    private = Path(tempfile.mkdtemp(prefix="session-", dir=workdir))
-    os.chmod(private, 0o700)
-    studio = Studio(private, preset, overrides, max_upload_bytes)
-    static = resources.files("roomgate.studio") / "static"
-
-    async def index(request: Request) -> Response:
-        html = (static / "index.html").read_text(encoding="utf-8")
-        return Response(html, media_type="text/html; charset=utf-8")
-
-    async def static_file(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in _STATIC:  # a fixed list: no path from the request reaches the file system
-            return PlainTextResponse("not found", status_code=404)
-        return Response((static / name).read_bytes(), media_type=_STATIC[name])
-
-    async def favicon(request: Request) -> Response:
-        return Response(status_code=204)  # browsers ask for one even on the 403 page
-
-    @_endpoint
-    async def get_state(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(studio.state))
-
-    @_endpoint
-    async def get_rig(request: Request) -> Response:
-        return JSONResponse(studio.describe_rig())
-
-    @_endpoint
-    async def post_settings(request: Request) -> Response:
-        body = await _json_body(request)
-        changes = body.get("set", [])
-        if isinstance(changes, str):
-            changes = [changes]
-        if not isinstance(changes, list):
-            raise HTTPError(400, f"set: expected a list of KEY=VALUE strings, got {changes!r}")
-        return JSONResponse(await run_in_threadpool(studio.change, changes))
-
-    @_endpoint
-    async def post_prefetch(request: Request) -> Response:
-        body = await _json_body(request)
-        changes = body.get("set", [])
-        if not isinstance(changes, list):
-            raise HTTPError(400, f"set: expected a list of KEY=VALUE strings, got {changes!r}")
-        return JSONResponse(await run_in_threadpool(studio.prefetch, changes))
-
-    @_endpoint
-    async def post_undo(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(studio.undo))
-
-    @_endpoint
-    async def post_reset(request: Request) -> Response:
-        body = await _json_body(request)
-        preset = body.get("preset")
-        if preset is not None and not isinstance(preset, str):
-            raise HTTPError(400, f"preset: expected a built-in preset name, got {preset!r}")
-        return JSONResponse(await run_in_threadpool(studio.reset, preset))
-
-    @_endpoint
-    async def post_demo(request: Request) -> Response:
-        body = await _json_body(request)
-        rate = body.get("sample_rate", 48_000)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-            raise HTTPError(400, f"sample_rate: expected a number of Hz, got {rate!r}")
-        return JSONResponse(await run_in_threadpool(studio.load_demo, rate))
-
-    @_endpoint
-    async def post_take(request: Request) -> Response:
-        limit = studio.max_upload_bytes
-        too_large = HTTPError(413, f"upload: larger than the limit of {_megabytes(limit)}")
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            raise HTTPError(400, "upload: expected multipart/form-data with the audio file in the field 'file'")
-        received = 0
-
-        async def counting_receive() -> Any:
-            nonlocal received
-            message = await request.receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
-
-        counted = Request(request.scope, counting_receive)
-        try:
-            form = await counted.form(max_files=1, max_fields=8)
-        except _TooLarge:
-            raise too_large from None
-        except Exception as error:  # noqa: BLE001 - a malformed multipart body
-            if type(error).__name__ in ("MultiPartException", "HTTPException"):
-                detail = getattr(error, "message", None) or getattr(error, "detail", error)
-                raise HTTPError(400, f"upload: {detail}") from None
-            raise
-        try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise HTTPError(400, "upload: expected the audio file in the multipart field 'file'")
-            name = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:120] or "upload"
-            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            suffix = f".{extension}" if extension in _AUDIO_EXTENSIONS else ""
-            stored = studio.workdir / f"{_new_id('u')}{suffix}"
-            with open(stored, "wb") as handle:
-                while chunk := await upload.read(1 << 20):
-                    handle.write(chunk)
-        finally:
-            await form.close()
-        return JSONResponse(await run_in_threadpool(studio.load_upload, name, stored))
-
-    @_endpoint
-    async def post_render(request: Request) -> Response:
-        since = (await _json_body(request)).get("since")
-        return JSONResponse(await run_in_threadpool(studio.render, since if isinstance(since, str) else None))
-
-    @_endpoint
-    async def post_preset(request: Request) -> Response:
-        body = await _json_body(request)
-        name, text = body.get("name", "preset.toml"), body.get("text")
-        if not isinstance(name, str) or not isinstance(text, str):
-            raise HTTPError(400, "preset: expected {\"name\": FILE NAME, \"text\": the preset's TOML}")
-        return JSONResponse(await run_in_threadpool(studio.open_preset, name, text))
-
-    @_endpoint
-    async def get_hall(request: Request) -> Response:
-        have = {d for d in request.query_params.get("have", "").split(",") if d}
-        return JSONResponse(await run_in_threadpool(studio.hall, have))
-
-    @_endpoint
-    async def post_monitor(request: Request) -> Response:
-        body = await _json_body(request)
-        return JSONResponse(await run_in_threadpool(studio.set_monitor, body.get("solo", []), body.get("mute", [])))
-
-    @_endpoint
-    async def get_levels(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(studio.levels_of, request.path_params["render_id"]))
-
-    @_endpoint
-    async def get_report(request: Request) -> Response:
-        last = studio.last_render
-        if last is None:
-            raise HTTPError(404, "nothing rendered yet")
-        return JSONResponse(report_json(last.report))
-
-    @_endpoint
-    async def get_audio(request: Request) -> Response:
-        download = request.query_params.get("download") in ("1", "true", "yes")
-        raw = request.query_params.get("raw") in ("1", "true", "yes") and not download
-        since = request.query_params.get("since")
-        if since and raw:
-            patch = await run_in_threadpool(studio.audio_patch, request.path_params["audio_id"], since)
-            if patch is not None:
-                return Response(patch, media_type=PATCH_MEDIA_TYPE)
-        if raw:
-            return Response(await run_in_threadpool(studio.raw_audio, request.path_params["audio_id"]),
-                            media_type="audio/wav")
-        path, download_name = await run_in_threadpool(studio.audio_file, request.path_params["audio_id"])
-        if not path.is_file():
-            raise HTTPError(404, "no such audio")
-        if request.query_params.get("download") in ("1", "true", "yes"):
-            return FileResponse(path, media_type="audio/wav", filename=download_name)
-        return FileResponse(path, media_type="audio/wav")
-
-    @_endpoint
-    async def get_preset(request: Request) -> Response:
-        typed = request.query_params.get("name")
-        text = await run_in_threadpool(studio.preset_toml, typed)
-        name = (_safe_stem(preset_name(typed)) + ".toml") if typed is not None else _safe_stem(studio.preset_name) + "-studio.toml"
-        return Response(text, media_type="application/toml; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="{name}"'})
-
-    routes = [
-        Route("/", index, methods=["GET"]),
-        Route("/static/{name}", static_file, methods=["GET"]),
-        Route("/favicon.ico", favicon, methods=["GET"]),
-        Route("/api/state", get_state, methods=["GET"]),
-        Route("/api/rig", get_rig, methods=["GET"]),
-        Route("/api/settings", post_settings, methods=["POST"]),
-        Route("/api/settings/undo", post_undo, methods=["POST"]),
-        Route("/api/prefetch", post_prefetch, methods=["POST"]),
-        Route("/api/settings/reset", post_reset, methods=["POST"]),
-        Route("/api/take", post_take, methods=["POST"]),
-        Route("/api/take/demo", post_demo, methods=["POST"]),
-        Route("/api/render", post_render, methods=["POST"]),
-        Route("/api/monitor", post_monitor, methods=["POST"]),
-        Route("/api/preset", post_preset, methods=["POST"]),
-        Route("/api/hall", get_hall, methods=["GET"]),
-        Route("/api/levels/{render_id}", get_levels, methods=["GET"]),
-        Route("/api/report", get_report, methods=["GET"]),
-        Route("/api/audio/{audio_id}", get_audio, methods=["GET"]),
-        Route("/api/preset.toml", get_preset, methods=["GET"]),
-    ]
-    app = Starlette(routes=routes)
-    app.state.studio = studio
-    return _Guard(app, token, port, studio)
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / 1e6:.0f} MB" if count >= 1e6 else f"{count} bytes"
-
-
-class _Guard:
-    """ASGI middleware: the Host header must name this machine (against DNS rebinding), and every
-    request but the page's static files must carry the token. Adds security headers."""
-
-    def __init__(self, app: Any, token: str, port: int | None, studio: Studio):
-        self.app = app
-        self.token = token
-        self.port = port
-        self.studio = studio  # for tests and embedding
-
-    def _host_ok(self, host: str) -> bool:
-        host = host.strip().lower()
-        if host.startswith("["):
-            name, _, rest = host.partition("]")
-            name += "]"
-            port = rest[1:] if rest.startswith(":") else ""
-        else:
-            name, _, port = host.partition(":")
-        if name not in ALLOWED_HOSTNAMES:
-            return False
-        if self.port is None or port == "":
-            return self.port is None
-        return port == str(self.port)
-
-    def _token_ok(self, headers: Headers, query: str) -> bool:
-        given = headers.get(TOKEN_HEADER.lower())
-        if given is None:
-            given = (parse_qs(query).get("token") or [""])[0]
-        return secrets.compare_digest(given.encode("utf-8", "replace"), self.token.encode("utf-8"))
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        if scope["type"] != "http":  # no websockets here
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-            return
-        headers = Headers(scope=scope)
-
-        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *_SECURITY_HEADERS]}
-            await send(message)
-
-        path = scope.get("path", "")
-        query = scope.get("query_string", b"").decode("latin-1")
-        if not self._host_ok(headers.get("host", "")):
-            response: Response = PlainTextResponse(
-                "403: this studio answers only to 127.0.0.1 or localhost (the Host header named "
-                f"{headers.get('host', '')!r})", status_code=403)
-        elif path.startswith("/static/") or path == "/favicon.ico" or self._token_ok(headers, query):
-            await self.app(scope, receive, send_with_headers)
-            return
-        elif path.startswith("/api/"):
-            response = _error(403, "missing or wrong token: open the URL that 'roomgate studio' printed")
-        else:
-            response = PlainTextResponse(
-                "403: missing or wrong token. Open the URL that 'roomgate studio' printed "
-                "(it ends in ?token=...).", status_code=403)
-        await response(scope, receive, send_with_headers)
-
-
-# -- serving -------------------------------------------------------------------------------------
-
-
-def serve(
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    open_browser: bool = False,
-    on_message: Callable[[str], None] | None = None,
-    preset: str | Path = "heroes-1977",
-    overrides: Sequence[str] = (),
-    max_upload_bytes: int = 200 * 1024 * 1024,
-    stop_event: threading.Event | None = None,
-) -> None:
-    """See :func:`roomgate.studio.serve`."""
-    import uvicorn
-
-    shown = _url_host(host, port)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
-    # without it every JSON answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
-    except OSError as error:
-        sock.close()
-        hint = "; pass --port 0 for a free port" if port else ""
-        raise OutputError(f"{host}:{port}: cannot listen ({error.strerror or error}){hint}") from None
-    actual_port = int(sock.getsockname()[1])
-    workdir = Path(tempfile.mkdtemp(prefix="roomgate-studio-"))
-    os.chmod(workdir, 0o700)
-    try:
-        token = secrets.token_urlsafe(24)
-        app = create_app(token, workdir, port=actual_port, preset=preset, overrides=overrides,
-                         max_upload_bytes=max_upload_bytes)
-        url = f"http://{shown}:{actual_port}/?token={token}"
-        config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
-                                lifespan="off", ws="none", timeout_graceful_shutdown=2)
-        server = uvicorn.Server(config)
-        if stop_event is not None:
-            def watch() -> None:
-                stop_event.wait()
-                server.should_exit = True
-
-            threading.Thread(target=watch, name="roomgate-studio-stop", daemon=True).start()
-        if on_message is not None:
-            on_message(url)
-        if open_browser:
-            import webbrowser
-
-            threading.Timer(0.3, webbrowser.open, [url]).start()
-        # uvicorn stops gracefully on Ctrl+C and SIGTERM (when on the main thread), then raises the
-        # signal again: handled as an interrupt, so that the session's files are removed below.
-        with interrupts_on_termination(), _hangup_stops(server), contextlib.suppress(KeyboardInterrupt):
-            server.run(sockets=[sock])
-    finally:
-        sock.close()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _url_host(host: str, port: int) -> str:
-    """The host for the printed URL. Refuses a port out of range, and an address whose requests the
-    Host check would all refuse; warns that a wildcard address listens on every interface."""
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ConfigError(f"port: expected a port from 0 to 65535 (0: any free port), got {port!r}")
-    name = host.strip().lower()
-    if name in ("0.0.0.0", "", "::", "[::]"):
-        warnings.warn(f"--host {host or '0.0.0.0'!s}: listening on every network interface, but the studio answers "
-                      "only requests addressed to 127.0.0.1 or localhost: other machines get 403 (reach it "
-                      "through an SSH tunnel instead)", UserWarning, stacklevel=3)
-        return "[::1]" if ":" in name else "127.0.0.1"
-    if name in ("127.0.0.1", "localhost"):
-        return name
-    if name in ("::1", "[::1]"):
-        return "[::1]"
-    raise ConfigError(f"host {host!r}: the studio answers only requests addressed to 127.0.0.1 or localhost "
-                      "(its Host check, against DNS rebinding), so it would refuse every request made to this "
-                      "address; listen on 127.0.0.1 and reach it through an SSH tunnel")
-
-
-@contextlib.contextmanager
-def _hangup_stops(server: Any) -> Iterator[None]:
-    """SIGHUP (the terminal closed) stops the server as SIGTERM does: gracefully, then cleaned up."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
-        yield
-        return
-    previous = signal.signal(signal.SIGHUP, lambda signum, frame: server.handle_exit(signal.SIGTERM, frame))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGHUP, previous)
