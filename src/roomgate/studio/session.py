@@ -390,24 +390,31 @@ class Studio:
                 entry.samples = outcome.raw
                 if outcome.raw is not None:
                     entry.play_gain = float(np.float32(10 ** (outcome.render.normalization_db / 20)))
-        with self.lock:
-            if self.take is None or self.take.id != take.id:  # a new take arrived meanwhile
-                self._delete_files([path])
-                raise HTTPError(409, "the take changed while rendering; render again")
-            previous = self.renders.get(since) if since else None
-            for index, older in enumerate(reversed(self.renders.values())):
-                if index:  # the render before this one keeps its samples: the page holds it
-                    older.samples = None
-            self.renders[render_id] = entry
-            dropped = []
-            while len(self.renders) > KEPT_RENDERS:
-                dropped.append(self.renders.popitem(last=False)[1])
-        self._delete_files([old.path for old in dropped])
+        previous = self._keep_render(entry, take, since)
         self.levels.submit(render_id, lambda: self._measure_levels(entry, outcome, take, rig, monitor))
         described = entry.describe()
         if previous is not None:
             _drop_unchanged_rows(described, previous.report)
         return described
+
+    def _keep_render(self, entry: RenderResult, take: Take, since: str | None) -> RenderResult | None:
+        """Make ``entry`` (a render of ``take``) the latest render -> the render ``since`` names, if
+        still kept. 409 when the take changed while it rendered. Of the older renders, only the one
+        before keeps its samples (the page holds it), and only the last :data:`KEPT_RENDERS` their files."""
+        with self.lock:
+            if self.take is None or self.take.id != take.id:  # a new take arrived meanwhile
+                self._delete_files([entry.path])
+                raise HTTPError(409, "the take changed while rendering; render again")
+            previous = self.renders.get(since) if since else None
+            for index, older in enumerate(reversed(self.renders.values())):
+                if index:  # the render before this one keeps its samples: the page holds it
+                    older.samples = None
+            self.renders[entry.id] = entry
+            dropped = []
+            while len(self.renders) > KEPT_RENDERS:
+                dropped.append(self.renders.popitem(last=False)[1])
+        self._delete_files([old.path for old in dropped])
+        return previous
 
     def _render_long(self, take: Take, rig: Rig, path: Path) -> Outcome:
         """A long take through the streaming render job (from its file on disk into ``path``)."""
