@@ -211,9 +211,9 @@ def test_settings_cannot_name_a_file_for_the_server_to_read(client: TestClient, 
 
 def test_at_most_so_many_changes_per_request(client: TestClient) -> None:
     """1000 keys in a 15 KB body once held the studio's lock for 4.9 s (a 1 MB body: hours)."""
-    from roomgate.studio import app as studio_app
+    from roomgate.studio import settings as studio_settings
 
-    MAX_CHANGES = getattr(studio_app, "MAX_CHANGES", 100)
+    MAX_CHANGES = getattr(studio_settings, "MAX_CHANGES", 100)
     many = [f"mics.far.gain_db={index % 12}" for index in range(MAX_CHANGES + 1)]
     response = client.post("/api/settings", json={"set": many})
     assert response.status_code == 400 and f"at most {MAX_CHANGES}" in response.json()["error"]
@@ -223,24 +223,24 @@ def test_at_most_so_many_changes_per_request(client: TestClient) -> None:
 @pytest.mark.parametrize(("existing", "changes"), [(0, 50), (50, 50), (200, 10), (300, 300)])
 def test_merging_settings_parses_each_once(monkeypatch: pytest.MonkeyPatch, existing: int, changes: int) -> None:
     """Linear: every change and every kept setting is parsed once (it was once per pair)."""
-    from roomgate.studio import app as studio_app
+    from roomgate.studio import settings as studio_settings
 
     keys = [f"mics.m{index}.gain_db" for index in range(existing + changes)]
     old = [f"{key}=1" for key in keys[:existing]]
     new = [f"{key}=2" for key in keys[existing // 2: existing // 2 + changes]]  # half replace earlier ones
     calls = []
-    real = studio_app.parse_override
-    monkeypatch.setattr(studio_app, "parse_override", lambda text: calls.append(text) or real(text))
-    merged = studio_app._merge_overrides(old, new)
+    real = studio_settings.parse_override
+    monkeypatch.setattr(studio_settings, "parse_override", lambda text: calls.append(text) or real(text))
+    merged = studio_settings.merge_overrides(old, new)
     assert len(calls) == existing + changes
     assert merged == [t for t in old if t.split("=")[0] not in {n.split("=")[0] for n in new}] + new
 
 
 def test_demo_voices_kept_are_bounded(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
     """One demo voice per sample rate was kept for ever (12 rates: +220 MB)."""
-    from roomgate.studio import app as studio_app
+    from roomgate.studio import session as studio_session
 
-    DEMO_VOICES_KEPT = getattr(studio_app, "DEMO_VOICES_KEPT", 2)
+    DEMO_VOICES_KEPT = getattr(studio_session, "DEMO_VOICES_KEPT", 2)
     rates = [8_000, 11_025, 12_000, 16_000][: DEMO_VOICES_KEPT + 2]
     for rate in rates:
         assert client.post("/api/take/demo", json={"sample_rate": rate}).status_code == 200

@@ -31,7 +31,7 @@ with warnings.catch_warnings():
 from roomgate import load_preset  # noqa: E402
 from roomgate.rig import Rig  # noqa: E402
 from roomgate.studio import create_app  # noqa: E402
-from roomgate.studio.app import PATCH_MAGIC, audio_patch, float_wav_bytes, report_json  # noqa: E402
+from roomgate.studio.wire import PATCH_MAGIC, audio_patch, float_wav_bytes, report_json  # noqa: E402
 
 TOKEN = "test-token-Zx81"
 BASE_URL = "http://127.0.0.1:8765"

@@ -25,16 +25,16 @@ __all__ = ["DEFAULT_PORT", "create_app", "serve"]
 DEFAULT_PORT = 8765
 
 
-def _app_module() -> Any:
+def _server_module() -> Any:
     try:
-        from . import app
+        from . import server
     except ImportError as error:  # starlette, uvicorn or python-multipart missing
         missing = (error.name or str(error)).split(".")[0]
         raise MissingDependencyError(
             f"the studio needs the 'studio' extra ({missing} is missing): pip install 'roomgate[studio]' "
             "(from a checkout: pip install -e '.[studio]')"
         ) from None
-    return app
+    return server
 
 
 def create_app(
@@ -58,7 +58,7 @@ def create_app(
         preset, overrides: the rig to start with (``KEY=VALUE`` as for ``--set``).
         max_upload_bytes: larger uploads get HTTP 413.
     """
-    return _app_module().create_app(
+    return _server_module().create_app(
         token, Path(workdir), port=port, preset=preset, overrides=overrides, max_upload_bytes=max_upload_bytes
     )
 
@@ -84,7 +84,7 @@ def serve(
         OutputError: the address cannot be listened on (e.g. the port is in use).
         MissingDependencyError: the 'studio' extra is not installed.
     """
-    _app_module().serve(
+    _server_module().serve(
         host=host,
         port=port,
         open_browser=open_browser,

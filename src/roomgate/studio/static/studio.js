@@ -469,7 +469,7 @@
     return applyPatch(S.buffers.rig, bytes);
   }
 
-  function applyPatch(buffer, bytes) { // see roomgate.studio.app.audio_patch for the format
+  function applyPatch(buffer, bytes) { // see roomgate.studio.wire.audio_patch for the format
     const view = new DataView(bytes);
     const headerLength = view.getUint32(8, true);
     const header = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 12, headerLength)));
