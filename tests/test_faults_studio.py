@@ -213,7 +213,7 @@ def test_at_most_so_many_changes_per_request(client: TestClient) -> None:
     """1000 keys in a 15 KB body once held the studio's lock for 4.9 s (a 1 MB body: hours)."""
     from roomgate.studio import settings as studio_settings
 
-    MAX_CHANGES = getattr(studio_settings, "MAX_CHANGES", 100)
+    MAX_CHANGES = studio_settings.MAX_CHANGES
     many = [f"mics.far.gain_db={index % 12}" for index in range(MAX_CHANGES + 1)]
     response = client.post("/api/settings", json={"set": many})
     assert response.status_code == 400 and f"at most {MAX_CHANGES}" in response.json()["error"]
@@ -240,7 +240,7 @@ def test_demo_voices_kept_are_bounded(client: TestClient, app) -> None:  # type:
     """One demo voice per sample rate was kept for ever (12 rates: +220 MB)."""
     from roomgate.studio import session as studio_session
 
-    DEMO_VOICES_KEPT = getattr(studio_session, "DEMO_VOICES_KEPT", 2)
+    DEMO_VOICES_KEPT = studio_session.DEMO_VOICES_KEPT
     rates = [8_000, 11_025, 12_000, 16_000][: DEMO_VOICES_KEPT + 2]
     for rate in rates:
         assert client.post("/api/take/demo", json={"sample_rate": rate}).status_code == 200
