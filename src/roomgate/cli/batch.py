@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import ConfigError, OutputError
 from .common import (
     InputFile,
+    InputIndex,
     add_quiet_option,
     add_rig_options,
     check_output_file,
@@ -112,13 +113,14 @@ def _render_targets(args: argparse.Namespace, inputs: list[str],
     from ..batch import locations
 
     output = args.output
+    index = InputIndex([*_local_paths(inputs), *read])  # built once: every output is checked against it
     if len(inputs) == 1:
         local = locations.local_path(output)
         if local is not None:
-            check_output_file(local, [*_local_paths(inputs), *read], args.subtype)
+            check_output_file(local, index, args.subtype)
         for option, value, suffix in (("--report", args.report, ".json"), ("--plot", args.plot, ".png")):
             if value is not None and locations.local_path(value) is not None:
-                check_side_file(str(locations.local_path(value)), suffix, option, [*_local_paths(inputs), *read])
+                check_side_file(str(locations.local_path(value)), suffix, option, index)
         return [(inputs[0], output, args.report, args.plot)]
     if locations.local_path(output) is not None and not _is_local_folder(output):
         raise OutputError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
@@ -137,7 +139,7 @@ def _render_targets(args: argparse.Namespace, inputs: list[str],
         target = locations.join(output, name)
         local = locations.local_path(target)
         if local is not None:
-            check_output_file(local, [*_local_paths(inputs), *read], args.subtype)
+            check_output_file(local, index, args.subtype)
         stem = locations.stem_of(source)
         report, plot = side_folders["--report"], side_folders["--plot"]
         targets.append((source, target, None if report is None else locations.join(report, f"{stem}.json"),

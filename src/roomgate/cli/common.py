@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,22 +126,67 @@ def files_read(audio_inputs: Sequence[Path] = (), rig: Rig | None = None,
     return files
 
 
-def check_not_an_input(output_path: Path, inputs: Sequence[Path | InputFile], option: str = "") -> None:
-    """Refuse an output that is (by name, symbolic or hard link) a file the command reads."""
+class InputIndex:
+    """The files a command reads, indexed once, so that checking an output against them costs the
+    same with one input as with ten thousand (a batch checks every output against every input).
 
-    for item in inputs:
-        file = item if isinstance(item, InputFile) else InputFile(Path(item), "input")
-        if is_same_path(output_path, file.path):
-            shown = f"{option} {output_path}" if option else str(output_path)
-            what = "an input" if file.role == "input" else f"an input ({file.role})"
-            raise OutputError(f"{shown}: is {what}; roomgate never overwrites its input")
+    A file is found by its identity (device and inode, through symbolic links: a hard link to an
+    input is that input), by its absolute path and by its resolved path (for names that do not
+    exist yet)."""
+
+    def __init__(self, items: Iterable[Path | InputFile]):
+        self.first: Path | None = None
+        self._by_identity: dict[tuple[int, int], InputFile] = {}
+        self._by_path: dict[Path, InputFile] = {}
+        for item in items:
+            file = item if isinstance(item, InputFile) else InputFile(Path(item), "input")
+            self.first = self.first or file.path
+            identity = _identity(file.path)
+            if identity is not None:
+                self._by_identity.setdefault(identity, file)
+            for key in _path_keys(file.path):
+                self._by_path.setdefault(key, file)
+
+    def find(self, path: Path) -> InputFile | None:
+        """The input ``path`` names, or None."""
+        identity = _identity(path)
+        if identity is not None and identity in self._by_identity:
+            return self._by_identity[identity]
+        return next((self._by_path[key] for key in _path_keys(path) if key in self._by_path), None)
+
+
+Inputs = Sequence[Path | InputFile] | InputIndex
+
+
+def _indexed(inputs: Inputs) -> InputIndex:
+    return inputs if isinstance(inputs, InputIndex) else InputIndex(inputs)
+
+
+def check_not_an_input(output_path: Path, inputs: Inputs, option: str = "") -> None:
+    """Refuse an output that is (by name, symbolic or hard link) a file the command reads."""
+    file = _indexed(inputs).find(output_path)
+    if file is not None:
+        shown = f"{option} {output_path}" if option else str(output_path)
+        what = "an input" if file.role == "input" else f"an input ({file.role})"
+        raise OutputError(f"{shown}: is {what}; roomgate never overwrites its input")
 
 
 def is_same_path(a: Path, b: Path) -> bool:
     """``a`` and ``b`` are one file: the same name, a symbolic link or a hard link to it."""
-    from ..io.audio import same_file
+    return InputIndex([b]).find(a) is not None
 
-    return same_file(a, b) or a.absolute() == b.absolute() or _resolved(a) == _resolved(b)
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` leads to, following links; None if there is none."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _path_keys(path: Path) -> tuple[Path, Path]:
+    return path.absolute(), _resolved(path)
 
 
 def _path_of(item: Path | InputFile) -> Path:
@@ -155,11 +200,11 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def check_output_file(output_path: Path, inputs: Sequence[Path | InputFile], subtype: str | None = None,
-                      channels: int = 1) -> None:
+def check_output_file(output_path: Path, inputs: Inputs, subtype: str | None = None, channels: int = 1) -> None:
     """Refuse, before any work, an output that would overwrite an input or cannot be written."""
     from ..io.audio import choose_subtype
 
+    first = _indexed(inputs).first
     check_not_an_input(output_path, inputs)
     folder = output_path.parent
     if not folder.is_dir():
@@ -168,7 +213,7 @@ def check_output_file(output_path: Path, inputs: Sequence[Path | InputFile], sub
         raise OutputError(f"{output_path}: the folder {str(folder)!r} is not writable")
     if output_path.is_dir():
         raise OutputError(f"{output_path}: is a folder; with one input, -o names the output file (or end it "
-                          f"with '/' to write {output_path / (_path_of(inputs[0]).name if inputs else 'OUT.wav')})")
+                          f"with '/' to write {output_path / (first.name if first else 'OUT.wav')})")
     choose_subtype(output_path, requested=subtype, channels=channels)  # a format and subtype really writable
 
 
@@ -228,8 +273,7 @@ def print_stems(folder: Path, rig: Rig) -> None:
     print(f"wrote the stems of {names} and gates.csv to {folder}")
 
 
-def check_side_file(path: str | None, suffix: str | tuple[str, ...], option: str,
-                    inputs: Sequence[Path | InputFile] = ()) -> Path | None:
+def check_side_file(path: str | None, suffix: str | tuple[str, ...], option: str, inputs: Inputs = ()) -> Path | None:
     """A report or plot path (``suffix``: the one or the ones accepted), checked before any work
     (None when not asked for)."""
     if path is None:
