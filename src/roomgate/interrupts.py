@@ -38,6 +38,21 @@ def raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
+def interrupt_behind(error: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C (or SIGTERM, SIGHUP) ``error`` is, or that it was raised while handling.
+
+    A library caught mid-way by the interrupt may raise its own error from its clean-up (tqdm,
+    interrupted while taking its lock, fails to release it: ``RuntimeError``); the interrupt is
+    then only the error's context, and must still be treated as an interrupt."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def exit_code(interrupt: KeyboardInterrupt) -> int:
     """The shell's convention for a process ended by a signal: 128 + its number (130 for Ctrl-C)."""
     return 128 + int(getattr(interrupt, "signum", signal.SIGINT))

@@ -83,7 +83,9 @@ class ProcessExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if isinstance(exc[1], KeyboardInterrupt):
+        from ..interrupts import interrupt_behind
+
+        if interrupt_behind(exc[1]) is not None:  # type: ignore[arg-type]
             _stop_workers(self._pool)
         self._pool.shutdown(wait=exc[0] is None, cancel_futures=True)
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import RoomgateError
-from ..interrupts import Interrupted, exit_code, interrupts_on_termination
+from ..interrupts import Interrupted, exit_code, interrupt_behind, interrupts_on_termination
 from . import analyze, batch, demo, ir, live, mix, presets, render, studio
 from .common import say, show_warning
 
@@ -67,8 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"roomgate {args.command}: error: {_one_line(str(error))}")
         return 2
     except KeyboardInterrupt as interrupt:
-        say(f"roomgate: interrupted ({interrupt})" if isinstance(interrupt, Interrupted) else "roomgate: interrupted")
-        return exit_code(interrupt)
+        return _interrupted(interrupt)
+    except Exception as error:  # an error raised while the interrupt unwound a library: still an interrupt
+        behind = interrupt_behind(error)
+        if behind is None:
+            raise
+        return _interrupted(behind)
+
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    say(f"roomgate: interrupted ({interrupt})" if isinstance(interrupt, Interrupted) else "roomgate: interrupted")
+    return exit_code(interrupt)
 
 
 def _one_line(message: str) -> str:
