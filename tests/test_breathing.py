@@ -218,3 +218,21 @@ def test_the_default_rig_breathes_with_the_room_on_sung_phrases(phrases_22k, rt6
         # In the hall model the phrase take's ungated room falls 30 dB in about 0.4 s, before the old
         # linear release had got far: the old gates fail this take on sagging, not on ring-out.
         assert before.ring_out_db < after.ring_out_db - 1.0, before.row()
+
+
+def test_short_time_level_reads_a_steady_signal_right_up_to_both_ends():
+    rate = 16_000
+    level = m.short_time_level_db(np.ones(rate), rate)
+    np.testing.assert_allclose(level, 0.0, atol=1e-9)
+    assert m.short_time_level_db(np.full(10, 0.5), rate) == pytest.approx(np.full(10, 20 * math.log10(0.5)))
+
+
+def test_the_measures_refuse_moments_outside_the_signal():
+    rate = 16_000
+    x = np.ones(rate)
+    with pytest.raises(ValueError, match="note_end"):
+        m.ring_out_db(x, x, rate, note_end=100)  # less than the note's last 300 ms before it
+    with pytest.raises(ValueError, match="after_s"):
+        m.gain_db_after(np.ones(rate), rate, note_end=rate // 2, after_s=2.5)
+    with pytest.raises(ValueError, match="at least"):
+        m.click_margin_db(np.ones((1, 10)), np.ones((1, 10)), rate)

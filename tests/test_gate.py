@@ -81,6 +81,21 @@ def test_matches_per_sample_reference(params, keyed):
     np.testing.assert_allclose(trace.key_db, db_ref, rtol=1e-6, atol=1e-4, err_msg=msg)
 
 
+@pytest.mark.parametrize("fs", [8000, 22050, 192000])
+def test_matches_the_reference_at_rates_with_uneven_control_frames(fs):
+    """The control rate (1.5 kHz) divides 16 kHz and 48 kHz unevenly too; 8 kHz and 192 kHz are the
+    library's bounds, 22.05 kHz rounds its 15-sample frame furthest from 2/3 ms."""
+    params = {"threshold_db": -30.0, "hold_ms": 15.0, "release_ms": 50.0, "lookahead_ms": 1.5,
+              "detector": "rms", "detector_ms": 10.0}
+    x = vocalish(fs, 0.3, seed=4, channels=1)
+    y_ref, gain_ref, open_ref, _ = reference_gate(x, fs, None, **params)
+    y, trace = Gate(**params).process_with_trace(x, fs)
+    assert 0 < open_ref.mean() < 1
+    np.testing.assert_array_equal(trace.is_open, open_ref)
+    np.testing.assert_allclose(trace.gain, gain_ref, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-9)
+
+
 def test_real_singing_matches_the_reference_and_streams(vocadito):
     audio, sr = vocadito
     x = audio[:, 6 * sr: 7 * sr + sr // 2]  # 1.5 s with pauses: the gate opens and closes

@@ -94,3 +94,15 @@ def test_one_multichannel_file_is_the_whole_rig(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert out.is_file()
+
+
+@pytest.mark.parametrize("delay", [0, 1, 37])
+def test_gcc_phat_finds_a_delay_of_zero_too_beside_a_strong_reflection(delay: int) -> None:
+    """A lag at the window's edge (0: mics at one distance) may be the peak; a reflection 200
+    samples later at 0.8 of the direct sound must not win over it."""
+    rate = 16_000
+    dry = np.random.default_rng(3).standard_normal(rate * 2)
+    heard = np.zeros_like(dry)
+    heard[delay:] += dry[: dry.size - delay]
+    heard[delay + 200:] += 0.8 * dry[: dry.size - delay - 200]
+    assert estimate_delay(dry, heard, rate).delay_s * rate == pytest.approx(delay, abs=0.05)

@@ -61,7 +61,8 @@ def estimate_delay(reference: np.ndarray, delayed: np.ndarray, sample_rate: int,
     max_lag = min(int(max_delay_s * sample_rate), n - 1)
     window = correlation[: max_lag + 1]
     highest = float(window.max())
-    local_max = np.flatnonzero((window[1:-1] >= window[:-2]) & (window[1:-1] >= window[2:])) + 1
+    padded = np.concatenate([[-np.inf], window, [-np.inf]])  # a lag at either end may be the peak (0 above all)
+    local_max = np.flatnonzero((padded[1:-1] >= padded[:-2]) & (padded[1:-1] >= padded[2:]))
     candidates = local_max[window[local_max] >= PEAK_FRACTION * highest]
     peak = int(candidates[0]) if candidates.size else int(np.argmax(window))
     offset = 0.0
@@ -216,7 +217,8 @@ def estimate_take_delays(passages: list[np.ndarray], reference: int, sample_rate
 
 def _earliest_strong_peak(window: np.ndarray) -> int:
     highest = float(window.max())
-    local_max = np.flatnonzero((window[1:-1] >= window[:-2]) & (window[1:-1] >= window[2:])) + 1
+    padded = np.concatenate([[-np.inf], window, [-np.inf]])  # a lag at either end may be the peak (0 above all)
+    local_max = np.flatnonzero((padded[1:-1] >= padded[:-2]) & (padded[1:-1] >= padded[2:]))
     candidates = local_max[window[local_max] >= PEAK_FRACTION * highest]
     return int(candidates[0]) if candidates.size else int(np.argmax(window))
 

@@ -110,9 +110,9 @@ def short_time_level_db(signal: np.ndarray, sample_rate: int, window_s: float = 
     w = max(1, int(round(window_s * sample_rate)))
     csum = np.concatenate([[0.0], np.cumsum(power)])
     n = power.shape[0]
-    lo = np.clip(np.arange(n) - w // 2, 0, n)
-    hi = np.clip(lo + w, 0, n)
-    mean = (csum[hi] - csum[lo]) / w
+    lo = np.clip(np.arange(n) - w // 2, 0, max(n - w, 0))  # near either end the window slides in whole
+    hi = np.minimum(lo + w, n)
+    mean = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
     return 10 * np.log10(np.maximum(mean, 1e-30))
 
 
@@ -138,6 +138,9 @@ def ring_out_db(gated: np.ndarray, ungated: np.ndarray, sample_rate: int, note_e
     u = np.atleast_2d(np.asarray(ungated, dtype=np.float64))
     g = np.atleast_2d(np.asarray(gated, dtype=np.float64))
     tail = int(round(NOTE_TAIL_S * sample_rate))
+    if not tail <= note_end < u.shape[1]:
+        raise ValueError(f"note_end: expected a sample from {tail} (the note's last {NOTE_TAIL_S:g} s) "
+                         f"to {u.shape[1] - 1}, got {note_end}")
     reference_db = 10 * math.log10(np.mean(np.sum(u[:, note_end - tail:note_end] ** 2, axis=0))
                                    + _TINY)
     level_u = short_time_level_db(u, sample_rate)
@@ -180,7 +183,11 @@ def open_fraction(gain: np.ndarray, start: int = 0, stop: int | None = None,
 
 def gain_db_after(gain: np.ndarray, sample_rate: int, note_end: int, after_s: float = 2.5) -> float:
     """Measure 4: the gain in dB ``after_s`` seconds after ``note_end`` (-inf when shut)."""
-    value = float(np.asarray(gain)[note_end + int(round(after_s * sample_rate))])
+    gain = np.asarray(gain)
+    at = note_end + int(round(after_s * sample_rate))
+    if not 0 <= at < gain.shape[-1]:
+        raise ValueError(f"after_s: {after_s:g} s after sample {note_end} is outside the {gain.shape[-1]} samples given")
+    value = float(gain[..., at])
     return 20 * math.log10(value) if value > 0 else -math.inf
 
 
@@ -206,9 +213,11 @@ def click_margin_db(mics: np.ndarray, gains: np.ndarray, sample_rate: int,
     if sample_rate <= 2 * CLICK_HIGHPASS_HZ:
         raise ValueError(f"sample_rate: expected above {2 * CLICK_HIGHPASS_HZ:g} Hz for a "
                          f"{CLICK_HIGHPASS_HZ:g} Hz high-pass, got {sample_rate}")
+    w = int(round(CLICK_WINDOW_S * sample_rate))
+    if x.shape[1] < w:
+        raise ValueError(f"mics: expected at least {CLICK_WINDOW_S * 1000:g} ms ({w} samples), got {x.shape[1]}")
     added = np.sum(_highpass(x * g, sample_rate) - g * _highpass(x, sample_rate), axis=0)
     own = _highpass(np.sum(x, axis=0), sample_rate)
-    w = int(round(CLICK_WINDOW_S * sample_rate))
     hop = int(round(CLICK_HOP_S * sample_rate))
     starts = np.arange(0, max(1, x.shape[1] - w + 1), hop)
     c_added = np.concatenate([[0.0], np.cumsum(added * added)])

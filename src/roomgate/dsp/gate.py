@@ -142,7 +142,7 @@ class GateSettings:
             opening takes proportionally less). 0 opens at once. Default 2. (Always linear: it is
             short, and an exponential rise from the floor would spend most of it inaudible.)
         hold_ms: the gate stays open this long after the key level was first seen below the close
-            threshold (rounded up to a whole control frame, at most 2/3 ms more). Default 80.
+            threshold (rounded up to a whole control frame of about 2/3 ms: 0.68 ms at 22.05 kHz). Default 80.
         release_ms: the time the gain takes to fall the gate's whole range, from 1 (0 dB) to the
             floor (``range_db``; with ``range_db = -inf``, to -80 dB, where it then closes to
             silence). A partial fall takes proportionally less. Default 250.
