@@ -656,6 +656,9 @@ def test_the_disk_cache_stays_under_its_limit_dropping_the_least_recently_used(t
     assert cache.cache_usage().size_bytes <= 500_000
     assert cache._entry_path("k4").name in left and cache._entry_path("k0").name in left
     assert cache._entry_path("k1").name not in left
-    monkeypatch.setenv("ROOMGATE_CACHE_MAX_MB", "lots")
-    with pytest.warns(RoomgateWarning, match="ROOMGATE_CACHE_MAX_MB"):
-        assert cache.max_disk_bytes() == int(cache.DEFAULT_MAX_MB * 1e6)
+    for text in ("lots", "-5", "nan", "inf"):
+        monkeypatch.setenv("ROOMGATE_CACHE_MAX_MB", text)
+        with pytest.warns(RoomgateWarning, match="ROOMGATE_CACHE_MAX_MB"):
+            assert cache.max_disk_bytes() == int(cache.DEFAULT_MAX_MB * 1e6)
+    monkeypatch.setenv("ROOMGATE_CACHE_MAX_MB", "0")  # no disk cache at all is a valid choice
+    assert cache.max_disk_bytes() == 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pathlib
 import tempfile
@@ -59,10 +60,12 @@ def max_disk_bytes() -> int:
     try:
         megabytes = float(text) if text.strip() else DEFAULT_MAX_MB
     except ValueError:
-        warnings.warn(f"ROOMGATE_CACHE_MAX_MB={text!r} is not a number of megabytes; using {DEFAULT_MAX_MB:g}",
-                      RoomgateWarning, stacklevel=2)
+        megabytes = math.nan
+    if not megabytes >= 0 or math.isinf(megabytes):  # NaN, negative, infinite: not a size
+        warnings.warn(f"ROOMGATE_CACHE_MAX_MB={text!r} is not a number of megabytes >= 0; using "
+                      f"{DEFAULT_MAX_MB:g}", RoomgateWarning, stacklevel=2)
         megabytes = DEFAULT_MAX_MB
-    return max(0, int(megabytes * 1e6))
+    return int(megabytes * 1e6)
 
 
 @dataclass(frozen=True)
