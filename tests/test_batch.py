@@ -345,9 +345,13 @@ def test_memory_urls_through_a_task(tmp_path: Path) -> None:
     remove_empty_staging("memory://renders")  # as the batch does once every task is over
     assert sorted(memory.ls("/renders", detail=False)) == ["/renders/take.json", "/renders/take.wav"]
     assert result.input_sha256 == local.input_sha256 and result.open_fraction == local.open_fraction
-    again = run_task(RenderTask("memory://takes/take.wav", "memory://renders/take.wav", settings,
-                                report="memory://renders/take.json", skip_if_sha256=result.input_sha256))
-    assert again.status == "skipped"
+    assert dict(result.output_sha256).keys() == {"memory://renders/take.wav", "memory://renders/take.json"}
+    again = RenderTask("memory://takes/take.wav", "memory://renders/take.wav", settings,
+                       report="memory://renders/take.json", skip_if_sha256=result.input_sha256,
+                       skip_if_outputs=result.output_sha256)
+    assert run_task(again).status == "skipped"
+    memory.pipe("/renders/take.json", b"{}")  # an output changed since: the file is rendered again
+    assert run_task(again).status == "done"
     missing = run_task(RenderTask("memory://takes/nothing.wav", "memory://renders/x.wav", settings))
     assert missing.status == "failed" and missing.error == "memory://takes/nothing.wav: no such file"
 

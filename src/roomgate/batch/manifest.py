@@ -5,12 +5,12 @@ any file whose first non-blank character is ``{``). The columns (keys):
 
 ========== ======================================================================================
 ``input``  required: the take, a path (relative to the manifest's folder) or a URL
-``output`` default ``DIR/<input stem>.<ext>``; a relative path is inside ``DIR``
+``output`` default ``DIR/<input stem>.<ext>``; a relative path is inside ``DIR`` (no ``..``)
 ``preset`` default: the command's ``--preset``; a relative file path is found next to the manifest
 ``set``    ``KEY=VALUE`` overrides separated by ``;`` (in JSON Lines, also a list of strings),
            applied after the command's ``--set`` (a relative ``ir`` path in them is found from
            the working folder, as on the command line)
-``report`` a report JSON for this file (relative: inside ``DIR``); empty for none
+``report`` a report JSON for this file (relative: inside ``DIR``, no ``..``); empty for none
 ========== ======================================================================================
 
 Every row is checked before any work starts (the input exists, when it is a local file; the
@@ -97,7 +97,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         raise ConfigError(f"line 1: expected a header with the columns {', '.join(COLUMNS)} "
                           f"(input required), got {', '.join(header) or 'nothing'}")
     for cells in reader:
-        if not any(cell.strip() for cell in cells):
+        if len(cells) <= 1 and not "".join(cells).strip():  # a blank line (",,," is a row, with no input)
             continue
         if len(cells) > len(header):
             yield reader.line_num, {"": f"{len(cells)} cells under a header of {len(header)} columns"}
@@ -145,14 +145,24 @@ def _row(manifest: Path, line: int, fields: dict[str, Any], output_folder: str, 
     output = _text(fields, "output")
     if not output:
         output = f"{locations.stem_of(source)}.{extension or _extension_of(source)}"
-    output = locations.join(output_folder, output)
+    output = locations.join(output_folder, _inside("output", output))
     _check_output(output, source, subtype)
     report = _text(fields, "report")
     if report:
-        report = locations.join(output_folder, report)
+        report = locations.join(output_folder, _inside("report", report))
         if not report.lower().endswith(".json"):
             raise ConfigError(f"report {report!r}: expected a .json file name")
     return ManifestRow(line, source, output, settings, report or None)
+
+
+def _inside(key: str, name: str) -> str:
+    """A relative ``output`` / ``report`` stays inside DIR: ``..`` may not climb out of it."""
+    if locations.is_url(name) or Path(name).is_absolute():
+        return name
+    if ".." in Path(name).parts:
+        raise ConfigError(f"{key} {name!r}: a relative path is inside DIR and may not contain '..'; "
+                          "give an absolute path to write elsewhere")
+    return name
 
 
 def _text(fields: dict[str, Any], key: str) -> str:
@@ -202,7 +212,7 @@ def _check_output(output: str, source: str, subtype: str | None) -> None:
             raise ConfigError(f"output {output!r}: is the input; roomgate never overwrites its input")
         if local_output.is_dir():
             raise ConfigError(f"output {output!r}: is a folder; expected a file name")
-    choose_subtype(Path(locations.name_of(output)), subtype)  # a format we can write
+    choose_subtype(Path(locations.name_of(output)), requested=subtype)  # a format and subtype we can write
 
 
 def _clashes(rows: Sequence[ManifestRow]) -> list[str]:

@@ -48,7 +48,8 @@ def run_batch(tasks: Sequence[RenderTask], executor: Executor, *, journal: Journ
         for folder in folders:  # what a killed run left half-written (we hold the journal's lock)
             locations.remove_stale_staging(folder)
         if not force:
-            tasks = [dataclasses.replace(t, skip_if_sha256=journal.done_sha256(t)) for t in tasks]
+            tasks = [dataclasses.replace(t, skip_if_sha256=journal.done_sha256(t),
+                                         skip_if_outputs=journal.done_outputs(t)) for t in tasks]
     order = {(task.input, task.output): index for index, task in enumerate(tasks)}
     results: list[TaskResult | None] = [None] * len(tasks)
     try:

@@ -33,6 +33,19 @@ class Settings:
 
         return Rig(parse_config(self.table, source=self.source))
 
+    def files_read(self) -> list[tuple[str, str]]:
+        """(path, role) of every file these settings read: the preset file, the measured IRs
+        (``mics.NAME.ir``, ``room.ir``). No output of a batch may be one of them."""
+        from ..config.parse import parse_config
+
+        config = parse_config(self.table, source=self.source)
+        files = [(str(m.ir), f"mics.{m.name}.ir") for m in config.mics if m.ir is not None]
+        if config.room_ir is not None:
+            files.append((str(config.room_ir), "room.ir"))
+        if self.source not in ("", "<memory>"):
+            files.append((self.source, "the preset"))
+        return files
+
 
 def resolve_settings(preset: str, overrides: Sequence[str]) -> Settings:
     """Read ``preset``, apply ``overrides`` (``KEY=VALUE``) and validate: a ConfigError names the key."""

@@ -34,7 +34,8 @@ class RenderTask:
     """One file to render: where from, where to, with which settings.
 
     ``skip_if_sha256``: the input digest the journal holds for this output with these settings;
-    when the input still has it and every output of the task exists, the task is skipped.
+    ``skip_if_outputs``: the (location, sha256) of each output as the journal holds them written.
+    When the input still has its digest and every output still has its own, the task is skipped.
     """
 
     input: str
@@ -44,6 +45,7 @@ class RenderTask:
     report: str | None = None
     plot: str | None = None
     skip_if_sha256: str | None = None
+    skip_if_outputs: tuple[tuple[str, str], ...] = ()
     roomgate_version: str = ""
 
     @property
@@ -69,6 +71,7 @@ class TaskResult:
     gated_mics: tuple[str, ...] = ()
     error: str | None = None
     notes: tuple[str, ...] = ()
+    output_sha256: tuple[tuple[str, str], ...] = ()  # (location, sha256) of each output written
 
 
 def run_task(task: RenderTask) -> TaskResult:
@@ -99,7 +102,7 @@ def _run(task: RenderTask, started: float) -> TaskResult:
         raise RoomgateError(f"{task.input}: this worker runs roomgate {__version__}, the client "
                             f"{task.roomgate_version}; install the same version on both")
     digest = locations.input_sha256(task.input)
-    if task.skip_if_sha256 == digest and all(locations.exists(o) for o in task.outputs):
+    if task.skip_if_sha256 == digest and _outputs_unchanged(task):
         return TaskResult(task.input, task.output, "skipped", time.perf_counter() - started, digest)
     from ..rig.job import Outputs, render_file
 
@@ -111,6 +114,7 @@ def _run(task: RenderTask, started: float) -> TaskResult:
                           None if plot is None else plot.path)
         with locations.local_input(task.input) as input_path:
             job = render_file(_rig(task.settings), input_path, outputs)
+        written = tuple((o.location, locations.input_sha256(str(o.path))) for o in staged if o is not None)
         for output in (report, plot, audio):  # the audio last: it stands for the whole task
             if output is not None:
                 output.place()
@@ -121,7 +125,18 @@ def _run(task: RenderTask, started: float) -> TaskResult:
     mics = job.render.report.mics
     return TaskResult(task.input, task.output, "done", time.perf_counter() - started, digest,
                       job.render.report.duration_s, {m.name: float(m.open_fraction) for m in mics},
-                      tuple(m.name for m in mics if m.is_gated), notes=tuple(f"note: {n}" for n in job.notes))
+                      tuple(m.name for m in mics if m.is_gated), notes=tuple(f"note: {n}" for n in job.notes),
+                      output_sha256=written)
+
+
+def _outputs_unchanged(task: RenderTask) -> bool:
+    """Every output of ``task`` is still what the journal says was written (its sha256: hashing
+    an output costs about what reading it does; a size or time check would miss a file rewritten
+    with the same length, or copied back with its old time)."""
+    recorded = dict(task.skip_if_outputs)
+    if set(recorded) != set(task.outputs):
+        return False
+    return all(locations.exists(o) and locations.input_sha256(o) == recorded[o] for o in task.outputs)
 
 
 def _failed(task: RenderTask, started: float, error: str) -> TaskResult:

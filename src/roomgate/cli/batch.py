@@ -15,6 +15,7 @@ from .common import (
     InputIndex,
     add_quiet_option,
     add_rig_options,
+    check_not_an_input,
     check_output_file,
     check_side_file,
     is_quiet,
@@ -77,16 +78,74 @@ def run(args: argparse.Namespace) -> int:
         for problem in error.problems:
             say(f"roomgate batch: error: {args.manifest} {problem}")
         return 2
+    summary = locations.join(folder, SUMMARY_NAME)
+    problems = _check_batch_files(Path(args.manifest), rows, summary, journal_path)
+    if problems:
+        for problem in problems:
+            say(f"roomgate batch: error: {problem}")
+        return 2
     tasks = [_task(row.input, row.output, row.settings, args.subtype, row.report) for row in rows]
     with Journal(journal_path) as journal:
         outcome = run_batch(tasks, executor, journal=journal, force=args.force,
                             on_result=_reporter(len(tasks)))
-    summary = locations.join(folder, SUMMARY_NAME)
     write_summary(summary, outcome.results)
     done, skipped = outcome.count("done"), outcome.count("skipped")
     print(f"rendered {done}, skipped {skipped} (done before), failed {len(outcome.failed)}, of {len(tasks)} files "
           f"in {outcome.elapsed_s:.1f} s on {executor.description}; summary: {summary}")
     return _report_failures("batch", outcome.failed, len(tasks))
+
+
+def _check_batch_files(manifest: Path, rows: Sequence[Any], summary: str, journal: Path) -> list[str]:
+    """Every file a batch reads (the manifest, the inputs, the presets and measured IRs its rows
+    name) against every file it writes (outputs, reports, the summary, the journal): one line per
+    problem, each naming the file (and the manifest's line)."""
+    from ..batch import locations
+
+    read = [InputFile(manifest, "the manifest")]
+    settings_seen: dict[str, Any] = {}
+    for row in rows:
+        local = locations.local_path(row.input)
+        if local is not None:
+            read.append(InputFile(local, "input"))
+        settings_seen.setdefault(row.settings.digest, row.settings)
+    for settings in settings_seen.values():
+        read += [InputFile(Path(path), role) for path, role in settings.files_read()]
+    index = InputIndex(read)
+    problems = []
+    written: list[tuple[Path, str]] = []
+    for row in rows:
+        for kind, target in (("output", row.output), ("report", row.report)):
+            local = None if target is None else locations.local_path(target)
+            if local is None:
+                continue
+            written.append((local, f"{kind} of line {row.line}"))
+            problem = _is_read(index, local)
+            if problem:
+                problems.append(f"{manifest} line {row.line}: {kind} {target!r}: {problem}")
+    local_summary = locations.local_path(summary)
+    if local_summary is not None:
+        written.append((local_summary, "batch summary"))
+        problem = _is_read(index, local_summary)
+        if problem:
+            problems.append(f"{summary}: the batch summary {problem}")
+    problem = _is_read(index, journal) or _is_written(journal, written)
+    if problem:
+        problems.append(f"--journal {journal}: {problem}")
+    return problems
+
+
+def _is_read(index: InputIndex, path: Path) -> str:
+    """Why ``path`` may not be written ("is an input (the manifest); ..."), or ""."""
+    file = index.find(path)
+    if file is None:
+        return ""
+    what = "an input" if file.role == "input" else f"an input ({file.role})"
+    return f"is {what}; roomgate never overwrites its input"
+
+
+def _is_written(path: Path, written: Sequence[tuple[Path, str]]) -> str:
+    found = InputIndex([InputFile(p, role) for p, role in written]).find(path)
+    return "" if found is None else f"is also the {found.role}; the journal must be a file of its own"
 
 
 def render_many(args: argparse.Namespace, read: Sequence[Path | InputFile] = ()) -> int:
@@ -134,6 +193,13 @@ def _render_targets(args: argparse.Namespace, inputs: list[str],
     if clashes:
         raise OutputError(f"{output}: several inputs are named {', '.join(clashes)}; their outputs would "
                           "overwrite each other")
+    stems = [locations.stem_of(i) for i in inputs]
+    for option, folder in side_folders.items():
+        stem_clashes = sorted({s for s in stems if stems.count(s) > 1})
+        if folder is not None and stem_clashes:
+            kind = "reports" if option == "--report" else "plots"
+            raise OutputError(f"{option} {folder}: several inputs share the name {', '.join(stem_clashes)} (before "
+                              f"the extension); their {kind} would overwrite each other")
     targets = []
     for source, name in zip(inputs, names):
         target = locations.join(output, name)
@@ -142,8 +208,13 @@ def _render_targets(args: argparse.Namespace, inputs: list[str],
             check_output_file(local, index, args.subtype)
         stem = locations.stem_of(source)
         report, plot = side_folders["--report"], side_folders["--plot"]
-        targets.append((source, target, None if report is None else locations.join(report, f"{stem}.json"),
-                        None if plot is None else locations.join(plot, f"{stem}.png")))
+        report_target = None if report is None else locations.join(report, f"{stem}.json")
+        plot_target = None if plot is None else locations.join(plot, f"{stem}.png")
+        for option, side in (("--report", report_target), ("--plot", plot_target)):
+            side_local = None if side is None else locations.local_path(side)
+            if side_local is not None:
+                check_not_an_input(side_local, index, option)
+        targets.append((source, target, report_target, plot_target))
     return targets
 
 
