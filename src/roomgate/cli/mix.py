@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    cli_command,
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
@@ -50,6 +51,7 @@ def add_parser(commands: Any) -> None:
     mix.set_defaults(run=run)
 
 
+@cli_command
 def run(args: argparse.Namespace) -> int:
     from ..io.audio import TrackReader, audio_info
     from ..rig.job import Outputs, mix_files

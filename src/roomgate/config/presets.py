@@ -122,7 +122,11 @@ def export_preset(name_or_path: str | Path, destination: str | Path | None = Non
             raise ConfigError(f"name: {new_name!r} is a built-in preset's name, which --preset finds first; "
                               "choose another")
         destination = user_preset_dir() / f"{new_name}.toml"
-        Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{Path(destination).parent}: cannot make your preset folder "
+                              f"({error.strerror or error}); set ROOMGATE_PRESET_DIR or export with -o FILE.toml") from None
     destination = Path(destination)
     if destination.suffix.lower() != ".toml":
         raise OutputError(f"{destination}: expected a .toml file name")

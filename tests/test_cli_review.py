@@ -1,0 +1,82 @@
+"""Fixes from the CLI review: machine faults and bad input end in one line and exit 2, leave no
+folder the command made, and the messages say what is true."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+ROOMGATE = [sys.executable, "-m", "roomgate.cli"]
+SMALL = ["--set", "room.size_m=[8, 6, 3]", "--set", "room.rt60_s=0.3", "--set", "singer.position_m=[1.5, 3, 1.5]",
+         "--set", "mics.mid.distance_m=2.5", "--set", "mics.far.distance_m=5.5"]
+FULL_DEVICE = Path("/dev/full")
+needs_dev_full = pytest.mark.skipif(not FULL_DEVICE.exists(), reason="no /dev/full (a device that is always full)")
+
+
+def run(*args: str, cwd: Path | None = None, stdout: object = subprocess.PIPE,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ROOMGATE, *args], stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def _voice_file(path: Path, sample_rate: int = 16_000, seconds: float = 1.5) -> Path:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    tone = 0.6 * np.sin(np.pi * t / seconds) ** 2 * np.sin(2 * np.pi * 180 * t)
+    soundfile.write(str(path), tone.astype(np.float32), sample_rate, subtype="PCM_16")
+    return path
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("roomgate: ")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+# 1. Machine faults: one line, exit 2 ------------------------------------------------------------
+
+def test_demo_into_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run("demo", "-q", "-o", str(blocker / "demo"))
+    _assert_one_line_error(result, str(blocker / "demo"), "cannot make the folder")
+
+
+def test_presets_export_into_a_preset_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run("presets", "--export", "heroes-1977", "--name", "z", env={"ROOMGATE_PRESET_DIR": str(blocker / "p")})
+    _assert_one_line_error(result, str(blocker / "p"), "cannot make your preset folder")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_render_audio_to_a_full_stdout(tmp_path: Path, unbuffered: str) -> None:
+    source = _voice_file(tmp_path / "v.wav")
+    with open(FULL_DEVICE, "w") as full:
+        result = run("render", "-q", str(source), "-o", "-", *SMALL, stdout=full, env={"PYTHONUNBUFFERED": unbuffered})
+    # with -o -, the summary goes to stderr; the error is the one line after it
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [result.stderr.splitlines()[-1]] and "stdout" in errors[0] and "No space left" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.wav"]
+
+
+@needs_dev_full
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_render_summary_to_a_full_stdout(tmp_path: Path, unbuffered: str) -> None:
+    source = _voice_file(tmp_path / "v.wav")
+    out = tmp_path / "out.wav"
+    with open(FULL_DEVICE, "w") as full:
+        result = run("render", "-q", str(source), "-o", str(out), *SMALL, stdout=full,
+                     env={"PYTHONUNBUFFERED": unbuffered})
+    _assert_one_line_error(result, "stdout", "No space left on device")
+    assert soundfile.info(str(out)).frames > soundfile.info(str(source)).frames  # complete (with its tail): it may stay
