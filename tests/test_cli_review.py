@@ -80,3 +80,73 @@ def test_render_summary_to_a_full_stdout(tmp_path: Path, unbuffered: str) -> Non
                      env={"PYTHONUNBUFFERED": unbuffered})
     _assert_one_line_error(result, "stdout", "No space left on device")
     assert soundfile.info(str(out)).frames > soundfile.info(str(source)).frames  # complete (with its tail): it may stay
+
+
+# 3. Folders a failing command made are not left behind ------------------------------------------
+
+def test_failed_render_removes_the_stems_folder_it_made(tmp_path: Path) -> None:
+    bad = tmp_path / "nan.wav"
+    soundfile.write(str(bad), np.full(16_000, np.nan, dtype=np.float32), 16_000, subtype="FLOAT")
+    result = run("render", "-q", str(bad), "-o", str(tmp_path / "x.wav"), "--stems", str(tmp_path / "new" / "stems"),
+                 *SMALL)
+    _assert_one_line_error(result, str(bad))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.wav"]
+
+
+def test_failed_render_keeps_a_stems_folder_that_existed(tmp_path: Path) -> None:
+    bad = tmp_path / "nan.wav"
+    soundfile.write(str(bad), np.full(16_000, np.nan, dtype=np.float32), 16_000, subtype="FLOAT")
+    (tmp_path / "stems").mkdir()
+    result = run("render", "-q", str(bad), "-o", str(tmp_path / "x.wav"), "--stems", str(tmp_path / "stems"), *SMALL)
+    assert result.returncode == 2
+    assert (tmp_path / "stems").is_dir()
+
+
+def test_stems_folder_named_as_the_output_is_refused(tmp_path: Path) -> None:
+    source = _voice_file(tmp_path / "v.wav")
+    out = tmp_path / "o3.wav"
+    result = run("render", "-q", str(source), "-o", str(out), "--stems", str(out), *SMALL)
+    _assert_one_line_error(result, "--stems", "o3.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.wav"]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError])
+def test_command_scope_removes_only_the_empty_folders_it_made(tmp_path: Path, stop: type[BaseException]) -> None:
+    from roomgate.cli.common import command_scope, make_folder
+
+    (tmp_path / "old").mkdir()
+    with pytest.raises(stop), command_scope():
+        make_folder(tmp_path / "old", "-o")
+        make_folder(tmp_path / "a" / "b" / "c", "--stems")
+        make_folder(tmp_path / "kept", "-o")
+        (tmp_path / "kept" / "file.wav").write_bytes(b"x")
+        raise stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "old"]
+
+
+def test_command_scope_keeps_the_folders_of_a_success(tmp_path: Path) -> None:
+    from roomgate.cli.common import command_scope, make_folder
+
+    with command_scope():
+        make_folder(tmp_path / "a", "-o")
+    assert (tmp_path / "a").is_dir()
+
+
+def test_interrupted_render_leaves_no_stems_folder(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    source = _voice_file(tmp_path / "long.wav", seconds=120.0)
+    process = subprocess.Popen([*ROOMGATE, "render", str(source), "-o", str(tmp_path / "o.wav"), "--stems",
+                                str(tmp_path / "S"), *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # wait until the command has made its stems folder (it then renders for a while)
+            if (tmp_path / "S").exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav"], stderr
