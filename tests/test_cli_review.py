@@ -150,3 +150,21 @@ def test_interrupted_render_leaves_no_stems_folder(tmp_path: Path) -> None:
         process.kill()
     assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav"], stderr
+
+
+# 2. The demo says what it did to the level ------------------------------------------------------
+
+def test_demo_without_normalisation_says_so_and_warns_above_full_scale(tmp_path: Path) -> None:
+    result = run("demo", "-q", "-o", str(tmp_path / "d"), "--set", "output.normalize=none")
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("rendered in"))
+    peak_db = 20 * np.log10(np.max(np.abs(soundfile.read(str(tmp_path / "d" / "heroes.wav"))[0])))
+    assert "normalised" not in line
+    assert peak_db > -0.01  # the unnormalised demo goes over full scale (clipped in the file) ...
+    assert "ABOVE FULL SCALE" in line  # ... and says so, as render does
+
+
+def test_demo_with_normalisation_names_the_gain(tmp_path: Path) -> None:
+    result = run("demo", "-q", "-o", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    assert "normalised" in result.stdout and "dBFS peak" in result.stdout

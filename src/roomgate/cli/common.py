@@ -436,9 +436,9 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> None:
-    """The table of what each mic did, and one line about the file written."""
-    print(format_table(summary_rows(report), ("mic", "distance", "trim", "opens above", "closes below", "open", "first open")))
+def output_level_note(report: Report) -> str:
+    """What normalisation did to the output, as a phrase ("normalised +4.9 dB to -1.0 dBFS peak"),
+    or the warning that an unnormalised output is above full scale; "" when there is nothing to say."""
     assert report.output is not None
     normalization = report.output.normalization_db
     peak_before = report.output.peak_db_before_normalization
@@ -447,15 +447,23 @@ def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> 
     if report.output.normalize == "lufs" and loudness_before is not None:
         true_peak = (report.output.true_peak_db_before_normalization or 0.0) + normalization
         reached = loudness_before + normalization
-        note = f", normalised {normalization:+.1f} dB to {reached:.1f} LUFS (true peak {true_peak:.1f} dBTP)"
+        note = f"normalised {normalization:+.1f} dB to {reached:.1f} LUFS (true peak {true_peak:.1f} dBTP)"
         target = report.output.loudness_target_lufs
         if target is not None and reached < target - 0.05:
             note += (f", held {target - reached:.1f} LU under the {target:.1f} LUFS target by the true-peak ceiling "
                      "(output.peak_db)")
     elif normalization:
-        note = f", normalised {normalization:+.1f} dB to {(peak_before or 0.0) + normalization:.1f} dBFS peak"
+        note = f"normalised {normalization:+.1f} dB to {(peak_before or 0.0) + normalization:.1f} dBFS peak"
     elif peak_before is not None and peak_before > 0:
-        note = f", peak {peak_before:+.1f} dBFS: ABOVE FULL SCALE (set output.normalize=\"peak\")"
+        note = f"peak {peak_before:+.1f} dBFS: ABOVE FULL SCALE (set output.normalize=\"peak\")"
+    return note
+
+
+def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> None:
+    """The table of what each mic did, and one line about the file written."""
+    print(format_table(summary_rows(report), ("mic", "distance", "trim", "opens above", "closes below", "open", "first open")))
+    note = output_level_note(report)
+    note = f", {note}" if note else ""
     print(f"wrote {output_path} ({report.duration_s:.1f} s of audio in {elapsed_s:.1f} s{note})")
 
 

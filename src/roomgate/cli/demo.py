@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dsp.compile import DEMO_KERNELS
-from .common import DEFAULT_PRESET, add_quiet_option, cli_command, make_folder, announce_compilation, format_table, progress, say, set_quiet
+from .common import DEFAULT_PRESET, add_quiet_option, cli_command, make_folder, announce_compilation, format_table, output_level_note, progress, say, set_quiet
 
 
 def add_parser(commands: Any) -> None:
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"roomgate demo: {report.duration_s:.1f} s of a synthetic sung crescendo through {rig.config.name}\n")
     print(format_table(_rows(report), ("mic", "distance", "opens above", "closes below", "open", "open during (s)")))
     assert report.output is not None
-    print(f"\nrendered in {elapsed_s:.1f} s; normalised {report.output.normalization_db:+.1f} dB to "
-          f"{rig.config.output.peak_db:g} dBFS peak")
+    peak_db = report.output.peak_db_before_normalization
+    note = output_level_note(report) or ("not normalised" + ("" if peak_db is None else f"; peak {peak_db:+.1f} dBFS"))
+    print(f"\nrendered in {elapsed_s:.1f} s; {note}")
     for path in paths:
         print(f"wrote {path}")
     return 0
