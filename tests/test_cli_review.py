@@ -168,3 +168,18 @@ def test_demo_with_normalisation_names_the_gain(tmp_path: Path) -> None:
     result = run("demo", "-q", "-o", str(tmp_path / "d"))
     assert result.returncode == 0, result.stderr
     assert "normalised" in result.stdout and "dBFS peak" in result.stdout
+
+
+# 4. analyze says what is wrong with a file that is no impulse response ------------------------
+
+def test_analyze_a_recording_names_its_spread_energy_not_a_missing_decay(tmp_path: Path) -> None:
+    rate = 16_000
+    rng = np.random.default_rng(1)
+    t = np.arange(4 * rate) / rate  # a sung phrase: loud and soft notes, then a 40 dB fade at the end
+    level = np.where((t % 1.0) < 0.7, 1.0, 0.05) * np.where(t > 3.8, 0.01, 1.0)
+    take = 0.3 * level * np.sin(2 * np.pi * 220 * t) * (1 + 0.05 * rng.standard_normal(t.size))
+    path = tmp_path / "vocal.wav"
+    soundfile.write(str(path), take, rate)
+    result = run("analyze", str(path))
+    _assert_one_line_error(result, str(path), "second half")
+    assert "does not decay" not in result.stderr
