@@ -183,3 +183,24 @@ def test_analyze_a_recording_names_its_spread_energy_not_a_missing_decay(tmp_pat
     result = run("analyze", str(path))
     _assert_one_line_error(result, str(path), "second half")
     assert "does not decay" not in result.stderr
+
+
+# 5. A folder is called a folder -----------------------------------------------------------------
+
+def test_preset_naming_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "somefolder"
+    folder.mkdir()
+    source = _voice_file(tmp_path / "v.wav")
+    result = run("render", str(source), "-o", str(tmp_path / "o.wav"), "--preset", str(folder))
+    _assert_one_line_error(result, str(folder), "is a folder")
+    result = run("presets", "--export", str(folder), "-o", str(tmp_path / "x.toml"))
+    _assert_one_line_error(result, str(folder), "is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["somefolder", "v.wav"]
+
+
+def test_presets_export_onto_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "somefolder"
+    folder.mkdir()
+    result = run("presets", "--export", "heroes-1977", "-o", str(folder))
+    _assert_one_line_error(result, str(folder), "is a folder")
+    assert list(folder.iterdir()) == []
