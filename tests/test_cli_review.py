@@ -204,3 +204,43 @@ def test_presets_export_onto_a_folder_says_it_is_a_folder(tmp_path: Path) -> Non
     result = run("presets", "--export", "heroes-1977", "-o", str(folder))
     _assert_one_line_error(result, str(folder), "is a folder")
     assert list(folder.iterdir()) == []
+
+
+# 6. Too short a take gives no delay estimate ---------------------------------------------------
+
+def test_take_delays_from_ten_samples_are_not_reliable() -> None:
+    from roomgate.dsp.align import MIN_SIGNAL_S, estimate_take_delays, loudest_passages
+
+    rate = 48_000
+    rng = np.random.default_rng(3)
+    close = rng.standard_normal(10)
+    take = np.stack([close, np.roll(close, 3), np.roll(close, 7)])
+    passages = loudest_passages(lambda: [take], 0, rate)
+    delays = estimate_take_delays(passages, 0, rate)
+    assert delays[1].signal_s < MIN_SIGNAL_S
+    assert not delays[1].reliable and not delays[2].reliable
+    assert delays[1].delay_s is None
+
+
+def test_take_delays_from_a_long_enough_take_stay_reliable() -> None:
+    from roomgate.dsp.align import estimate_take_delays, loudest_passages
+
+    rate = 16_000
+    rng = np.random.default_rng(4)
+    close = rng.standard_normal(2 * rate)
+    take = np.stack([close, np.concatenate([np.zeros(40), close[:-40]])])
+    delays = estimate_take_delays(loudest_passages(lambda: [take], 0, rate), 0, rate)
+    assert delays[1].reliable and delays[1].delay_s == pytest.approx(40 / rate, abs=0.5 / rate)
+
+
+def test_mix_align_ten_sample_tracks_moves_nothing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    close = 0.5 * rng.standard_normal(10)
+    paths = []
+    for name, shift in (("close", 0), ("mid", 2), ("far", 5)):
+        paths.append(str(tmp_path / f"{name}.wav"))
+        soundfile.write(paths[-1], np.roll(close, shift), 48_000, subtype="FLOAT")
+    result = run("mix", "-q", *paths, "-o", str(tmp_path / "f.wav"), "--align")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("mid:", "far:"))]
+    assert len(lines) == 2 and all("no reliable delay" in line and "moved" not in line for line in lines), lines
