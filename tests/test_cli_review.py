@@ -244,3 +244,40 @@ def test_mix_align_ten_sample_tracks_moves_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith(("mid:", "far:"))]
     assert len(lines) == 2 and all("no reliable delay" in line and "moved" not in line for line in lines), lines
+
+
+# 7. Output formats: .opus is Opus, and an unknown extension lists every accepted one -------------
+
+def test_opus_output_is_opus_or_refused(tmp_path: Path) -> None:
+    source = _voice_file(tmp_path / "v.wav")  # 16 kHz: a rate Opus codes
+    out = tmp_path / "r.opus"
+    result = run("render", "-q", str(source), "-o", str(out), *SMALL)
+    if "OPUS" not in soundfile.available_subtypes("OGG"):
+        _assert_one_line_error(result, str(out), "Opus")
+        assert not out.exists()
+        return
+    assert result.returncode == 0, result.stderr
+    assert soundfile.info(str(out)).subtype == "OPUS"
+
+
+def test_opus_output_at_a_rate_opus_cannot_code_is_refused(tmp_path: Path) -> None:
+    source = _voice_file(tmp_path / "v.wav", sample_rate=44_100)
+    out = tmp_path / "r.opus"
+    result = run("render", "-q", str(source), "-o", str(out), *SMALL)
+    _assert_one_line_error(result, str(out), "Opus")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.wav"]
+
+
+def test_vorbis_into_a_dot_opus_is_refused(tmp_path: Path) -> None:
+    source = _voice_file(tmp_path / "v.wav")
+    result = run("render", "-q", str(source), "-o", str(tmp_path / "r.opus"), "--subtype", "VORBIS", *SMALL)
+    _assert_one_line_error(result, "--subtype VORBIS", "Opus only")
+
+
+def test_unknown_extension_lists_every_accepted_one(tmp_path: Path) -> None:
+    source = _voice_file(tmp_path / "v.wav")
+    result = run("render", "-q", str(source), "-o", str(tmp_path / "r.xyz"), *SMALL)
+    _assert_one_line_error(result, "r.xyz", "unknown audio extension")
+    listed = set(result.stderr.split("expected one of ")[1].strip().split(", "))
+    expected = {f".{name.lower()}" for name in soundfile.available_formats()} | {".aif", ".oga", ".opus"}
+    assert expected <= listed
