@@ -460,10 +460,18 @@ def _check_ir_channel(h: np.ndarray, sample_rate: int, where: str) -> None:
     levels = _frame_energy(energy, frame)
     range_db = 10.0 * math.log10(levels.max() / max(float(np.min(levels[levels.argmax() :])), 1e-300))
     edc_db = schroeder_db(energy)
-    if range_db < MIN_DECAY_DB or edc_db[energy.size // 2] > -MIN_DECAY_DB / 4.0:
+    if range_db < MIN_DECAY_DB:
         raise AudioInputError(
-            f"{where}: its level does not decay (it falls {min(range_db, 999):.0f} dB); expected an impulse "
-            f"response falling at least {MIN_DECAY_DB:g} dB"
+            f"{where}: its level does not decay (it falls {range_db:.0f} dB from its loudest 10 ms); expected an "
+            f"impulse response falling at least {MIN_DECAY_DB:g} dB"
+        )
+    remaining_db = float(edc_db[energy.size // 2])
+    if remaining_db > -MIN_DECAY_DB / 4.0:  # an IR's energy is nearly all early: a recording's is spread out
+        share = 100.0 * 10.0 ** (remaining_db / 10.0)
+        raise AudioInputError(
+            f"{where}: {share:.0f}% of its energy comes in its second half (a recording, not an impulse "
+            f"response?); expected an impulse response whose energy after the middle is under "
+            f"{100.0 * 10.0 ** (-MIN_DECAY_DB / 40.0):.0f}% of the whole"
         )
 
 

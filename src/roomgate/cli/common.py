@@ -238,12 +238,110 @@ def make_output_folder(text: str, count: int) -> Path:
 
 
 def _make_folder(folder: Path, option: str) -> None:
+    """Make ``folder`` (and missing parents), remembered so that a failing command removes the
+    ones it made if they are still empty (see :func:`command_scope`)."""
+    missing = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise OutputError(f"{option} {folder}: is a file; expected a folder") from None
     except OSError as error:
         raise OutputError(f"{option} {folder}: cannot make the folder ({error.strerror})") from None
+    if _made_folders:
+        _made_folders[-1].extend(missing)
+
+
+def make_folder(folder: Path, option: str) -> None:
+    """``option``'s folder, made if missing (removed again, if left empty, when the command fails)."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option} {folder}: is a file; expected a folder")
+    _make_folder(folder, option)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would make, outermost first."""
+    missing: list[Path] = []
+    for candidate in [folder, *folder.parents]:
+        if os.path.lexists(candidate):
+            break
+        missing.append(candidate)
+    return missing[::-1]
+
+
+#: One list per running command: the folders it made (a stack, as a test may nest commands).
+_made_folders: list[list[Path]] = []
+
+
+def _remove_empty_folders(folders: Sequence[Path]) -> None:
+    for folder in reversed(folders):  # innermost first
+        try:
+            folder.rmdir()  # only an empty folder goes; one the command wrote into stays
+        except OSError:
+            pass
+
+
+class _GuardedStdout:
+    """``sys.stdout`` for a command: a failing write (a full disk, a closed pipe) becomes an
+    :class:`OutputError` naming stdout, one line and exit 2, instead of a traceback."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self.stream.write(text))
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _failed(self, error: OSError) -> OutputError:
+        if id(self.stream) == id(sys.__stdout__):  # Python's last flush at exit must not print a traceback either
+            with contextlib.suppress(OSError, ValueError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self.stream.fileno())
+                os.close(null)
+        reason = "the pipe closed" if isinstance(error, BrokenPipeError) else error.strerror or str(error)
+        return OutputError(f"stdout: cannot write the command's results ({reason})")
+
+
+@contextlib.contextmanager
+def command_scope() -> Iterator[None]:
+    """Run a command: a failing write to stdout is an :class:`OutputError`, and when the command
+    fails or is interrupted, the folders it made and left empty are removed (those that existed
+    before are never touched)."""
+    made: list[Path] = []
+    _made_folders.append(made)
+    original = sys.stdout
+    guard = _GuardedStdout(original)
+    sys.stdout = guard
+    try:
+        yield
+        sys.stdout.flush()
+    except BaseException:
+        _remove_empty_folders(made)
+        raise
+    finally:
+        if sys.stdout is guard:
+            sys.stdout = original
+        _made_folders.pop()
+
+
+def cli_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Decorate a command's ``run`` with :func:`command_scope`."""
+    def scoped(args: argparse.Namespace) -> int:
+        with command_scope():
+            return run(args)
+
+    scoped.__name__, scoped.__doc__ = run.__name__, run.__doc__
+    return scoped
 
 
 def check_stems_folder(text: str | None, rig: Rig, output_path: Path,
@@ -257,8 +355,12 @@ def check_stems_folder(text: str | None, rig: Rig, output_path: Path,
     folder = Path(text)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--stems {text}: is a file; expected a folder for one file per mic")
-    _make_folder(folder, "--stems")
     taken = [_path_of(item) for item in [*inputs, output_path]]
+    for other in taken:
+        if is_same_path(folder, other):
+            raise OutputError(f"--stems {text}: is {other}, a file this command reads or writes; "
+                              "expected a folder of its own for one file per mic")
+    _make_folder(folder, "--stems")
     for path in [*stem_paths(rig, Outputs(output_path, stems_dir=folder)), folder / GATES_CSV]:
         for other in taken:
             if is_same_path(path, other):
@@ -334,9 +436,9 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> None:
-    """The table of what each mic did, and one line about the file written."""
-    print(format_table(summary_rows(report), ("mic", "distance", "trim", "opens above", "closes below", "open", "first open")))
+def output_level_note(report: Report) -> str:
+    """What normalisation did to the output, as a phrase ("normalised +4.9 dB to -1.0 dBFS peak"),
+    or the warning that an unnormalised output is above full scale; "" when there is nothing to say."""
     assert report.output is not None
     normalization = report.output.normalization_db
     peak_before = report.output.peak_db_before_normalization
@@ -345,15 +447,23 @@ def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> 
     if report.output.normalize == "lufs" and loudness_before is not None:
         true_peak = (report.output.true_peak_db_before_normalization or 0.0) + normalization
         reached = loudness_before + normalization
-        note = f", normalised {normalization:+.1f} dB to {reached:.1f} LUFS (true peak {true_peak:.1f} dBTP)"
+        note = f"normalised {normalization:+.1f} dB to {reached:.1f} LUFS (true peak {true_peak:.1f} dBTP)"
         target = report.output.loudness_target_lufs
         if target is not None and reached < target - 0.05:
             note += (f", held {target - reached:.1f} LU under the {target:.1f} LUFS target by the true-peak ceiling "
                      "(output.peak_db)")
     elif normalization:
-        note = f", normalised {normalization:+.1f} dB to {(peak_before or 0.0) + normalization:.1f} dBFS peak"
+        note = f"normalised {normalization:+.1f} dB to {(peak_before or 0.0) + normalization:.1f} dBFS peak"
     elif peak_before is not None and peak_before > 0:
-        note = f", peak {peak_before:+.1f} dBFS: ABOVE FULL SCALE (set output.normalize=\"peak\")"
+        note = f"peak {peak_before:+.1f} dBFS: ABOVE FULL SCALE (set output.normalize=\"peak\")"
+    return note
+
+
+def print_summary(report: Report, output_path: Path | str, elapsed_s: float) -> None:
+    """The table of what each mic did, and one line about the file written."""
+    print(format_table(summary_rows(report), ("mic", "distance", "trim", "opens above", "closes below", "open", "first open")))
+    note = output_level_note(report)
+    note = f", {note}" if note else ""
     print(f"wrote {output_path} ({report.duration_s:.1f} s of audio in {elapsed_s:.1f} s{note})")
 
 

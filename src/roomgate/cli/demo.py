@@ -8,9 +8,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
 from ..dsp.compile import DEMO_KERNELS
-from .common import DEFAULT_PRESET, add_quiet_option, announce_compilation, format_table, progress, say, set_quiet
+from .common import DEFAULT_PRESET, add_quiet_option, cli_command, make_folder, announce_compilation, format_table, output_level_note, progress, say, set_quiet
 
 
 def add_parser(commands: Any) -> None:
@@ -25,6 +24,7 @@ def add_parser(commands: Any) -> None:
     demo.set_defaults(run=run)
 
 
+@cli_command
 def run(args: argparse.Namespace) -> int:
     from ..io.audio import write_audio
     from ..io.outputs import StagedOutputs
@@ -34,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     set_quiet(args.quiet)
     folder = Path(args.output)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "-o")
     sample_rate = 48_000
     announce_compilation(DEMO_KERNELS)
     progress("singing the demo phrase (a synthetic voice, soft to a shout)")
@@ -57,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"roomgate demo: {report.duration_s:.1f} s of a synthetic sung crescendo through {rig.config.name}\n")
     print(format_table(_rows(report), ("mic", "distance", "opens above", "closes below", "open", "open during (s)")))
     assert report.output is not None
-    print(f"\nrendered in {elapsed_s:.1f} s; normalised {report.output.normalization_db:+.1f} dB to "
-          f"{rig.config.output.peak_db:g} dBFS peak")
+    peak_db = report.output.peak_db_before_normalization
+    note = output_level_note(report) or ("not normalised" + ("" if peak_db is None else f"; peak {peak_db:+.1f} dBFS"))
+    print(f"\nrendered in {elapsed_s:.1f} s; {note}")
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
+    cli_command,
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
@@ -50,6 +51,7 @@ def add_parser(commands: Any) -> None:
     mix.set_defaults(run=run)
 
 
+@cli_command
 def run(args: argparse.Namespace) -> int:
     from ..io.audio import TrackReader, audio_info
     from ..rig.job import Outputs, mix_files
@@ -118,9 +120,10 @@ def _estimate(rig: Any, blocks: Callable[[], Any], sample_rate: int, align: bool
         sureness = f"peak-to-sidelobe {delay.peak_to_sidelobe:.1f}"
         if delay.delay_s is None:
             entry.update(delay_ms=None, implied_distance_m=None)
-            print(f"{mic.name}: no reliable delay behind {reference.name} ({sureness}, under "
-                  f"{_minimum():g}: the tracks may not hold the same performance)"
-                  + ("; left as it is" if align else ""))
+            why = (f"the take holds {1000 * delay.signal_s:.1f} ms of {reference.name}, under the {_shortest_ms():g} ms "
+                   "an estimate needs" if delay.too_short else
+                   f"{sureness}, under {_minimum():g}: the tracks may not hold the same performance")
+            print(f"{mic.name}: no reliable delay behind {reference.name} ({why})" + ("; left as it is" if align else ""))
         else:
             implied_m = delay.implied_distance_m(reference.distance_m, speed)
             entry.update(delay_ms=round(1000 * delay.delay_s, 3), implied_distance_m=round(implied_m or 0.0, 3))
@@ -139,3 +142,9 @@ def _minimum() -> float:
     from ..dsp.align import MIN_PEAK_TO_SIDELOBE
 
     return MIN_PEAK_TO_SIDELOBE
+
+
+def _shortest_ms() -> float:
+    from ..dsp.align import MIN_SIGNAL_S
+
+    return 1000 * MIN_SIGNAL_S

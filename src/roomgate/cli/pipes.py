@@ -68,3 +68,5 @@ def piped_output(text: str) -> Iterator[tuple[Path, str]]:
             stdout.buffer.flush()
         except BrokenPipeError:
             raise OutputError("-o -: the pipe closed before all the audio was written") from None
+        except OSError as error:
+            raise OutputError(f"-o -: cannot write the audio to stdout ({error.strerror or error})") from None

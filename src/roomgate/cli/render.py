@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import RoomgateError
 from .batch import add_scheduler_option, render_many
 from .common import (
+    cli_command,
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
@@ -49,6 +50,7 @@ def add_parser(commands: Any) -> None:
     render.set_defaults(run=run)
 
 
+@cli_command
 def run(args: argparse.Namespace) -> int:
     set_quiet(args.quiet)
     rig = load_rig(args)

@@ -65,6 +65,8 @@ def preset_path(name_or_path: str | Path) -> Path:
         return own[text]
     path = Path(text)
     if path.suffix.lower() == ".toml" or path.exists() or "/" in text or "\\" in text:
+        if path.is_dir():
+            raise ConfigError(f"preset {text!r}: is a folder; expected a preset name or a .toml file")
         if not path.is_file():
             raise ConfigError(f"preset {text!r}: no such file")
         return path
@@ -122,8 +124,14 @@ def export_preset(name_or_path: str | Path, destination: str | Path | None = Non
             raise ConfigError(f"name: {new_name!r} is a built-in preset's name, which --preset finds first; "
                               "choose another")
         destination = user_preset_dir() / f"{new_name}.toml"
-        Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(f"{Path(destination).parent}: cannot make your preset folder "
+                              f"({error.strerror or error}); set ROOMGATE_PRESET_DIR or export with -o FILE.toml") from None
     destination = Path(destination)
+    if destination.is_dir():
+        raise OutputError(f"{destination}: is a folder; expected a .toml file name (e.g. {destination / new_name}.toml)")
     if destination.suffix.lower() != ".toml":
         raise OutputError(f"{destination}: expected a .toml file name")
     if destination.exists() and destination.resolve() == source.resolve():

@@ -85,6 +85,10 @@ PASSAGE_RANGE_DB = 30.0
 MIN_PEAK_TO_SIDELOBE = 6.0
 #: Lags this close to the peak belong to it (its main lobe), not to the sidelobes.
 MAIN_LOBE_S = 0.001
+#: The least reference signal (summed over the passages) an estimate is trusted from: a lag search
+#: over +-MAX_DELAY_S in a take shorter than that search finds a "clear" peak in almost nothing
+#: (10 samples whiten to a near-perfect impulse: peak-to-sidelobe over 100 at a meaningless lag).
+MIN_SIGNAL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,13 +97,18 @@ class TakeDelay:
 
     ``peak_to_sidelobe``: the chosen peak's height above the mean of the rest of the correlation
     (lags more than 1 ms from it), in standard deviations of that rest: about 2-4 for unrelated
-    signals, tens for a clear delay. ``reliable`` when it is at least :data:`MIN_PEAK_TO_SIDELOBE`
-    and some passage was loud enough; ``delay_s`` is then the estimate, else ``None``.
+    signals, tens for a clear delay. ``reliable`` when it is at least :data:`MIN_PEAK_TO_SIDELOBE`,
+    some passage was loud enough and the passages held at least :data:`MIN_SIGNAL_S` of signal; ``delay_s`` is then the estimate, else ``None``.
     """
 
     delay_s: float | None
     peak_to_sidelobe: float
     passages: int  # how many loud passages the estimate used
+    signal_s: float = math.inf  # how much of the reference the passages held (under MIN_SIGNAL_S: not reliable)
+
+    @property
+    def too_short(self) -> bool:
+        return self.signal_s < MIN_SIGNAL_S
 
     @property
     def reliable(self) -> bool:
@@ -195,11 +204,12 @@ def estimate_take_delays(passages: list[np.ndarray], reference: int, sample_rate
         inner[margin : passage.shape[1] - margin] = passage[reference, margin : passage.shape[1] - margin]
         reference_spectrum = np.conj(scipy.fft.rfft(inner, size))
         cross += scipy.fft.rfft(passage, size, axis=1) * reference_spectrum
+    signal_s = sum(_signal_span(p[reference, margin : p.shape[1] - margin]) for p in passages) / sample_rate
     results = []
     main_lobe = max(1, int(MAIN_LOBE_S * sample_rate))
     for track in range(tracks):
         if track == reference:
-            results.append(TakeDelay(0.0, math.inf, len(passages)))
+            results.append(TakeDelay(0.0, math.inf, len(passages), signal_s))
             continue
         whitened = np.where(band, cross[track] / np.maximum(np.abs(cross[track]), 1e-30), 0)
         correlation = scipy.fft.irfft(whitened, size)
@@ -211,8 +221,16 @@ def estimate_take_delays(passages: list[np.ndarray], reference: int, sample_rate
         spread = float(sidelobes.std()) if sidelobes.size > 1 else 0.0
         ratio = (float(window[peak]) - float(sidelobes.mean())) / spread if spread > 0 else 0.0
         delay_s = (peak + _parabolic_offset(window, peak) - margin) / sample_rate
-        results.append(TakeDelay(delay_s if ratio >= MIN_PEAK_TO_SIDELOBE else None, ratio, len(passages)))
+        trusted = ratio >= MIN_PEAK_TO_SIDELOBE and signal_s >= MIN_SIGNAL_S
+        results.append(TakeDelay(delay_s if trusted else None, ratio, len(passages), signal_s))
     return results
+
+
+def _signal_span(samples: np.ndarray) -> int:
+    """Samples from the first non-zero one to the last (0 for silence): a passage cut past the
+    take's end is zero-padded, and that padding is no signal."""
+    nonzero = np.flatnonzero(samples)
+    return int(nonzero[-1] - nonzero[0] + 1) if nonzero.size else 0
 
 
 def _earliest_strong_peak(window: np.ndarray) -> int:

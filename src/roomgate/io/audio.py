@@ -281,12 +281,26 @@ def _format_for(path: Path) -> str:
     import soundfile
 
     extension = path.suffix.lower().lstrip(".")
-    aliases = {"aif": "AIFF", "aiff": "AIFF", "oga": "OGG", "opus": "OGG"}
-    major = aliases.get(extension, extension.upper())
-    if major not in soundfile.available_formats():
-        known = ", ".join(sorted(f".{f.lower()}" for f in ("WAV", "FLAC", "OGG", "AIFF", "CAF", "W64")))
+    formats = soundfile.available_formats()
+    major = _EXTENSION_ALIASES.get(extension, extension.upper())
+    if major not in formats:
+        known = ", ".join(sorted({f".{f.lower()}" for f in formats} | {f".{a}" for a in _EXTENSION_ALIASES}))
         raise OutputError(f"{path}: unknown audio extension {path.suffix!r}; expected one of {known}")
+    if extension == "opus" and "OPUS" not in soundfile.available_subtypes("OGG"):
+        raise OutputError(f"{path}: this libsndfile ({soundfile.__libsndfile_version__}) cannot write Opus "
+                          "(it needs 1.0.29 or later); write .ogg (Vorbis) or .flac")
     return major
+
+
+#: Extensions that are not a libsndfile format's own name. A .opus file is an Ogg file holding Opus
+#: (RFC 7845), never Vorbis.
+_EXTENSION_ALIASES = {"aif": "AIFF", "aiff": "AIFF", "oga": "OGG", "opus": "OGG"}
+#: The sample rates Opus codes (RFC 6716, section 2); libsndfile refuses any other.
+OPUS_SAMPLE_RATES_HZ = (8_000, 12_000, 16_000, 24_000, 48_000)
+
+
+def _is_opus(path: Path) -> bool:
+    return path.suffix.lower() == ".opus"
 
 
 #: Subtypes that lose information (lossy codecs, companding, ADPCM): a render of an input in one of
@@ -306,7 +320,8 @@ def writable_subtypes(path: str | os.PathLike[str], channels: int = 1) -> list[s
     import soundfile
 
     major = _format_for(Path(path))
-    return [subtype for subtype in soundfile.available_subtypes(major) if _can_write(major, subtype, channels)]
+    subtypes = ["OPUS"] if _is_opus(Path(path)) else soundfile.available_subtypes(major)
+    return [subtype for subtype in subtypes if _can_write(major, subtype, channels)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -340,11 +355,16 @@ def choose_subtype(path: str | os.PathLike[str], preferred: str | None = None, *
     major = _format_for(path)
     if requested:
         subtype = requested.upper()
+        if _is_opus(path) and subtype != "OPUS":
+            raise OutputError(f"--subtype {requested}: a .opus file holds Opus only; for {path.name} expected OPUS "
+                              "(or name the output .ogg for Vorbis)")
         if not _can_write(major, subtype, channels):
             known = ", ".join(writable_subtypes(path, channels))
             reason = "unknown subtype" if subtype not in soundfile.available_subtypes() else f"a {major} file cannot hold it"
             raise OutputError(f"--subtype {requested}: {reason}; for {path.name} expected one of {known}")
         return subtype
+    if _is_opus(path):
+        return "OPUS"
     default = soundfile.default_subtype(major)
     lossy_container = default in LOSSY_SUBTYPES
     if preferred:
@@ -420,6 +440,10 @@ def block_writer(
     path = Path(path)
     major = _format_for(path)
     chosen = choose_subtype(path, subtype, channels=channels)
+    if chosen == "OPUS" and int(sample_rate) not in OPUS_SAMPLE_RATES_HZ:
+        rates = ", ".join(f"{r // 1000}" for r in OPUS_SAMPLE_RATES_HZ)
+        raise OutputError(f"{path}: Opus holds audio at {rates} kHz only, got {int(sample_rate)} Hz; write .ogg "
+                          "(Vorbis) or .flac, or resample the input")
     with atomic_output(path, staged) as temporary:
         try:
             handle = soundfile.SoundFile(str(temporary), "w", int(sample_rate), channels, chosen, format=major)
