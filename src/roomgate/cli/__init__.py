@@ -18,7 +18,7 @@ from typing import NoReturn
 from ..errors import RoomgateError
 from ..interrupts import Interrupted, exit_code, interrupt_behind, interrupts_on_termination
 from . import analyze, batch, demo, ir, live, mix, presets, render, studio
-from .common import say, show_warning
+from .common import command_scope, say, show_warning
 
 __all__ = ["build_parser", "main"]
 
@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     warnings.showwarning = show_warning
     try:
-        with interrupts_on_termination():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+        # SIGTERM and SIGHUP clean up as Ctrl-C does; a failing stdout is one line; a failed
+        # command removes the folders it made and left empty.
+        with interrupts_on_termination(), command_scope():
             return int(args.run(args))
     except RoomgateError as error:
         say(f"roomgate {args.command}: error: {_one_line(str(error))}")

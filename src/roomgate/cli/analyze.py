@@ -13,7 +13,6 @@ import json
 import math
 from typing import Any
 
-from .common import cli_command
 
 __all__ = ["add_parser", "run"]
 
@@ -45,7 +44,6 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     return parser
 
 
-@cli_command
 def run(args: argparse.Namespace) -> int:
     """Read, measure and print; an AudioInputError (one line naming the file) reaches the CLI's handler."""
     from ..acoustics.measures import analyze
@@ -74,7 +72,7 @@ def _cell(value: object, fmt: str) -> str:
 
 def _channel_table(channel: dict[str, Any]) -> str:
     """One channel: a heading line, then a row per band (``broadband`` first)."""
-    from .common import cli_command, format_table
+    from .common import format_table
 
     def ms(value: float | None) -> str:
         return "not reached" if value is None else f"{value:.1f} ms"

@@ -334,16 +334,6 @@ def command_scope() -> Iterator[None]:
         _made_folders.pop()
 
 
-def cli_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Decorate a command's ``run`` with :func:`command_scope`."""
-    def scoped(args: argparse.Namespace) -> int:
-        with command_scope():
-            return run(args)
-
-    scoped.__name__, scoped.__doc__ = run.__name__, run.__doc__
-    return scoped
-
-
 def check_stems_folder(text: str | None, rig: Rig, output_path: Path,
                        inputs: Sequence[Path | InputFile]) -> Path | None:
     """``--stems DIR``: made if missing; none of its files (one per mic, and gates.csv) may be a

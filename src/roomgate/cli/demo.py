@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dsp.compile import DEMO_KERNELS
-from .common import DEFAULT_PRESET, add_quiet_option, cli_command, make_folder, announce_compilation, format_table, output_level_note, progress, say, set_quiet
+from .common import DEFAULT_PRESET, add_quiet_option, make_folder, announce_compilation, format_table, output_level_note, progress, say, set_quiet
 
 
 def add_parser(commands: Any) -> None:
@@ -24,7 +24,6 @@ def add_parser(commands: Any) -> None:
     demo.set_defaults(run=run)
 
 
-@cli_command
 def run(args: argparse.Namespace) -> int:
     from ..io.audio import write_audio
     from ..io.outputs import StagedOutputs

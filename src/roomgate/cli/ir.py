@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .common import cli_command, add_quiet_option, add_rig_options, check_output_file, files_read, load_rig, progress, set_quiet
+from .common import add_quiet_option, add_rig_options, check_output_file, files_read, load_rig, progress, set_quiet
 
 
 def add_parser(commands: Any) -> None:
@@ -34,7 +34,6 @@ HEADROOM_PEAK_DB = -1.0
 _FLOATING_POINT = ("FLOAT", "DOUBLE")
 
 
-@cli_command
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 

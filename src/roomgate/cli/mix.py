@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from .common import (
-    cli_command,
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
@@ -51,7 +50,6 @@ def add_parser(commands: Any) -> None:
     mix.set_defaults(run=run)
 
 
-@cli_command
 def run(args: argparse.Namespace) -> int:
     from ..io.audio import TrackReader, audio_info
     from ..rig.job import Outputs, mix_files

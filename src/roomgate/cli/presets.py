@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import cli_command
 
 
 def add_parsers(commands: Any) -> None:
@@ -28,7 +27,6 @@ def add_parsers(commands: Any) -> None:
     cache.set_defaults(run=run_cache)
 
 
-@cli_command
 def run_presets(args: argparse.Namespace) -> int:
     from ..config import builtin_presets, export_preset, load_config, user_preset_dir, user_presets
     from ..errors import ConfigError

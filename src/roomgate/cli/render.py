@@ -9,7 +9,6 @@ from typing import Any
 from ..errors import RoomgateError
 from .batch import add_scheduler_option, render_many
 from .common import (
-    cli_command,
     PLOT_SUFFIXES,
     add_output_options,
     add_rig_options,
@@ -50,7 +49,6 @@ def add_parser(commands: Any) -> None:
     render.set_defaults(run=run)
 
 
-@cli_command
 def run(args: argparse.Namespace) -> int:
     set_quiet(args.quiet)
     rig = load_rig(args)
