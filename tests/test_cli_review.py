@@ -136,7 +136,7 @@ def test_interrupted_render_leaves_no_stems_folder(tmp_path: Path) -> None:
     import signal
     import time
 
-    source = _voice_file(tmp_path / "long.wav", seconds=120.0)
+    source = _voice_file(tmp_path / "long.wav", seconds=600.0)  # long enough to be mid-render when signalled
     process = subprocess.Popen([*ROOMGATE, "render", str(source), "-o", str(tmp_path / "o.wav"), "--stems",
                                 str(tmp_path / "S"), *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -148,7 +148,9 @@ def test_interrupted_render_leaves_no_stems_folder(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert "Traceback" not in stderr
+    if process.returncode == 0:  # a fast machine finished the render before the signal came
+        pytest.skip("the render was done before SIGTERM arrived: no moment to test")
+    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.wav"], stderr
 
 

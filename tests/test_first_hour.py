@@ -429,6 +429,12 @@ def test_export_a_preset_then_render_with_it_by_name(tmp_path: Path) -> None:
 
     assert load_config(tmp_path / "copy.toml").room.rt60_s == 2.5
     _one_line_error(run("presets", "--export", "heroes-1977", "--name", "heroes-1977", env=env), "built-in")
+    # The preset of that name is yours now, perhaps edited: exported again, it is kept unless --force.
+    saved.write_text(text + "# my edit\n")
+    _one_line_error(run("presets", "--export", "heroes-1977", "--name", "my-hall", env=env), "already", "--force")
+    assert saved.read_text().endswith("# my edit\n")
+    _ok(run("presets", "--export", "heroes-1977", "--name", "my-hall", "--force", env=env))
+    assert saved.read_text() == text
 
 
 # -- pipes --------------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ def add_parsers(commands: Any) -> None:
     presets.add_argument("-o", "--output", metavar="FILE.toml",
                          help="where --export writes (default: NAME.toml in your preset folder)")
     presets.add_argument("--name", help="the exported preset's name (default: the original's)")
+    presets.add_argument("--force", action="store_true",
+                         help="with --export --name: replace a preset of that name in your preset folder")
     presets.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                          help="with --export: change a key in the copy (repeatable; the comments are then lost)")
     presets.set_defaults(run=run_presets)
@@ -32,12 +34,13 @@ def run_presets(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
 
     if args.export is not None:
-        written = export_preset(args.export, args.output, name=args.name, overrides=args.overrides)
+        written = export_preset(args.export, args.output, name=args.name, overrides=args.overrides,
+                                replace=args.force)
         print(f"wrote {written}; use it with: roomgate render IN -o OUT --preset "
               f"{written.stem if args.output is None else written}")
         return 0
-    if args.output or args.name or args.overrides:
-        raise ConfigError("-o, --name and --set go with --export PRESET")
+    if args.output or args.name or args.overrides or args.force:
+        raise ConfigError("-o, --name, --set and --force go with --export PRESET")
     builtins = builtin_presets()
     for name, path in sorted(builtins.items()):
         _describe(name, load_config(path))

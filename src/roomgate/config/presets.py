@@ -104,11 +104,14 @@ def preset_toml(table: dict[str, Any], *, name: str | None = None, comments: Ite
 
 
 def export_preset(name_or_path: str | Path, destination: str | Path | None = None, *, name: str | None = None,
-                  overrides: Iterable[str] = ()) -> Path:
+                  overrides: Iterable[str] = (), replace: bool = False) -> Path:
     """Write a preset to start your own from: to ``destination``, or as ``NAME.toml`` in the user's
     preset folder (where ``--preset NAME`` finds it). Without overrides the file is the preset's own
     text with its comments (only its ``name`` changed); with them it is the overridden table.
     Measured IR paths are made absolute so they are found wherever the copy goes.
+
+    A preset of that name already in the user's folder (perhaps edited since) is replaced only
+    with ``replace=True``.
 
     Raises ConfigError for a bad preset, override or name; OutputError if it cannot be written.
     """
@@ -124,6 +127,9 @@ def export_preset(name_or_path: str | Path, destination: str | Path | None = Non
             raise ConfigError(f"name: {new_name!r} is a built-in preset's name, which --preset finds first; "
                               "choose another")
         destination = user_preset_dir() / f"{new_name}.toml"
+        if destination.exists() and not replace:
+            raise OutputError(f"{destination}: you already have a preset named {new_name!r}; choose another "
+                              "--name, or add --force to replace it")
         try:
             Path(destination).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
